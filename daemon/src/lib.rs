@@ -1,0 +1,37 @@
+//! lookoutd: collects, indexes and serves a Kubernetes node's container logs.
+//!
+//! Data flows one way:
+//!
+//! ```text
+//! collect (inotify, tailers, CRI/docker/plain parsers, positions)
+//!    │  Batch { entries, positions }            bounded: the collector pauses, never drops
+//!    ▼
+//! ingest (level detection, seq numbers)
+//!    ├──► live   (fan-out to tail subscriptions, bounded per subscriber, drops counted)
+//!    ├──► alert  (rule evaluation on incoming lines)
+//!    └──► index  (tantivy, time buckets, positions committed with the data)
+//!                     ▲
+//! serve (websocket sessions, HTTP health/metrics) reads index + live + alert
+//! ```
+//!
+//! - [`config`]: flags and their defaults.
+//! - [`collect`]: from files on disk to [`collect::Batch`]es of entries.
+//! - [`level`]: severity detection on a line's text.
+//! - [`query`]: the query language, compiled both to tantivy and to a live matcher.
+//! - [`ingest`]: the stage between collector and consumers.
+//! - [`index`]: durable storage and search.
+//! - [`live`]: live-tail fan-out.
+//! - [`alert`]: alert rules, evaluation and delivery.
+//! - [`serve`]: the websocket protocol and the HTTP endpoints.
+//! - [`app`]: wires the stages together for the binary.
+
+pub mod alert;
+pub mod app;
+pub mod collect;
+pub mod config;
+pub mod index;
+pub mod ingest;
+pub mod level;
+pub mod live;
+pub mod query;
+pub mod serve;

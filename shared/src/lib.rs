@@ -1,0 +1,17 @@
+//! The data model and wire protocol shared by `lookoutd` and `lookout`.
+//!
+//! Map of the crate:
+//! - [`model`]: what a log entry is ([`LogEntry`]), its timestamp type ([`Timestamp`]),
+//!   stream and level enums.
+//! - [`duration`]: the human durations (`15m`, `7d`) used by flags, queries and rules.
+//! - [`protocol`]: every websocket message between a client and the daemon, plus the
+//!   search/stream/rule/alert payloads they carry.
+//!
+//! Both binaries depend on this crate and nothing else of each other, so a change to
+//! the wire shows up as a compile error on both sides at once.
+
+pub mod duration;
+pub mod model;
+pub mod protocol;
+
+pub use model::{Level, LogEntry, Stream, Timestamp};

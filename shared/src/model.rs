@@ -1,0 +1,240 @@
+//! The data model: one [`LogEntry`] per logical log line a container wrote.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A point in time, UTC, with nanosecond precision: nanoseconds since the Unix epoch.
+///
+/// Stored as a plain `i64` because the index orders by it and the collector compares
+/// it in hot loops; on the wire it is RFC 3339 with exactly nine fractional digits
+/// (`2026-11-25T19:42:07.118000000Z`) so that string order equals time order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp(pub i64);
+
+/// A timestamp string that is not RFC 3339.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid timestamp {0:?}: expected RFC 3339, e.g. 2026-11-25T19:42:07.118Z")]
+pub struct TimestampError(pub String);
+
+impl Timestamp {
+    /// The current wall-clock time.
+    pub fn now() -> Self {
+        Self::from_datetime(Utc::now())
+    }
+
+    /// Nanoseconds since the epoch.
+    pub fn nanos(self) -> i64 {
+        self.0
+    }
+
+    /// Converts from chrono, saturating far outside ±292 years of 1970.
+    pub fn from_datetime(dt: DateTime<Utc>) -> Self {
+        Timestamp(dt.timestamp_nanos_opt().unwrap_or(if dt.timestamp() < 0 {
+            i64::MIN
+        } else {
+            i64::MAX
+        }))
+    }
+
+    /// Converts to chrono for formatting and calendar arithmetic.
+    pub fn to_datetime(self) -> DateTime<Utc> {
+        Utc.timestamp_nanos(self.0)
+    }
+
+    /// RFC 3339, UTC, nine fractional digits.
+    pub fn to_rfc3339(self) -> String {
+        self.to_datetime()
+            .to_rfc3339_opts(SecondsFormat::Nanos, true)
+    }
+
+    /// Parses any RFC 3339 timestamp (any offset, any fraction width) into UTC.
+    pub fn parse_rfc3339(s: &str) -> Result<Self, TimestampError> {
+        DateTime::parse_from_rfc3339(s.trim())
+            .map(|dt| Self::from_datetime(dt.with_timezone(&Utc)))
+            .map_err(|_| TimestampError(s.to_string()))
+    }
+
+    /// Shifts by a signed number of nanoseconds, saturating.
+    pub fn add_nanos(self, n: i64) -> Self {
+        Timestamp(self.0.saturating_add(n))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+impl FromStr for Timestamp {
+    type Err = TimestampError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse_rfc3339(s)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_rfc3339())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Timestamp::parse_rfc3339(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Which of a container's output streams a line came from.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    #[default]
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}
+
+impl fmt::Display for Stream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Severity detected from a line's text; ordered from least to most severe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Trace => "trace",
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        }
+    }
+
+    /// Parses the canonical lowercase name (as stored and queried: `level:error`).
+    pub fn parse(s: &str) -> Option<Level> {
+        Some(match s {
+            "trace" => Level::Trace,
+            "debug" => Level::Debug,
+            "info" => Level::Info,
+            "warn" => Level::Warn,
+            "error" => Level::Error,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One logical log line, with where it came from.
+///
+/// Metadata comes from the kubelet's file names (see the collector); for a plain
+/// `*.log` file outside the kubelet layout, `pod` and `container` are the file stem
+/// and the other kubelet fields are empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct LogEntry {
+    /// The runtime's timestamp (CRI/docker), or the read time for plain files.
+    pub ts: Timestamp,
+    /// Node name (`--node`, `NODE_NAME`, or the host name).
+    pub node: String,
+    pub namespace: String,
+    pub pod: String,
+    pub pod_uid: String,
+    pub container: String,
+    /// The 64-hex container id when the file name still carries it; empty when cut.
+    pub container_id: String,
+    /// The N of `N.log`: how many times the container had restarted.
+    pub restart: u32,
+    pub stream: Stream,
+    /// The logical line, without its trailing newline; lossy UTF-8.
+    pub message: String,
+    /// Detected at ingest; absent when the line does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<Level>,
+    /// Daemon-assigned ingest sequence number, unique and increasing per node.
+    ///
+    /// Ties on `ts` are broken by it, and clients resume a tail after the last `seq`
+    /// they saw. Zero until the ingest stage assigns it.
+    #[serde(default)]
+    pub seq: u64,
+}
+
+impl LogEntry {
+    /// The key entries are ordered by everywhere: time, then ingest order.
+    pub fn sort_key(&self) -> (Timestamp, u64) {
+        (self.ts, self.seq)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamp_serialises_with_nine_digits() {
+        let ts = Timestamp::parse_rfc3339("2026-11-25T19:42:07.1+07:00").unwrap();
+        assert_eq!(ts.to_rfc3339(), "2026-11-25T12:42:07.100000000Z");
+        let json = serde_json::to_string(&ts).unwrap();
+        assert_eq!(json, "\"2026-11-25T12:42:07.100000000Z\"");
+        let back: Timestamp = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, ts);
+    }
+
+    #[test]
+    fn entry_round_trips() {
+        let e = LogEntry {
+            ts: Timestamp(1_764_000_000_123_456_789),
+            node: "n1".into(),
+            namespace: "payments".into(),
+            pod: "checkout-1".into(),
+            pod_uid: "uid".into(),
+            container: "app".into(),
+            container_id: "abc".into(),
+            restart: 2,
+            stream: Stream::Stderr,
+            message: "boom".into(),
+            level: Some(Level::Error),
+            seq: 7,
+        };
+        let json = serde_json::to_string(&e).unwrap();
+        assert!(json.contains("\"stream\":\"stderr\""));
+        assert!(json.contains("\"level\":\"error\""));
+        assert_eq!(serde_json::from_str::<LogEntry>(&json).unwrap(), e);
+    }
+
+    #[test]
+    fn bad_timestamp_is_an_error() {
+        assert!(Timestamp::parse_rfc3339("yesterday").is_err());
+        assert!(serde_json::from_str::<Timestamp>("\"nope\"").is_err());
+    }
+}

@@ -24,26 +24,57 @@ fn main() {
 
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/loghub");
     let mut lines = Vec::new();
-    for f in ["Linux_2k.log", "HDFS_2k.log", "Apache_2k.log", "OpenSSH_2k.log", "Spark_2k.log"] {
+    for f in [
+        "Linux_2k.log",
+        "HDFS_2k.log",
+        "Apache_2k.log",
+        "OpenSSH_2k.log",
+        "Spark_2k.log",
+    ] {
         let text = std::fs::read_to_string(format!("{root}/{f}")).expect("loghub sample");
         lines.extend(text.lines().map(|l| l.trim_end().to_string()));
     }
     // Rule queries: words that occur in the samples, so some rules match often.
     let words = [
-        "error", "failure", "authentication", "INFO", "WARN", "Received", "block",
-        "terminating", "session", "opened", "closed", "denied", "timeout", "exception",
-        "connection", "user", "root", "kernel", "notice", "mod_jk",
+        "error",
+        "failure",
+        "authentication",
+        "INFO",
+        "WARN",
+        "Received",
+        "block",
+        "terminating",
+        "session",
+        "opened",
+        "closed",
+        "denied",
+        "timeout",
+        "exception",
+        "connection",
+        "user",
+        "root",
+        "kernel",
+        "notice",
+        "mod_jk",
     ];
     let dir = tempfile::tempdir().unwrap();
     let (engine, _) = AlertEngine::open(dir.path(), EngineConfig::default()).unwrap();
     let specs: Vec<RuleSpec> = (0..n_rules)
         .map(|i| RuleSpec {
             name: format!("rule-{i}"),
-            query: format!("{} {}", words[i % words.len()], words[(i * 7 + 3) % words.len()]),
+            query: format!(
+                "{} {}",
+                words[i % words.len()],
+                words[(i * 7 + 3) % words.len()]
+            ),
             window: ["1m", "5m", "15m"][i % 3].into(),
             condition: ["> 100", "== 0", ">= 5000"][i % 3].into(),
             for_: "0s".into(),
-            group_by: if i % 2 == 0 { vec!["pod".into()] } else { vec![] },
+            group_by: if i % 2 == 0 {
+                vec!["pod".into()]
+            } else {
+                vec![]
+            },
             severity: "warning".into(),
             labels: BTreeMap::new(),
             annotations: BTreeMap::new(),

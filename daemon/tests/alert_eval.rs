@@ -91,7 +91,9 @@ fn rule_count_agrees_with_brute_force() {
     let mut all = Vec::new();
     let mut x: u64 = 7;
     for i in 0..5000i64 {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let jitter = (x >> 33) as i64 % (20 * S); // up to 20 s out of order
         let ts = T0 + i * (S / 50) - jitter;
         let e = entry(ts, "p", if x % 3 == 0 { "x boom y" } else { "fine" });
@@ -174,7 +176,11 @@ fn firing_is_resent_periodically() {
     assert_eq!(eval(&mut st, T0 + 30 * S).notify.len(), 0);
     let fx = eval(&mut st, T0 + 61 * S);
     assert_eq!(fx.notify.len(), 1, "resent after resend_interval");
-    assert_eq!(fx.notify[0].starts_at, Timestamp(T0 + S), "startsAt is kept");
+    assert_eq!(
+        fx.notify[0].starts_at,
+        Timestamp(T0 + S),
+        "startsAt is kept"
+    );
     assert!(fx.changed.is_empty(), "a resend is not a state change");
 }
 
@@ -186,7 +192,11 @@ fn silence_rule_fires_with_no_input_and_resolves_when_lines_return() {
     eval(&mut st, T0 + 30 * S);
     assert_eq!(state_of(&st)[0].1, AlertState::Inactive);
     eval(&mut st, T0 + 61 * S);
-    assert_eq!(state_of(&st)[0].1, AlertState::Firing, "nothing for a minute");
+    assert_eq!(
+        state_of(&st)[0].1,
+        AlertState::Firing,
+        "nothing for a minute"
+    );
     st.record(&entry(T0 + 62 * S, "p", "boom"), &params());
     eval(&mut st, T0 + 63 * S);
     assert_eq!(state_of(&st)[0].1, AlertState::Resolved);
@@ -207,7 +217,10 @@ fn group_by_gives_one_instance_per_group_and_silent_groups_still_count() {
     }
     eval(&mut st, T0 + 5 * S);
     assert_eq!(st.group_count(), 2);
-    assert!(st.alerts().is_empty(), "both groups healthy: nothing listed");
+    assert!(
+        st.alerts().is_empty(),
+        "both groups healthy: nothing listed"
+    );
     // web-2 goes silent; web-1 keeps talking.
     for i in 5..20 {
         st.record(&entry(T0 + i * S, "web-1", "boom"), &params());

@@ -51,35 +51,92 @@ fn every_validation_error_names_its_field() {
     let (e, _) = open(dir.path());
     assert!(e.validate(&rule("ok")).is_ok());
 
-    let (f, _, m) = bad(&e, RuleSpec { name: "".into(), ..rule("x") });
+    let (f, _, m) = bad(
+        &e,
+        RuleSpec {
+            name: "".into(),
+            ..rule("x")
+        },
+    );
     assert_eq!(f, "name", "{m}");
     let (f, col, _) = bad(&e, rule("has space"));
     assert_eq!((f.as_str(), col), ("name", Some(3)));
 
-    let (f, col, m) = bad(&e, RuleSpec { window: "5".into(), ..rule("x") });
+    let (f, col, m) = bad(
+        &e,
+        RuleSpec {
+            window: "5".into(),
+            ..rule("x")
+        },
+    );
     assert_eq!((f.as_str(), col), ("window", Some(1)), "{m}");
-    let (f, _, m) = bad(&e, RuleSpec { window: "500ms".into(), ..rule("x") });
+    let (f, _, m) = bad(
+        &e,
+        RuleSpec {
+            window: "500ms".into(),
+            ..rule("x")
+        },
+    );
     assert_eq!(f, "window", "{m}");
-    let (f, _, _) = bad(&e, RuleSpec { window: "2d".into(), ..rule("x") });
+    let (f, _, _) = bad(
+        &e,
+        RuleSpec {
+            window: "2d".into(),
+            ..rule("x")
+        },
+    );
     assert_eq!(f, "window");
-    let (f, col, _) = bad(&e, RuleSpec { for_: "1x".into(), ..rule("x") });
+    let (f, col, _) = bad(
+        &e,
+        RuleSpec {
+            for_: "1x".into(),
+            ..rule("x")
+        },
+    );
     assert_eq!((f.as_str(), col), ("for", Some(1)));
 
-    let (f, col, _) = bad(&e, RuleSpec { condition: "> many".into(), ..rule("x") });
+    let (f, col, _) = bad(
+        &e,
+        RuleSpec {
+            condition: "> many".into(),
+            ..rule("x")
+        },
+    );
     assert_eq!((f.as_str(), col), ("condition", Some(2)));
-    let (f, col, _) = bad(&e, RuleSpec { condition: "about 3".into(), ..rule("x") });
+    let (f, col, _) = bad(
+        &e,
+        RuleSpec {
+            condition: "about 3".into(),
+            ..rule("x")
+        },
+    );
     assert_eq!((f.as_str(), col), ("condition", Some(0)));
 
-    let (f, _, m) = bad(&e, RuleSpec { group_by: vec!["host".into()], ..rule("x") });
+    let (f, _, m) = bad(
+        &e,
+        RuleSpec {
+            group_by: vec!["host".into()],
+            ..rule("x")
+        },
+    );
     assert_eq!(f, "group_by");
     assert!(m.contains("host"), "{m}");
     let (f, _, _) = bad(
         &e,
-        RuleSpec { group_by: vec!["pod".into(), "pod".into()], ..rule("x") },
+        RuleSpec {
+            group_by: vec!["pod".into(), "pod".into()],
+            ..rule("x")
+        },
     );
     assert_eq!(f, "group_by");
 
-    let (f, _, _) = bad(&e, RuleSpec { severity: " ".into(), ..rule("x") });
+    let (f, _, _) = bad(
+        &e,
+        RuleSpec {
+            severity: " ".into(),
+            ..rule("x")
+        },
+    );
     assert_eq!(f, "severity");
 
     let mut r = rule("x");
@@ -90,10 +147,12 @@ fn every_validation_error_names_its_field() {
     assert_eq!(bad(&e, r).0, "labels.alertname");
 
     let mut r = rule("x");
-    r.annotations
-        .insert("summary".into(), "pod {{ $labels.pod }} {{ $valeu }}".into());
+    r.annotations.insert(
+        "summary".into(),
+        "pod {{ $labels.pod }} {{ $valeu }}".into(),
+    );
     let (f, col, m) = bad(&e, r);
-    assert_eq!((f.as_str(), col), ("annotations.summary", Some(27)), "{m}");
+    assert_eq!((f.as_str(), col), ("annotations.summary", Some(25)), "{m}");
     let mut r = rule("x");
     r.annotations.insert("summary".into(), "{{ $value ".into());
     assert_eq!(bad(&e, r).0, "annotations.summary");
@@ -105,7 +164,10 @@ fn bad_query_reports_its_position() {
     // in any reasonable grammar.
     let dir = tempfile::tempdir().unwrap();
     let (e, _) = open(dir.path());
-    let r = RuleSpec { query: "level:error AND (".into(), ..rule("q") };
+    let r = RuleSpec {
+        query: "level:error AND (".into(),
+        ..rule("q")
+    };
     match e.validate(&r) {
         Err(err) => {
             let b = err.to_error_body();
@@ -150,8 +212,10 @@ fn crud_and_restart_persistence() {
         let mut r = rule("errors");
         r.group_by = vec!["pod".into()];
         r.labels.insert("team".into(), "payments".into());
-        r.annotations
-            .insert("summary".into(), "{{ $labels.pod }}: {{ $value }} errors".into());
+        r.annotations.insert(
+            "summary".into(),
+            "{{ $labels.pod }}: {{ $value }} errors".into(),
+        );
         let st = e.put(r.clone()).unwrap();
         assert_eq!(st.rule, r);
         e.put(rule("quiet")).unwrap();
@@ -174,7 +238,10 @@ fn crud_and_restart_persistence() {
         );
         // An invalid edit changes nothing.
         assert!(e
-            .put(RuleSpec { window: "x".into(), ..r2.clone() })
+            .put(RuleSpec {
+                window: "x".into(),
+                ..r2.clone()
+            })
             .is_err());
         assert_eq!(e.get("errors").unwrap().rule, r2);
     }
@@ -185,13 +252,21 @@ fn crud_and_restart_persistence() {
     assert_eq!(names, ["errors", "quiet"]);
     assert_eq!(e.get("errors").unwrap().rule.condition, ">= 10");
     assert_eq!(
-        e.get("errors").unwrap().rule.labels.get("team").map(String::as_str),
+        e.get("errors")
+            .unwrap()
+            .rule
+            .labels
+            .get("team")
+            .map(String::as_str),
         Some("payments")
     );
     assert!(!e.get("quiet").unwrap().rule.enabled);
     // The file is the YAML users write.
     let text = std::fs::read_to_string(dir.path().join(RULES_FILE)).unwrap();
-    assert!(text.contains("rules:") && text.contains("name: errors"), "{text}");
+    assert!(
+        text.contains("rules:") && text.contains("name: errors"),
+        "{text}"
+    );
     assert_eq!(parse_rules_yaml(&text).unwrap().len(), 2);
     assert!(!dir.path().join(format!("{RULES_FILE}.tmp")).exists());
 }

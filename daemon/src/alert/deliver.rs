@@ -423,7 +423,10 @@ mod tests {
     #[test]
     fn urls_parse() {
         let u = HttpUrl::parse("http://127.0.0.1:9093").unwrap();
-        assert_eq!((u.host.as_str(), u.port, u.path.as_str()), ("127.0.0.1", 9093, "/"));
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("127.0.0.1", 9093, "/")
+        );
         assert_eq!(u.join("/api/v2/alerts").path, "/api/v2/alerts");
         let u = HttpUrl::parse("http://am.monitoring/x/").unwrap();
         assert_eq!(u.port, 80);

@@ -60,16 +60,14 @@ impl Counts {
         self.total += u64::from(n);
         match self.slots.back_mut() {
             Some((s, c)) if *s == sec => *c = c.saturating_add(n),
-            Some((s, _)) if *s > sec => {
-                match self.slots.binary_search_by_key(&sec, |(s, _)| *s) {
-                    Ok(i) => {
-                        if let Some((_, c)) = self.slots.get_mut(i) {
-                            *c = c.saturating_add(n)
-                        }
+            Some((s, _)) if *s > sec => match self.slots.binary_search_by_key(&sec, |(s, _)| *s) {
+                Ok(i) => {
+                    if let Some((_, c)) = self.slots.get_mut(i) {
+                        *c = c.saturating_add(n)
                     }
-                    Err(i) => self.slots.insert(i, (sec, n)),
                 }
-            }
+                Err(i) => self.slots.insert(i, (sec, n)),
+            },
             _ => self.slots.push_back((sec, n)),
         }
     }
@@ -346,8 +344,7 @@ impl RuleState {
                 }
                 AlertState::Resolved => {
                     let due = g.inst.sends < params.resolve_sends
-                        && g
-                            .inst
+                        && g.inst
                             .last_sent
                             .is_none_or(|t| now.0.saturating_sub(t.0) >= resend);
                     if due {

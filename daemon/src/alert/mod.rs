@@ -493,7 +493,9 @@ impl EntrySink for AlertEngine {
         match self.inner.batch_tx.try_send(entries.to_vec()) {
             Ok(()) => {}
             Err(TrySendError::Full(b)) | Err(TrySendError::Disconnected(b)) => {
-                let n = s.dropped_entries.fetch_add(b.len() as u64, Ordering::Relaxed);
+                let n = s
+                    .dropped_entries
+                    .fetch_add(b.len() as u64, Ordering::Relaxed);
                 if n == 0 {
                     tracing::warn!("alert evaluation is behind: dropping entries (counted)");
                 }
@@ -503,7 +505,10 @@ impl EntrySink for AlertEngine {
 }
 
 /// Turns a protocol range into `[from, until)`; all absent means the last 24 h.
-pub fn resolve_range(range: &TimeRange, now: Timestamp) -> Result<(Timestamp, Timestamp), AlertError> {
+pub fn resolve_range(
+    range: &TimeRange,
+    now: Timestamp,
+) -> Result<(Timestamp, Timestamp), AlertError> {
     let until = range.until.unwrap_or(now);
     let from = match (&range.since, range.from) {
         (Some(s), _) => {
@@ -532,7 +537,10 @@ fn thread_cpu() -> Duration {
     if rc != 0 {
         return Duration::ZERO;
     }
-    Duration::new(ts.tv_sec.max(0) as u64, ts.tv_nsec.clamp(0, 999_999_999) as u32)
+    Duration::new(
+        ts.tv_sec.max(0) as u64,
+        ts.tv_nsec.clamp(0, 999_999_999) as u32,
+    )
 }
 
 /// The evaluator thread's state: every enabled rule, and its matchers grouped by
@@ -631,8 +639,9 @@ impl Evaluator {
             }
         }
         self.rebuild_matchers();
-        self.emit(fx);
+        // Snapshot first: a subscriber told of a change must find it in `alerts()`.
         self.publish_snapshot();
+        self.emit(fx);
     }
 
     fn record(&mut self, batch: &[Arc<LogEntry>]) {
@@ -655,8 +664,8 @@ impl Evaluator {
             st.evaluate(now, &self.params, &mut fx);
         }
         self.shared.ticks.fetch_add(1, Ordering::Relaxed);
-        self.emit(fx);
         self.publish_snapshot();
+        self.emit(fx);
     }
 
     fn emit(&self, fx: eval::Effects) {

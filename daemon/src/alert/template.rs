@@ -115,8 +115,9 @@ mod tests {
 
     #[test]
     fn renders_labels_and_value() {
-        let t = Template::parse("pod {{ $labels.pod }} logged {{$value}} errors ({{ .Labels.ns }})")
-            .unwrap();
+        let t =
+            Template::parse("pod {{ $labels.pod }} logged {{$value}} errors ({{ .Labels.ns }})")
+                .unwrap();
         let mut l = BTreeMap::new();
         l.insert("pod".to_string(), "web-1".to_string());
         assert_eq!(t.render(&l, 7), "pod web-1 logged 7 errors ()");

@@ -92,10 +92,12 @@ fn disk_stays_bounded_by_max_disk() {
     let mut written = 0u64;
     let mut peak = 0u64;
     let mut last = Vec::new();
-    // Write ~10x max-disk of message bytes.
+    // Write ~6x max-disk of message bytes.
     let mut i = 0i64;
-    while written < 10 * max {
-        let mut batch = loghub_entries(2000, T0 + i * 1_000_000_000_000, 1);
+    // Recent timestamps: only the size limit applies, not the 7 d retention.
+    let t0 = Timestamp::now().0 - 3_600_000_000_000;
+    while written < 6 * max {
+        let mut batch = loghub_entries(2000, t0 + i * 1_000_000_000, 1);
         for (j, e) in batch.iter_mut().enumerate() {
             e.message = format!("{} batch{} item{}", e.message, i, j);
         }

@@ -35,3 +35,4 @@ pub mod level;
 pub mod live;
 pub mod query;
 pub mod serve;
+pub mod stdout_sink;

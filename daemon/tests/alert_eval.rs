@@ -271,9 +271,21 @@ fn preview_replays_history() {
         .map(|i| T0 + 100 * S + i * S)
         .chain((0..5).map(|i| T0 + 500 * S + i * S))
         .collect();
-    let res = preview::<()>(&compiled, Timestamp(T0), Timestamp(T0 + 900 * S), |a, b| {
-        Ok(times.iter().filter(|t| **t >= a.0 && **t < b.0).count() as u64)
-    })
+    let res = preview::<()>(
+        &compiled,
+        Timestamp(T0),
+        Timestamp(T0 + 900 * S),
+        |from, until, width| {
+            let w = width.as_nanos() as i64;
+            let n = (until.0 - from.0) / w;
+            Ok((0..n)
+                .map(|i| {
+                    let a = from.0 + i * w;
+                    times.iter().filter(|t| **t >= a && **t < a + w).count() as u64
+                })
+                .collect())
+        },
+    )
     .unwrap();
     assert_eq!(res.fired, 2);
     assert_eq!(res.peak, 5);

@@ -455,16 +455,16 @@ pub const MAX_PREVIEW_BUCKETS: i64 = 3000;
 /// Replays a rule over `[from, until)` from per-bucket counts, as the live
 /// evaluator would have run it every `step` (the preview behind `lookout rules test`).
 ///
-/// `count(a, b)` must return the matches with `a <= ts < b`. The step is the
-/// smallest width keeping the number of `count` calls under
-/// [`MAX_PREVIEW_BUCKETS`]; when it does not divide the window the window is
+/// `counts(from, until, width)` must return the matches per `width` bucket over
+/// `[from, until)`, oldest first (what `Index::histogram` gives). The step is the
+/// smallest width keeping the number of buckets under [`MAX_PREVIEW_BUCKETS`]; when it does not divide the window the window is
 /// rounded up to a whole number of steps. Groups are not separated: a `group_by`
 /// rule is previewed on its total.
 pub fn preview<E>(
     rule: &CompiledRule,
     from: Timestamp,
     until: Timestamp,
-    mut count: impl FnMut(Timestamp, Timestamp) -> Result<u64, E>,
+    counts: impl FnOnce(Timestamp, Timestamp, Duration) -> Result<Vec<u64>, E>,
 ) -> Result<RuleTestResult, E> {
     let w = rule.window_secs();
     let start = sec_of(from);
@@ -485,11 +485,11 @@ pub fn preview<E>(
     let wb = (w + step - 1) / step; // window in buckets
     let first = start - wb * step; // first bucket start
     let nb = ((end - first) + step - 1) / step;
-    let mut buckets = Vec::with_capacity(nb as usize);
-    for i in 0..nb {
-        let a = first + i * step;
-        buckets.push(count(Timestamp(a * NANOS), Timestamp((a + step) * NANOS))?);
-    }
+    let buckets = counts(
+        Timestamp(first * NANOS),
+        Timestamp((first + nb * step) * NANOS),
+        Duration::from_secs(step as u64),
+    )?;
     let for_ = dur_nanos(rule.for_);
     let mut res = RuleTestResult::default();
     let mut series = Vec::new();
@@ -500,7 +500,7 @@ pub fn preview<E>(
     for i in wb..nb {
         let t = first + (i + 1) * step; // evaluation second
         sum += buckets.get(i as usize).copied().unwrap_or(0);
-        sum -= buckets.get((i - wb) as usize).copied().unwrap_or(0);
+        sum = sum.saturating_sub(buckets.get((i - wb) as usize).copied().unwrap_or(0));
         res.peak = res.peak.max(sum);
         series.push(Bucket {
             start: Timestamp((t - step) * NANOS),

@@ -447,8 +447,12 @@ impl AlertEngine {
     ) -> Result<RuleTestResult, AlertError> {
         let rule = compile(spec)?;
         let (from, until) = resolve_range(range, Timestamp::now())?;
-        eval::preview(&rule, from, until, |a, b| index.count(&spec.query, a, b))
-            .map_err(AlertError::from)
+        eval::preview(&rule, from, until, |a, b, width| {
+            index
+                .histogram(&rule.query, a, b, width)
+                .map(|h| h.buckets.into_iter().map(|b| b.count).collect())
+        })
+        .map_err(AlertError::from)
     }
 
     /// Alert instances that are pending, firing or recently resolved.

@@ -96,7 +96,15 @@ fn rule_count_agrees_with_brute_force() {
             .wrapping_add(1442695040888963407);
         let jitter = (x >> 33) as i64 % (20 * S); // up to 20 s out of order
         let ts = T0 + i * (S / 50) - jitter;
-        let e = entry(ts, "p", if x.is_multiple_of(3) { "x boom y" } else { "fine" });
+        let e = entry(
+            ts,
+            "p",
+            if x.is_multiple_of(3) {
+                "x boom y"
+            } else {
+                "fine"
+            },
+        );
         if e.message.contains("boom") {
             st.record(&e, &params());
         }

@@ -45,10 +45,10 @@ fn rule_counts_equal_index_counts() {
     let params = EvalParams::default();
     for query in [
         "error",
-        "authentication failure",
-        "namespace:linux",
-        "level:error",
-        "\"PacketResponder\"",
+        "workerEnv error",
+        "namespace:hdfs",
+        "level:info",
+        "PacketResponder",
     ] {
         let s = spec("agree", query, "1m", "> 1000000");
         let mut st = RuleState::new(compile(&s).unwrap(), &params, Timestamp(t0));
@@ -63,13 +63,14 @@ fn rule_counts_equal_index_counts() {
             let end = Timestamp((t0 / S + k) * S);
             st.evaluate(end, &params, &mut Effects::default());
             let rule_count = st.alerts()[0].value;
-            let search = index
-                .count(query, end.add_nanos(-60 * S), end)
-                .unwrap();
+            let search = index.count(query, end.add_nanos(-60 * S), end).unwrap();
             assert_eq!(rule_count, search, "{query:?}, window ending {end}");
             nonzero += usize::from(search > 0);
         }
-        assert!(nonzero > 0, "{query:?} matched nothing: a vacuous comparison");
+        assert!(
+            nonzero > 0,
+            "{query:?} matched nothing: a vacuous comparison"
+        );
     }
 
     // The preview replays the same history.
@@ -91,7 +92,11 @@ fn rule_counts_equal_index_counts() {
     assert_eq!(res.peak, h.buckets.iter().map(|b| b.count).max().unwrap());
     // A bad query is a field error with its position, and nothing is saved.
     let err = eng
-        .test(&spec("bad", "level:error AND (", "1m", "> 0"), &TimeRange::default(), &index)
+        .test(
+            &spec("bad", "level:error AND (", "1m", "> 0"),
+            &TimeRange::default(),
+            &index,
+        )
         .unwrap_err();
     let body = err.to_error_body();
     assert_eq!(body.field.as_deref(), Some("query"));

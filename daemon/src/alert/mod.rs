@@ -650,8 +650,10 @@ impl Evaluator {
 
     fn record(&mut self, batch: &[Arc<LogEntry>]) {
         for e in batch {
+            // Tokenise each message once for all rules, not once per rule.
+            let mut words = None;
             for (q, names) in &self.matchers {
-                if q.matches(e) {
+                if q.matches_cached(e, &mut words) {
                     for n in names {
                         if let Some(st) = self.rules.get_mut(n) {
                             st.record(e, &self.params);

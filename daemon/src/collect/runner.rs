@@ -731,7 +731,7 @@ impl Runner {
             // Plain directories rotate with logrotate, possibly by copying:
             // only inodes we already follow are read after a rename.
             return false;
-        } else if initial && self.first_start {
+        } else if initial && self.first_start && self.cfg.read_from == ReadFrom::End {
             // History that existed before the first start: recorded, not read.
             let t = Tailer::new(
                 key,
@@ -754,7 +754,8 @@ impl Runner {
             return true;
         } else {
             // A rotated file we never read (two rotations before we caught up,
-            // or rotated while we were stopped): all of it is new to us.
+            // rotated while we were stopped, or rotated before our first start
+            // with `--read-from beginning`): all of it is new to us.
             0
         };
         let t = Tailer::new(

@@ -96,7 +96,7 @@ fn entry(lines: &[(String, String)], i: usize, n: usize, end: i64) -> LogEntry {
         container: "app".into(),
         container_id: String::new(),
         restart: 0,
-        stream: if i % 9 == 0 {
+        stream: if i.is_multiple_of(9) {
             Stream::Stderr
         } else {
             Stream::Stdout

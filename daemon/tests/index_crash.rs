@@ -103,7 +103,7 @@ fn sigkill_mid_stream_under_rotation_loses_and_duplicates_nothing() {
         let mut written = Vec::with_capacity(LINES);
         let mut f = std::fs::File::create(&writer_log).unwrap();
         for i in 0..LINES {
-            if i > 0 && i % ROTATE_EVERY == 0 {
+            if i > 0 && i.is_multiple_of(ROTATE_EVERY) {
                 // The kubelet's rotation: rename, then the runtime reopens a new file.
                 let rotated = writer_log.with_extension(format!("log.20261125-{i:06}"));
                 std::fs::rename(&writer_log, &rotated).unwrap();
@@ -111,11 +111,15 @@ fn sigkill_mid_stream_under_rotation_loses_and_duplicates_nothing() {
             }
             let body = &bodies[i % bodies.len()].1;
             let msg = format!("crashtest {i} {body}");
-            let stream = if i % 4 == 0 { "stderr" } else { "stdout" };
+            let stream = if i.is_multiple_of(4) {
+                "stderr"
+            } else {
+                "stdout"
+            };
             let ts = format!("2026-11-25T20:00:{:02}.{:09}Z", (i / 100_000) % 60, i);
             writeln!(f, "{ts} {stream} F {msg}").unwrap();
             written.push(msg);
-            if i % 500 == 0 {
+            if i.is_multiple_of(500) {
                 f.flush().unwrap();
                 std::thread::sleep(Duration::from_millis(15));
             }

@@ -128,7 +128,7 @@ pub fn merge(spec: &TopSpec, fruits: Vec<TopFruit>) -> TopFruit {
         }
         out.hits.extend(f.hits);
     }
-    out.hits.sort_unstable_by(|a, b| b.rank.cmp(&a.rank));
+    out.hits.sort_unstable_by_key(|h| std::cmp::Reverse(h.rank));
     out.hits.truncate(spec.limit);
     out
 }
@@ -176,7 +176,7 @@ impl SegmentCollector for TopSegment {
 
     fn harvest(self) -> TopFruit {
         let mut hits: Vec<Hit> = self.heap.into_iter().map(|Reverse(h)| h).collect();
-        hits.sort_unstable_by(|a, b| b.rank.cmp(&a.rank));
+        hits.sort_unstable_by_key(|h| Reverse(h.rank));
         TopFruit {
             hits,
             total: self.total,

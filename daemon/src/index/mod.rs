@@ -625,7 +625,7 @@ impl Index {
             }));
             searchers.push(searcher);
         }
-        all.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        all.sort_unstable_by_key(|a| std::cmp::Reverse(a.0));
         all.truncate(spec.limit);
         Ok((searchers, total, all.into_iter().map(|(_, f)| f).collect()))
     }

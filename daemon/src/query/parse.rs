@@ -235,8 +235,7 @@ impl Parser {
             return Err(self.expected_term());
         }
         let mut items = vec![self.unary()?];
-        loop {
-            let Some(t) = self.peek() else { break };
+        while let Some(t) = self.peek() {
             if is_op(&t.tok, "AND") {
                 let t = t.clone();
                 self.pos += 1;

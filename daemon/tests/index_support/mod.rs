@@ -54,14 +54,14 @@ pub fn loghub_entries(n: usize, t0: i64, per_ts: usize) -> Vec<LogEntry> {
                 namespace: sys.clone(),
                 pod: format!("{sys}-{}", i % 3),
                 pod_uid: format!("uid-{sys}-{}", i % 3),
-                container: if i % 5 == 0 {
+                container: if i.is_multiple_of(5) {
                     "sidecar".into()
                 } else {
                     "app".into()
                 },
                 container_id: String::new(),
                 restart: 0,
-                stream: if i % 7 == 0 {
+                stream: if i.is_multiple_of(7) {
                     Stream::Stderr
                 } else {
                     Stream::Stdout

@@ -25,7 +25,7 @@ use lookout_shared::LogEntry;
 use super::layout::{
     classify, kubelet_meta, plain_meta, scan_container_links, tail_key, FileMeta, NameKind,
 };
-use super::positions::{fingerprint_of, FileKey, FilePosition, PositionUpdate, Positions};
+use super::positions::{fingerprint_of, FileKey, PositionUpdate, Positions};
 use super::tailer::{ReadOutcome, TailCtx, Tailer};
 use super::{Batch, CollectorConfig, FollowedFile};
 use crate::config::ReadFrom;

@@ -9,11 +9,17 @@ use std::time::{Duration, Instant};
 use lookout_daemon::collect::{Collector, CollectorConfig, Positions};
 
 fn main() {
-    let mib: usize = std::env::var("MIB").ok().and_then(|v| v.parse().ok()).unwrap_or(256);
+    let mib: usize = std::env::var("MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
     let root = tempfile::tempdir().expect("tempdir");
     let samples_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/loghub");
     let mut bodies: Vec<String> = Vec::new();
-    for e in std::fs::read_dir(samples_dir).expect("testdata/loghub").flatten() {
+    for e in std::fs::read_dir(samples_dir)
+        .expect("testdata/loghub")
+        .flatten()
+    {
         if e.path().extension().is_some_and(|x| x == "log") {
             let text = std::fs::read_to_string(e.path()).unwrap_or_default();
             bodies.extend(text.lines().map(str::to_string));
@@ -26,13 +32,17 @@ fn main() {
     for i in 0..files {
         let dir = root.path().join(format!("pods/ns_pod{i}_uid/app"));
         std::fs::create_dir_all(&dir).expect("mkdir");
-        let mut f = std::io::BufWriter::new(std::fs::File::create(dir.join("0.log")).expect("create"));
+        let mut f =
+            std::io::BufWriter::new(std::fs::File::create(dir.join("0.log")).expect("create"));
         let mut n = 0usize;
         let mut k = i;
         while n < mib * 1024 * 1024 / files {
             let body = &bodies[k % bodies.len()];
             k += 7;
-            let line = format!("2026-11-25T19:42:07.{:09}Z stdout F {body}\n", k % 1_000_000_000);
+            let line = format!(
+                "2026-11-25T19:42:07.{:09}Z stdout F {body}\n",
+                k % 1_000_000_000
+            );
             f.write_all(line.as_bytes()).expect("write");
             n += line.len();
             lines += 1;

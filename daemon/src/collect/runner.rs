@@ -648,9 +648,9 @@ impl Runner {
                     seen.insert(key);
                     continue;
                 }
-                if self.open(dir, &path, &stem, live, key, md.len(), initial, kubelet_dir) {
-                    seen.insert(key);
-                } else if self.state.get(&key).is_some() {
+                let opened =
+                    self.open(dir, &path, &stem, live, key, md.len(), initial, kubelet_dir);
+                if opened || self.state.get(&key).is_some() {
                     seen.insert(key);
                 }
             }

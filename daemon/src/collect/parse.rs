@@ -284,7 +284,7 @@ mod tests {
             let s = dt.to_rfc3339_opts(SecondsFormat::AutoSi, offset_min == 0);
             let mut go = dt.to_rfc3339_opts(SecondsFormat::Nanos, offset_min == 0);
             if let Some(dot) = go.find('.') {
-                let end = go[dot..].find(|c: char| c == 'Z' || c == '+' || c == '-').map(|i| dot + i).unwrap();
+                let end = go[dot..].find(['Z', '+', '-']).map(|i| dot + i).unwrap();
                 let frac = go[dot + 1..end].trim_end_matches('0').to_string();
                 let tail = go[end..].to_string();
                 go.truncate(dot);

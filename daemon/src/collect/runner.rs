@@ -25,7 +25,7 @@ use lookout_shared::LogEntry;
 use super::layout::{
     classify, kubelet_meta, plain_meta, scan_container_links, tail_key, FileMeta, NameKind,
 };
-use super::positions::{fingerprint_of, FileKey, FilePosition, PositionUpdate, Positions};
+use super::positions::{fingerprint_of, FileKey, PositionUpdate, Positions};
 use super::tailer::{ReadOutcome, TailCtx, Tailer};
 use super::{Batch, CollectorConfig, FollowedFile};
 use crate::config::ReadFrom;
@@ -648,9 +648,9 @@ impl Runner {
                     seen.insert(key);
                     continue;
                 }
-                if self.open(dir, &path, &stem, live, key, md.len(), initial, kubelet_dir) {
-                    seen.insert(key);
-                } else if self.state.get(&key).is_some() {
+                let opened =
+                    self.open(dir, &path, &stem, live, key, md.len(), initial, kubelet_dir);
+                if opened || self.state.get(&key).is_some() {
                     seen.insert(key);
                 }
             }

@@ -141,11 +141,6 @@ impl Tailer {
         self.offset
     }
 
-    /// The fingerprint of the file's first bytes as last computed.
-    pub fn fingerprint(&self) -> (u32, u64) {
-        (self.fp_len, self.fingerprint)
-    }
-
     /// Recomputes the fingerprint while the file is still shorter than its span.
     fn refresh_fingerprint(&mut self) {
         if self.fp_len >= FINGERPRINT_MAX {

@@ -21,6 +21,8 @@
 //! - [`ingest`]: the stage between collector and consumers.
 //! - [`index`]: durable storage and search.
 //! - [`live`]: live-tail fan-out.
+//! - [`streams`]: the registry of container log streams and their traffic.
+//! - [`metrics`]: health, readiness and Prometheus counters.
 //! - [`alert`]: alert rules, evaluation and delivery.
 //! - [`serve`]: the websocket protocol and the HTTP endpoints.
 //! - [`app`]: wires the stages together for the binary.
@@ -33,5 +35,7 @@ pub mod index;
 pub mod ingest;
 pub mod level;
 pub mod live;
+pub mod metrics;
 pub mod query;
 pub mod serve;
+pub mod streams;

@@ -182,10 +182,7 @@ impl RingSnapshot {
     /// The oldest `seq` the ring holds; `None` when nothing was published yet.
     /// Entries below it must come from the index.
     pub fn first_seq(&self) -> Option<u64> {
-        self.batches
-            .iter()
-            .find_map(|b| b.first())
-            .map(|e| e.seq)
+        self.batches.iter().find_map(|b| b.first()).map(|e| e.seq)
     }
 
     /// Matching entries with `seq > after`, in seq order.
@@ -416,7 +413,10 @@ mod tests {
         live.publish(&[entry(1, "a"), entry(2, "b")]);
         let items = sub.drain(10);
         assert_eq!(items.len(), 2);
-        assert!(matches!(items[1], Item::Dropped(DropNotice { count: 1, .. })));
+        assert!(matches!(
+            items[1],
+            Item::Dropped(DropNotice { count: 1, .. })
+        ));
         assert!(!sub.has_pending());
     }
 

@@ -68,7 +68,12 @@ impl Metrics {
     }
 
     /// The whole exposition.
-    pub fn render(&self, live: &LiveStats, streams: &Streams, index: Option<&IndexStats>) -> String {
+    pub fn render(
+        &self,
+        live: &LiveStats,
+        streams: &Streams,
+        index: Option<&IndexStats>,
+    ) -> String {
         let mut w = Exposition::default();
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
 

@@ -299,7 +299,11 @@ mod tests {
     fn counts_and_liveness() {
         let s = Streams::new();
         let mut rx = s.watch();
-        s.publish(&[entry("a", "hello", 5), entry("a", "hi", 3), entry("b", "x", 9)]);
+        s.publish(&[
+            entry("a", "hello", 5),
+            entry("a", "hi", 3),
+            entry("b", "x", 9),
+        ]);
         s.set_followed(&[FollowedFile {
             path: "/x".into(),
             namespace: "ns".into(),

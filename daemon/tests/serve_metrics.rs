@@ -24,7 +24,10 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     let code = text[9..12].parse().unwrap();
     let body = text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
     // Bodies are small; un-chunk if needed.
-    let body = if text.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let body = if text
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         let mut out = String::new();
         let mut rest = body;
         while let Some((len, tail)) = rest.split_once("\r\n") {
@@ -77,7 +80,10 @@ async fn health_readiness_and_metrics() {
     })
     .await;
     c.reply(1).await;
-    srv.publish(vec![entry("web-1", 1, "hello"), entry("web-2", 2, "a \"quoted\" line")]);
+    srv.publish(vec![
+        entry("web-1", 1, "hello"),
+        entry("web-2", 2, "a \"quoted\" line"),
+    ]);
     let mut other = entry("db-0", 3, "select 1");
     other.namespace = "data\"base".into();
     srv.publish(vec![other]);
@@ -104,7 +110,10 @@ async fn health_readiness_and_metrics() {
         "lookout_rule_evaluations_total 0",
         "lookout_index_docs 0",
     ] {
-        assert!(body.lines().any(|l| l == line), "missing {line:?} in\n{body}");
+        assert!(
+            body.lines().any(|l| l == line),
+            "missing {line:?} in\n{body}"
+        );
     }
     promtool_check(&body);
 }

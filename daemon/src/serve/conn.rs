@@ -55,7 +55,10 @@ enum Out {
         items: Vec<Item>,
     },
     /// Start draining a subscription's live queue.
-    Activate { id: ReqId, sub: Arc<Subscription> },
+    Activate {
+        id: ReqId,
+        sub: Arc<Subscription>,
+    },
     Close(u16, String),
 }
 
@@ -162,10 +165,21 @@ pub(crate) async fn run(mut socket: WebSocket, shared: Arc<Shared>, peer: Socket
             shared.metrics.client_errors.fetch_add(1, Ordering::Relaxed);
             let _ = send_now(&mut socket, text(&reply), Duration::from_secs(2)).await;
         }
-        let _ = send_now(&mut socket, close_msg(code, &reason), Duration::from_secs(2)).await;
+        let _ = send_now(
+            &mut socket,
+            close_msg(code, &reason),
+            Duration::from_secs(2),
+        )
+        .await;
         return;
     }
-    if !send_now(&mut socket, text(&ServerMsg::Welcome {}), limits.write_timeout).await {
+    if !send_now(
+        &mut socket,
+        text(&ServerMsg::Welcome {}),
+        limits.write_timeout,
+    )
+    .await
+    {
         return;
     }
     tracing::debug!(%peer, "client connected");
@@ -199,10 +213,13 @@ pub(crate) async fn run(mut socket: WebSocket, shared: Arc<Shared>, peer: Socket
         epoch,
         last_heard,
     };
-    match reader.run(stream, gone_rx).await {
-        Some((code, reason)) => {
-            // The reader wants the connection closed with a reason: let the writer
-            // send it (after what it already has queued), then stop.
+    let mut stream = stream;
+    let mut gone_rx = gone_rx;
+    match reader.run(&mut stream, &mut gone_rx).await {
+        ReaderEnd::PeerGone => writer.abort(),
+        ReaderEnd::WriterGone => close_handshake(&mut stream).await,
+        ReaderEnd::Close(code, reason) => {
+            // Let the writer send the close (after what it already has queued).
             if tokio::time::timeout(Duration::from_secs(2), &mut writer)
                 .await
                 .is_err()
@@ -210,10 +227,35 @@ pub(crate) async fn run(mut socket: WebSocket, shared: Arc<Shared>, peer: Socket
                 writer.abort();
             }
             tracing::debug!(%peer, code, reason, "connection closed by server");
+            close_handshake(&mut stream).await;
         }
-        None => writer.abort(),
     }
     tracing::debug!(%peer, "client disconnected");
+}
+
+/// After sending a close frame, reads (and discards) until the client answers with
+/// its own close or 2 s pass. Dropping the socket with unread input would make the
+/// kernel reset the connection, and the client would lose the close frame and its
+/// reason.
+async fn close_handshake(stream: &mut SplitStream<WebSocket>) {
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while let Some(Ok(m)) = stream.next().await {
+            if matches!(m, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// Why the reader stopped.
+enum ReaderEnd {
+    /// The client closed or the connection failed.
+    PeerGone,
+    /// The writer ended (it sent a close, or could not write).
+    WriterGone,
+    /// The reader wants the connection closed with this code and reason.
+    Close(u16, String),
 }
 
 async fn send_now(socket: &mut WebSocket, msg: Message, limit: Duration) -> bool {
@@ -237,7 +279,11 @@ async fn handshake(
                 return Err((
                     close::HANDSHAKE,
                     format!("no hello within {}s", limit.as_secs()),
-                    Some(err(None, ErrorCode::BadRequest, "expected a hello message first")),
+                    Some(err(
+                        None,
+                        ErrorCode::BadRequest,
+                        "expected a hello message first",
+                    )),
                 ))
             }
             Ok(None) | Ok(Some(Err(_))) => {
@@ -267,7 +313,11 @@ async fn handshake(
             (
                 close::HANDSHAKE,
                 "malformed hello".into(),
-                Some(err(None, ErrorCode::BadRequest, format!("malformed JSON: {e}"))),
+                Some(err(
+                    None,
+                    ErrorCode::BadRequest,
+                    format!("malformed JSON: {e}"),
+                )),
             )
         })?;
         if value.get("type").and_then(|t| t.as_str()) == Some("hello") {
@@ -309,12 +359,20 @@ async fn handshake(
             Ok(_) => Err((
                 close::HANDSHAKE,
                 "expected hello".into(),
-                Some(err(None, ErrorCode::BadRequest, "expected a hello message first")),
+                Some(err(
+                    None,
+                    ErrorCode::BadRequest,
+                    "expected a hello message first",
+                )),
             )),
             Err(e) => Err((
                 close::HANDSHAKE,
                 "malformed hello".into(),
-                Some(err(None, ErrorCode::BadRequest, format!("malformed hello: {e}"))),
+                Some(err(
+                    None,
+                    ErrorCode::BadRequest,
+                    format!("malformed hello: {e}"),
+                )),
             )),
         };
     }
@@ -358,34 +416,52 @@ impl Reader {
     /// Reads requests until the client goes away (`None`) or must be closed.
     async fn run(
         mut self,
-        mut stream: SplitStream<WebSocket>,
-        mut writer_gone: oneshot::Receiver<()>,
-    ) -> Option<(u16, String)> {
+        stream: &mut SplitStream<WebSocket>,
+        writer_gone: &mut oneshot::Receiver<()>,
+    ) -> ReaderEnd {
         loop {
             let msg = tokio::select! {
                 m = stream.next() => m,
-                _ = &mut writer_gone => return None,
+                _ = &mut *writer_gone => return ReaderEnd::WriterGone,
             };
             self.last_heard
                 .store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
             match msg {
-                None | Some(Ok(Message::Close(_))) => return None,
+                None | Some(Ok(Message::Close(_))) => return ReaderEnd::PeerGone,
                 Some(Err(e)) => {
                     let s = e.to_string();
                     if s.contains("too long") || s.contains("Space limit") {
                         let reason = format!(
-                            "frame larger than the {} byte limit",
+                            "frame far larger than the {} byte limit",
                             self.shared.cfg.limits.max_frame_bytes
                         );
                         self.send(err(None, ErrorCode::LimitExceeded, reason.clone()))
                             .await;
-                        let _ = self.out.send(Out::Close(close::TOO_BIG, reason.clone())).await;
-                        return Some((close::TOO_BIG, reason));
+                        let _ = self
+                            .out
+                            .send(Out::Close(close::TOO_BIG, reason.clone()))
+                            .await;
+                        return ReaderEnd::Close(close::TOO_BIG, reason);
                     }
                     tracing::debug!(error = %s, "websocket read failed");
-                    return None;
+                    return ReaderEnd::PeerGone;
                 }
-                Some(Ok(Message::Text(t))) => self.on_text(t.as_str()).await,
+                Some(Ok(Message::Text(t))) => {
+                    let max = self.shared.cfg.limits.max_frame_bytes;
+                    if t.len() > max {
+                        self.send(err(
+                            None,
+                            ErrorCode::LimitExceeded,
+                            format!(
+                                "message of {} bytes refused: the limit is {max} bytes",
+                                t.len()
+                            ),
+                        ))
+                        .await;
+                    } else {
+                        self.on_text(t.as_str()).await
+                    }
+                }
                 Some(Ok(Message::Binary(_))) => {
                     self.send(err(
                         None,
@@ -411,14 +487,22 @@ impl Reader {
                     .ok()
                     .and_then(|v| v.get("id").and_then(|i| i.as_u64()));
                 return self
-                    .send(err(id, ErrorCode::BadRequest, format!("malformed message: {e}")))
+                    .send(err(
+                        id,
+                        ErrorCode::BadRequest,
+                        format!("malformed message: {e}"),
+                    ))
                     .await;
             }
         };
         match msg {
             ClientMsg::Hello { .. } => {
-                self.send(err(None, ErrorCode::BadRequest, "hello was already accepted"))
-                    .await
+                self.send(err(
+                    None,
+                    ErrorCode::BadRequest,
+                    "hello was already accepted",
+                ))
+                .await
             }
             ClientMsg::Subscribe {
                 id,
@@ -488,12 +572,16 @@ impl Reader {
                 .await
             }
             ClientMsg::ValidateRule { id, rule } => {
-                self.alerting(id, move |a| a.validate_rule(&rule).map(|()| ServerMsg::Ok { id }))
-                    .await
+                self.alerting(id, move |a| {
+                    a.validate_rule(&rule).map(|()| ServerMsg::Ok { id })
+                })
+                .await
             }
             ClientMsg::DeleteRule { id, name } => {
-                self.alerting(id, move |a| a.delete_rule(&name).map(|()| ServerMsg::Ok { id }))
-                    .await
+                self.alerting(id, move |a| {
+                    a.delete_rule(&name).map(|()| ServerMsg::Ok { id })
+                })
+                .await
             }
             ClientMsg::SetRuleEnabled { id, name, enabled } => {
                 self.alerting(id, move |a| {
@@ -763,7 +851,11 @@ impl Reader {
                         }
                         Err(_) => return,
                     };
-                    if out.send(Out::Msg(ServerMsg::Alerts { id, alerts })).await.is_err() {
+                    if out
+                        .send(Out::Msg(ServerMsg::Alerts { id, alerts }))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -866,12 +958,15 @@ impl Writer {
                 Flow::Continue => self.drain_subs(),
                 Flow::Close(code, reason) => {
                     let frames = std::mem::take(&mut self.frames);
-                    let _ = tokio::time::timeout(limits.write_timeout.min(Duration::from_secs(5)), async {
-                        for f in frames {
-                            self.sink.feed(f).await?;
-                        }
-                        self.sink.send(close_msg(code, &reason)).await
-                    })
+                    let _ = tokio::time::timeout(
+                        limits.write_timeout.min(Duration::from_secs(5)),
+                        async {
+                            for f in frames {
+                                self.sink.feed(f).await?;
+                            }
+                            self.sink.send(close_msg(code, &reason)).await
+                        },
+                    )
                     .await;
                     return;
                 }

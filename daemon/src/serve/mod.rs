@@ -40,7 +40,8 @@ use crate::streams::Streams;
 /// interactive clients.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// Largest client frame; larger ones close the connection with code 1009.
+    /// Largest client message; a larger one is refused with `limit_exceeded` (and
+    /// one over four times this closes the connection with code 1009).
     pub max_frame_bytes: usize,
     /// Tail subscriptions per connection.
     pub max_subscriptions: usize,
@@ -233,14 +234,14 @@ pub async fn start(cfg: ServeConfig, ctx: ServeContext) -> Result<ServerHandle, 
         source,
     })?;
     let metrics_listener = match cfg.metrics_listen {
-        Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(
-            |source| ServeError::Bind { addr, source },
-        )?),
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| ServeError::Bind { addr, source })?,
+        ),
         None => None,
     };
-    let metrics_addr = metrics_listener
-        .as_ref()
-        .and_then(|l| l.local_addr().ok());
+    let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (status_tx, status_rx) = watch::channel(Arc::new(ServerStatus {
@@ -381,9 +382,12 @@ async fn ws_handler(
         )
             .into_response();
     };
-    let max = shared.cfg.limits.max_frame_bytes;
-    ws.max_message_size(max)
-        .max_frame_size(max)
+    // Frames up to the limit are read; larger ones up to 4x the limit are read and
+    // refused with an error (the connection stays usable); beyond that the
+    // websocket layer gives up and the connection closes with 1009.
+    let hard = shared.cfg.limits.max_frame_bytes.saturating_mul(4);
+    ws.max_message_size(hard)
+        .max_frame_size(hard)
         .on_upgrade(move |socket| async move {
             let _permit = permit;
             conn::run(socket, shared, peer).await;
@@ -397,14 +401,20 @@ async fn healthz() -> &'static str {
 async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     match shared.metrics.readiness() {
         Ok(()) => (StatusCode::OK, "ready\n".to_string()).into_response(),
-        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}\n")).into_response(),
+        Err(why) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {why}\n"),
+        )
+            .into_response(),
     }
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     let live = shared.live.stats();
     let index = shared.index().map(|i| i.stats());
-    let body = shared.metrics.render(&live, &shared.streams, index.as_ref());
+    let body = shared
+        .metrics
+        .render(&live, &shared.streams, index.as_ref());
     (
         [(
             header::CONTENT_TYPE,

@@ -182,13 +182,17 @@ impl Client {
     }
 
     pub async fn send_text(&mut self, s: &str) {
-        self.ws.send(Message::text(s.to_string())).await.expect("send");
+        self.ws
+            .send(Message::text(s.to_string()))
+            .await
+            .expect("send");
     }
 
     /// The next protocol message from the socket (status pushes included).
     pub async fn next_any(&mut self) -> Result<ServerMsg, End> {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
         loop {
-            let m = tokio::time::timeout(DEADLINE, self.ws.next())
+            let m = tokio::time::timeout_at(deadline, self.ws.next())
                 .await
                 .expect("no message within the deadline");
             match m {
@@ -199,7 +203,9 @@ impl Client {
                         .unwrap_or_else(|e| panic!("unparseable server frame {t}: {e}")))
                 }
                 Some(Ok(Message::Close(f))) => {
-                    return Err(End::Closed(f.map(|f| (u16::from(f.code), f.reason.as_str().to_string()))))
+                    return Err(End::Closed(
+                        f.map(|f| (u16::from(f.code), f.reason.as_str().to_string())),
+                    ))
                 }
                 Some(Ok(_)) => continue,
             }

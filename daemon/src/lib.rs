@@ -25,6 +25,7 @@
 //! - [`metrics`]: health, readiness and Prometheus counters.
 //! - [`alert`]: alert rules, evaluation and delivery.
 //! - [`serve`]: the websocket protocol and the HTTP endpoints.
+//! - [`sim`]: a node simulator for the demo and the load generator.
 //! - [`app`]: wires the stages together for the binary.
 
 pub mod alert;
@@ -38,4 +39,6 @@ pub mod live;
 pub mod metrics;
 pub mod query;
 pub mod serve;
+pub mod sim;
+pub mod stdout_sink;
 pub mod streams;

@@ -112,7 +112,11 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_batch(out: &mut impl Write, batch: &Batch, positions: &mut Positions) -> anyhow::Result<()> {
+fn print_batch(
+    out: &mut impl Write,
+    batch: &Batch,
+    positions: &mut Positions,
+) -> anyhow::Result<()> {
     for e in &batch.entries {
         serde_json::to_writer(&mut *out, e)?;
         out.write_all(b"\n")?;

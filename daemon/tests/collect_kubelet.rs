@@ -300,7 +300,8 @@ fn docker_json_16k_splits_are_joined() {
         } else {
             c.to_string()
         };
-        let rec = serde_json::json!({"log": log, "stream": "stdout", "time": "2026-11-25T19:42:07.1Z"});
+        let rec =
+            serde_json::json!({"log": log, "stream": "stdout", "time": "2026-11-25T19:42:07.1Z"});
         s += &format!("{rec}\n");
         if i == 0 {
             s += "{\"log\":\"err \\\"quoted\\\"\\n\",\"stream\":\"stderr\",\"time\":\"2026-11-25T19:42:07Z\"}\n";
@@ -309,7 +310,11 @@ fn docker_json_16k_splits_are_joined() {
     s += "not json at all\n";
     append(&f, s.as_bytes());
     run.expect(&[long, "err \"quoted\"".into(), "not json at all".into()]);
-    let e = run.got.iter().find(|e| e.message.starts_with("err")).unwrap();
+    let e = run
+        .got
+        .iter()
+        .find(|e| e.message.starts_with("err"))
+        .unwrap();
     assert_eq!(e.stream, Stream::Stderr);
 }
 

@@ -267,7 +267,7 @@ async fn oversized_frame_is_refused_and_the_connection_lives_on() {
     }
     // Just under the limit is fine, on the same connection.
     let ok = format!(
-        r#"{{"type":"subscribe","id":1,"query":"{}"}}"#,
+        r#"{{"type":"subscribe","id":1,"query":"*","pad":"{}"}}"#,
         "a".repeat((1 << 20) - 100)
     );
     c.send_text(&ok).await;

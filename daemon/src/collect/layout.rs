@@ -161,7 +161,10 @@ mod tests {
             Some(id.clone())
         );
         // Cut at 255 bytes: the id is gone or partial.
-        assert_eq!(container_id_of_link(&format!("p_ns_app-{}", &id[..30])), None);
+        assert_eq!(
+            container_id_of_link(&format!("p_ns_app-{}", &id[..30])),
+            None
+        );
         assert_eq!(container_id_of_link("p_ns_app-abc.log"), None);
     }
 }

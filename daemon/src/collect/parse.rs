@@ -81,7 +81,10 @@ pub fn parse_docker(line: &[u8]) -> Option<DockerLine<'_>> {
         Some("stderr") => Stream::Stderr,
         _ => Stream::Stdout,
     };
-    let ts = rec.time.as_deref().and_then(|t| parse_rfc3339(t.as_bytes()));
+    let ts = rec
+        .time
+        .as_deref()
+        .and_then(|t| parse_rfc3339(t.as_bytes()));
     let (text, partial) = match rec.log {
         Cow::Borrowed(s) => match s.strip_suffix('\n') {
             Some(t) => (Cow::Borrowed(t), false),
@@ -145,8 +148,7 @@ pub fn parse_rfc3339(b: &[u8]) -> Option<Timestamp> {
     if b[13] != b':' || b[16] != b':' {
         return None;
     }
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60
-    {
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
         return None;
     }
     let mut i = 19;
@@ -187,7 +189,9 @@ pub fn parse_rfc3339(b: &[u8]) -> Option<Timestamp> {
     };
     let days = days_from_civil(year, month, day);
     let secs = days * 86_400 + hour * 3600 + min * 60 + sec - offset_secs;
-    Some(Timestamp(secs.checked_mul(1_000_000_000)?.checked_add(nanos)?))
+    Some(Timestamp(
+        secs.checked_mul(1_000_000_000)?.checked_add(nanos)?,
+    ))
 }
 
 #[cfg(test)]
@@ -244,8 +248,9 @@ mod tests {
 
     #[test]
     fn docker_records() {
-        let l = parse_docker(br#"{"log":"hi\n","stream":"stderr","time":"2026-11-25T19:42:07.5Z"}"#)
-            .unwrap();
+        let l =
+            parse_docker(br#"{"log":"hi\n","stream":"stderr","time":"2026-11-25T19:42:07.5Z"}"#)
+                .unwrap();
         assert_eq!(l.text, "hi");
         assert!(!l.partial);
         assert_eq!(l.stream, Stream::Stderr);

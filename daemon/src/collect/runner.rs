@@ -140,10 +140,13 @@ impl Runner {
 
     /// Runs until the receiver is dropped or a stop is requested.
     pub(crate) fn run(mut self) {
-        let _ = self.cycle(Work {
-            full: true,
-            ..Work::default()
-        }, true);
+        let _ = self.cycle(
+            Work {
+                full: true,
+                ..Work::default()
+            },
+            true,
+        );
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             if self.stop.load(Ordering::Relaxed) {
@@ -386,7 +389,11 @@ impl Runner {
             self.by_path.retain(|_, k| *k != key);
             self.followed_dirty = true;
             if deleted {
-                t.flush_tail(&self.ctx, &mut self.pending, lookout_shared::Timestamp::now());
+                t.flush_tail(
+                    &self.ctx,
+                    &mut self.pending,
+                    lookout_shared::Timestamp::now(),
+                );
                 tracing::debug!(path = %t.path.display(), "deleted file drained and released");
                 self.update.merge(PositionUpdate {
                     upsert: vec![],
@@ -492,7 +499,10 @@ impl Runner {
                 self.dir_wds.insert(dir.to_path_buf(), id);
                 self.polled.remove(dir);
             }
-            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) || e.raw_os_error() == Some(libc::EMFILE) => {
+            Err(e)
+                if e.raw_os_error() == Some(libc::ENOSPC)
+                    || e.raw_os_error() == Some(libc::EMFILE) =>
+            {
                 if self.polled.insert(dir.to_path_buf(), kind).is_none() {
                     tracing::warn!(dir = %dir.display(), error = %e, "inotify limits exhausted; polling this directory");
                 }
@@ -589,7 +599,8 @@ impl Runner {
 
     /// Rescans one directory after an event; `false` if it is not a log directory.
     fn scan_dir(&mut self, dir: &Path, initial: bool) -> bool {
-        let is_container = dir.parent().and_then(Path::parent) == Some(&self.cfg.log_dir.join("pods"));
+        let is_container =
+            dir.parent().and_then(Path::parent) == Some(&self.cfg.log_dir.join("pods"));
         let is_plain_root = !self.kubelet && dir == self.cfg.log_dir;
         if !is_container && !is_plain_root {
             return false;
@@ -603,7 +614,8 @@ impl Runner {
 
     fn scan_dir_inner(&mut self, dir: &Path, initial: bool) {
         let mut seen: HashSet<FileKey> = HashSet::new();
-        let kubelet_dir = dir.parent().and_then(Path::parent) == Some(&self.cfg.log_dir.join("pods"));
+        let kubelet_dir =
+            dir.parent().and_then(Path::parent) == Some(&self.cfg.log_dir.join("pods"));
         if let Ok(rd) = std::fs::read_dir(dir) {
             for entry in rd.flatten() {
                 let name = entry.file_name();
@@ -690,9 +702,8 @@ impl Runner {
             return false;
         };
         // The stored position still belongs to this file (not a reused inode)?
-        let known = known.filter(|p| {
-            p.fp_len == 0 || fingerprint_of(&file, p.fp_len) == Some(p.fingerprint)
-        });
+        let known = known
+            .filter(|p| p.fp_len == 0 || fingerprint_of(&file, p.fp_len) == Some(p.fingerprint));
         let meta = Arc::new(self.meta_for(dir, path, stem, kubelet_dir));
         if let Some(pos) = known {
             let mut pos = pos;
@@ -722,7 +733,15 @@ impl Runner {
             return false;
         } else if initial && self.first_start && self.cfg.read_from == ReadFrom::End {
             // History that existed before the first start: recorded, not read.
-            let t = Tailer::new(key, file, path.to_path_buf(), meta, stem.to_string(), false, size);
+            let t = Tailer::new(
+                key,
+                file,
+                path.to_path_buf(),
+                meta,
+                stem.to_string(),
+                false,
+                size,
+            );
             let p = t.position();
             self.state.apply(&PositionUpdate {
                 upsert: vec![p.clone()],
@@ -739,7 +758,15 @@ impl Runner {
             // with `--read-from beginning`): all of it is new to us.
             0
         };
-        let t = Tailer::new(key, file, path.to_path_buf(), meta, stem.to_string(), live, offset);
+        let t = Tailer::new(
+            key,
+            file,
+            path.to_path_buf(),
+            meta,
+            stem.to_string(),
+            live,
+            offset,
+        );
         self.insert(t);
         true
     }

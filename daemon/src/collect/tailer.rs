@@ -259,7 +259,13 @@ impl Tailer {
     }
 
     /// Consumes every complete line in the buffer; `false` when `out` filled up.
-    fn consume(&mut self, ctx: &TailCtx, out: &mut Vec<LogEntry>, max: usize, now: Timestamp) -> bool {
+    fn consume(
+        &mut self,
+        ctx: &TailCtx,
+        out: &mut Vec<LogEntry>,
+        max: usize,
+        now: Timestamp,
+    ) -> bool {
         if out.len() >= max {
             return false;
         }
@@ -303,7 +309,14 @@ impl Tailer {
     }
 
     /// Handles one raw line (without `\n`).
-    fn line(&mut self, ctx: &TailCtx, line: &[u8], cut: bool, out: &mut Vec<LogEntry>, now: Timestamp) {
+    fn line(
+        &mut self,
+        ctx: &TailCtx,
+        line: &[u8],
+        cut: bool,
+        out: &mut Vec<LogEntry>,
+        now: Timestamp,
+    ) {
         if self.format.is_none() {
             self.format = if parse_cri(line).is_some() {
                 Some(Format::Cri)
@@ -338,7 +351,14 @@ impl Tailer {
     }
 
     /// A line that is not valid in its file's format: kept whole, and counted.
-    fn raw(&mut self, ctx: &TailCtx, line: &[u8], cut: bool, out: &mut Vec<LogEntry>, now: Timestamp) {
+    fn raw(
+        &mut self,
+        ctx: &TailCtx,
+        line: &[u8],
+        cut: bool,
+        out: &mut Vec<LogEntry>,
+        now: Timestamp,
+    ) {
         ctx.bad_lines.fetch_add(1, Ordering::Relaxed);
         self.emit(ctx, now, Stream::Stdout, line, cut, out);
     }
@@ -442,7 +462,11 @@ impl Tailer {
 
     /// The earliest instant a pending partial becomes stale.
     pub fn partial_deadline(&self, timeout: Duration) -> Option<Instant> {
-        self.partials.iter().flatten().map(|p| p.since + timeout).min()
+        self.partials
+            .iter()
+            .flatten()
+            .map(|p| p.since + timeout)
+            .min()
     }
 
     /// The file is finished (deleted or truncated): emit the unterminated last

@@ -47,7 +47,7 @@ const FRAME_ENTRIES: usize = 500;
 
 /// What the reader (and request tasks) hand the writer.
 enum Out {
-    Msg(ServerMsg),
+    Msg(Box<ServerMsg>),
     /// A subscription's initial entries (and notices); skipped if it was closed.
     Initial {
         id: ReqId,
@@ -60,6 +60,12 @@ enum Out {
         sub: Arc<Subscription>,
     },
     Close(u16, String),
+}
+
+impl Out {
+    fn msg(m: ServerMsg) -> Out {
+        Out::Msg(Box::new(m))
+    }
 }
 
 /// `ServerMsg::Entries` borrowed, to serialise without cloning entries.
@@ -476,7 +482,7 @@ impl Reader {
     }
 
     async fn send(&self, msg: ServerMsg) {
-        let _ = self.out.send(Out::Msg(msg)).await;
+        let _ = self.out.send(Out::msg(msg)).await;
     }
 
     async fn on_text(&mut self, raw: &str) {
@@ -601,28 +607,28 @@ impl Reader {
         }
     }
 
-    fn check_new_sub(&self, id: ReqId) -> Result<(), ServerMsg> {
+    fn check_new_sub(&self, id: ReqId) -> Result<(), Box<ServerMsg>> {
         if self.subs.contains_key(&id) {
-            return Err(err(
+            return Err(Box::new(err(
                 Some(id),
                 ErrorCode::Conflict,
                 format!("subscription id {id} is already in use on this connection"),
-            ));
+            )));
         }
         let max = self.shared.cfg.limits.max_subscriptions;
         if self.subs.len() >= max {
-            return Err(err(
+            return Err(Box::new(err(
                 Some(id),
                 ErrorCode::LimitExceeded,
                 format!("at most {max} subscriptions per connection; unsubscribe one first"),
-            ));
+            )));
         }
         Ok(())
     }
 
     async fn subscribe(&mut self, id: ReqId, query: &str, start: Option<Start>) {
         if let Err(e) = self.check_new_sub(id) {
-            return self.send(e).await;
+            return self.send(*e).await;
         }
         let query = match Query::parse(query) {
             Ok(q) => q,
@@ -690,7 +696,7 @@ impl Reader {
             };
             if let Some(w) = initial.warning {
                 let _ = out
-                    .send(Out::Msg(err(Some(id), ErrorCode::Internal, w)))
+                    .send(Out::msg(err(Some(id), ErrorCode::Internal, w)))
                     .await;
             }
             let _ = out
@@ -770,7 +776,7 @@ impl Reader {
                     ),
                 ),
             };
-            let _ = out.send(Out::Msg(reply)).await;
+            let _ = out.send(Out::msg(reply)).await;
         });
     }
 
@@ -793,7 +799,7 @@ impl Reader {
     async fn streams(&mut self, id: ReqId, watch: bool) {
         if watch {
             if let Err(e) = self.check_new_sub(id) {
-                return self.send(e).await;
+                return self.send(*e).await;
             }
         }
         let mut rx = self.shared.streams.watch();
@@ -812,7 +818,7 @@ impl Reader {
                         id,
                         streams: list.to_vec(),
                     };
-                    if out.send(Out::Msg(msg)).await.is_err() {
+                    if out.send(Out::msg(msg)).await.is_err() {
                         return;
                     }
                 }
@@ -827,7 +833,7 @@ impl Reader {
         };
         if watch {
             if let Err(e) = self.check_new_sub(id) {
-                return self.send(e).await;
+                return self.send(*e).await;
             }
         }
         // Subscribe before listing so no change falls between the two.
@@ -852,7 +858,7 @@ impl Reader {
                         Err(_) => return,
                     };
                     if out
-                        .send(Out::Msg(ServerMsg::Alerts { id, alerts }))
+                        .send(Out::msg(ServerMsg::Alerts { id, alerts }))
                         .await
                         .is_err()
                     {
@@ -1012,7 +1018,7 @@ impl Writer {
     fn handle(&mut self, o: Out) -> Flow {
         match o {
             Out::Msg(m) => {
-                if matches!(m, ServerMsg::Error { .. }) {
+                if matches!(*m, ServerMsg::Error { .. }) {
                     self.shared
                         .metrics
                         .client_errors

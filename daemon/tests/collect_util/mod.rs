@@ -8,9 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
-use lookout_daemon::collect::{
-    Batch, Collector, CollectorConfig, CollectorHandle, Positions,
-};
+use lookout_daemon::collect::{Batch, Collector, CollectorConfig, CollectorHandle, Positions};
 use lookout_shared::LogEntry;
 
 pub const TS: &str = "2026-11-25T19:42:07.118Z";

@@ -330,6 +330,8 @@ async fn stalled_client_gets_exact_drop_notices_and_others_are_unaffected() {
     let more = srv.publish(vec![entry("pod-1", 1 << 40, "after")]);
     let got = read_entries(&mut stalled, 1, 1).await;
     assert_eq!(got[0].seq, more[0].seq);
+    let n = all.len() as u64 + 1;
+    eventually("healthy got all", || count.load(Ordering::Acquire) == n).await;
     drop(srv);
     let healthy_seqs = healthy_task.await.unwrap();
     assert_eq!(healthy_seqs.len(), all.len() + 1);

@@ -21,6 +21,8 @@
 //! - [`ingest`]: the stage between collector and consumers.
 //! - [`index`]: durable storage and search.
 //! - [`live`]: live-tail fan-out.
+//! - [`streams`]: the registry of container log streams and their traffic.
+//! - [`metrics`]: health, readiness and Prometheus counters.
 //! - [`alert`]: alert rules, evaluation and delivery.
 //! - [`serve`]: the websocket protocol and the HTTP endpoints.
 //! - [`sim`]: a node simulator for the demo and the load generator.
@@ -34,7 +36,9 @@ pub mod index;
 pub mod ingest;
 pub mod level;
 pub mod live;
+pub mod metrics;
 pub mod query;
 pub mod serve;
 pub mod sim;
 pub mod stdout_sink;
+pub mod streams;

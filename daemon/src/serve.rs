@@ -1,1 +1,0 @@
-//! serve: not built yet.

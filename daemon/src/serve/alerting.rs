@@ -1,0 +1,40 @@
+//! What the server needs from the alerting engine, as a trait so the engine (its own
+//! module) plugs in without the server knowing how rules are stored or evaluated.
+//!
+//! Every method may block (rule files, index counts): the server calls them on a
+//! blocking thread. Errors are protocol [`ErrorBody`]s so a rule validation error
+//! reaches the client with its `field` intact.
+
+use lookout_shared::protocol::{
+    Alert, ErrorBody, ErrorCode, RuleSpec, RuleStatus, RuleTestResult, TimeRange,
+};
+use tokio::sync::broadcast;
+
+/// The alerting engine as the server sees it.
+pub trait Alerting: Send + Sync + 'static {
+    fn list_rules(&self) -> Vec<RuleStatus>;
+    fn get_rule(&self, name: &str) -> Result<RuleStatus, ErrorBody>;
+    /// Validates, then creates or replaces (by name) and persists.
+    fn put_rule(&self, rule: RuleSpec) -> Result<RuleStatus, ErrorBody>;
+    fn validate_rule(&self, rule: &RuleSpec) -> Result<(), ErrorBody>;
+    fn delete_rule(&self, name: &str) -> Result<(), ErrorBody>;
+    fn set_rule_enabled(&self, name: &str, enabled: bool) -> Result<RuleStatus, ErrorBody>;
+    /// Evaluates over stored history without saving.
+    fn test_rule(&self, rule: &RuleSpec, range: &TimeRange) -> Result<RuleTestResult, ErrorBody>;
+    /// Current alert instances.
+    fn alerts(&self) -> Vec<Alert>;
+    /// Every alert instance state change, as it happens.
+    fn watch_alerts(&self) -> broadcast::Receiver<Alert>;
+    /// Instances firing now (for the status push).
+    fn firing(&self) -> u32;
+}
+
+/// The reply when no engine is configured.
+pub(crate) fn not_enabled() -> ErrorBody {
+    ErrorBody {
+        code: ErrorCode::NotFound,
+        message: "alerting not enabled on this daemon".into(),
+        position: None,
+        field: None,
+    }
+}

@@ -1,0 +1,426 @@
+//! The client-facing server: the websocket protocol on `--listen`, and health,
+//! readiness and Prometheus metrics on `--metrics-listen`.
+//!
+//! [`start`] binds both listeners and runs them on the current tokio runtime until
+//! [`ServerHandle::shutdown`] (or drop). Each websocket connection gets a reader (this
+//! module's [`conn`]) and a writer task; tails are drained from [`Live`] queues by the
+//! writer, so a slow client only ever fills its own queues.
+//!
+//! Security: the default listen address is loopback (reachable through `kubectl
+//! port-forward`, not from other pods). A non-loopback address needs a token unless
+//! `insecure` is set; [`start`] refuses to run otherwise. The metrics listener serves
+//! no log content and needs no token.
+
+mod alerting;
+mod conn;
+mod tail;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::extract::{State, WebSocketUpgrade};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use lookout_shared::protocol::ServerStatus;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
+
+pub use alerting::Alerting;
+pub use tail::RESUME_SKEW;
+
+use crate::index::Index;
+use crate::live::Live;
+use crate::metrics::Metrics;
+use crate::streams::Streams;
+
+/// Per-connection and per-request limits. Defaults suit a node daemon with a few
+/// interactive clients.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest client message; a larger one is refused with `limit_exceeded` (and
+    /// one over four times this closes the connection with code 1009).
+    pub max_frame_bytes: usize,
+    /// Tail subscriptions per connection.
+    pub max_subscriptions: usize,
+    /// Searches, contexts and rule requests running at once per connection.
+    pub max_concurrent_searches: usize,
+    /// A search (or context, rule test, resume) taking longer gets a `timeout` error.
+    pub query_timeout: Duration,
+    /// Entries waiting per subscription before new ones are dropped (and counted).
+    pub sub_queue: usize,
+    /// Largest `backfill` honoured (larger ones are clamped).
+    pub max_backfill: u32,
+    /// Most entries replayed from the index on resume; the rest is reported dropped.
+    pub max_resume: usize,
+    /// A client that does not take a frame within this long is disconnected.
+    pub write_timeout: Duration,
+    /// How often the server pings.
+    pub ping_interval: Duration,
+    /// A client silent (no frame, no pong) for this long is disconnected.
+    pub ping_timeout: Duration,
+    /// Time allowed for the client's `hello`.
+    pub hello_timeout: Duration,
+    /// Connections at once; more are refused with HTTP 503.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_frame_bytes: 1 << 20,
+            max_subscriptions: 32,
+            max_concurrent_searches: 4,
+            query_timeout: Duration::from_secs(30),
+            sub_queue: 16_384,
+            max_backfill: 10_000,
+            max_resume: 100_000,
+            write_timeout: Duration::from_secs(30),
+            ping_interval: Duration::from_secs(15),
+            ping_timeout: Duration::from_secs(45),
+            hello_timeout: Duration::from_secs(10),
+            max_connections: 256,
+        }
+    }
+}
+
+/// Server settings (from the daemon flags).
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Websocket listener (`--listen`).
+    pub listen: SocketAddr,
+    /// Health/metrics listener (`--metrics-listen`); `None` disables it.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Shared secret clients must send in their `hello` (`--token`).
+    pub token: Option<String>,
+    /// Allow a non-loopback `listen` without a token (`--insecure`).
+    pub insecure: bool,
+    /// Node name announced in `hello` and `status`.
+    pub node: String,
+    pub limits: Limits,
+}
+
+impl ServeConfig {
+    /// Defaults for `listen`, everything else default too.
+    pub fn new(listen: SocketAddr, node: impl Into<String>) -> ServeConfig {
+        ServeConfig {
+            listen,
+            metrics_listen: None,
+            token: None,
+            insecure: false,
+            node: node.into(),
+            limits: Limits::default(),
+        }
+    }
+
+    /// The bind rule: loopback is always fine; anything else needs a token or an
+    /// explicit `insecure`.
+    pub fn check_security(&self) -> Result<(), ServeError> {
+        if self.listen.ip().is_loopback() || self.insecure {
+            return Ok(());
+        }
+        match &self.token {
+            Some(t) if !t.is_empty() => Ok(()),
+            _ => Err(ServeError::TokenRequired(self.listen)),
+        }
+    }
+}
+
+/// What the server reads from the rest of the daemon.
+#[derive(Clone)]
+pub struct ServeContext {
+    /// The index, when already open; otherwise give it later with
+    /// [`ServerHandle::set_index`] (searches answer "index not open" until then).
+    pub index: Option<Index>,
+    pub live: Arc<Live>,
+    pub streams: Arc<Streams>,
+    pub metrics: Arc<Metrics>,
+    /// The alerting engine; without one, rule and alert requests get `not_found`
+    /// "alerting not enabled".
+    pub alerting: Option<Arc<dyn Alerting>>,
+}
+
+/// Why the server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(
+        "refusing to listen on non-loopback address {0} without --token \
+         (anyone who reaches it could read every log on the node); \
+         set --token, or --insecure to accept that"
+    )]
+    TokenRequired(SocketAddr),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// State shared by every connection.
+pub(crate) struct Shared {
+    pub cfg: ServeConfig,
+    pub index: OnceLock<Index>,
+    pub live: Arc<Live>,
+    pub streams: Arc<Streams>,
+    pub metrics: Arc<Metrics>,
+    pub alerting: Option<Arc<dyn Alerting>>,
+    pub status: watch::Receiver<Arc<ServerStatus>>,
+    pub shutdown: watch::Receiver<bool>,
+    pub connections: Arc<Semaphore>,
+}
+
+impl Shared {
+    pub fn index(&self) -> Option<&Index> {
+        self.index.get()
+    }
+}
+
+/// The running server. Dropping it stops accepting and closes every client with
+/// code 1001; [`ServerHandle::shutdown`] also waits for that to finish.
+pub struct ServerHandle {
+    local_addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
+    shared: Arc<Shared>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl ServerHandle {
+    /// The websocket listener's address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The metrics listener's address, if enabled.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// Hands over the index once it is open (no effect if one is set already).
+    pub fn set_index(&self, index: Index) {
+        let _ = self.shared.index.set(index);
+        self.shared.metrics.set_index_open(true);
+    }
+
+    /// Stops accepting, closes every client (1001 "server shutting down") and waits
+    /// up to a few seconds for the listeners to finish.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+/// Binds the listeners and starts serving on the current tokio runtime.
+pub async fn start(cfg: ServeConfig, ctx: ServeContext) -> Result<ServerHandle, ServeError> {
+    cfg.check_security()?;
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: cfg.listen,
+        source,
+    })?;
+    let metrics_listener = match cfg.metrics_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| ServeError::Bind { addr, source })?,
+        ),
+        None => None,
+    };
+    let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (status_tx, status_rx) = watch::channel(Arc::new(ServerStatus {
+        node: cfg.node.clone(),
+        ..Default::default()
+    }));
+    let index = OnceLock::new();
+    if let Some(ix) = ctx.index {
+        let _ = index.set(ix);
+        ctx.metrics.set_index_open(true);
+    }
+    let shared = Arc::new(Shared {
+        connections: Arc::new(Semaphore::new(cfg.limits.max_connections)),
+        cfg,
+        index,
+        live: ctx.live,
+        streams: ctx.streams,
+        metrics: ctx.metrics,
+        alerting: ctx.alerting,
+        status: status_rx,
+        shutdown: shutdown_rx.clone(),
+    });
+
+    let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(status_loop(
+        Arc::clone(&shared),
+        status_tx,
+        shutdown_rx.clone(),
+    )));
+
+    let app = Router::new()
+        .route("/", get(ws_handler))
+        .route("/ws", get(ws_handler))
+        .route("/healthz", get(healthz))
+        .with_state(Arc::clone(&shared));
+    let mut stop = shutdown_rx.clone();
+    tasks.push(tokio::spawn(async move {
+        let serve = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "websocket listener failed");
+        }
+    }));
+
+    if let Some(ml) = metrics_listener {
+        let app = Router::new()
+            .route("/healthz", get(healthz))
+            .route("/readyz", get(readyz))
+            .route("/metrics", get(metrics))
+            .with_state(Arc::clone(&shared));
+        let mut stop = shutdown_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let serve = axum::serve(ml, app).with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "metrics listener failed");
+            }
+        }));
+    }
+    tracing::info!(%local_addr, ?metrics_addr, "serving");
+    Ok(ServerHandle {
+        local_addr,
+        metrics_addr,
+        shared,
+        shutdown: shutdown_tx,
+        tasks,
+    })
+}
+
+/// Computes the daemon-wide status once a second for every client.
+async fn status_loop(
+    shared: Arc<Shared>,
+    tx: watch::Sender<Arc<ServerStatus>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut last_published = shared.live.stats().published;
+    let mut last_at = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let now = tokio::time::Instant::now();
+        let published = shared.live.stats().published;
+        let secs = now.duration_since(last_at).as_secs_f64();
+        let rate = if secs > 0.0 {
+            (published - last_published) as f64 / secs
+        } else {
+            0.0
+        };
+        last_published = published;
+        last_at = now;
+        let (entries_indexed, index_error) = match shared.index() {
+            Some(ix) => {
+                let s = ix.stats();
+                (s.docs, s.error)
+            }
+            None => (0, Some("index not open yet".to_string())),
+        };
+        let firing = shared.alerting.as_ref().map_or(0, |a| a.firing());
+        let status = ServerStatus {
+            node: shared.cfg.node.clone(),
+            lines_per_sec: (rate * 10.0).round() / 10.0,
+            firing,
+            entries_indexed,
+            index_error,
+        };
+        tx.send_if_modified(|cur| {
+            if **cur == status {
+                false
+            } else {
+                *cur = Arc::new(status);
+                true
+            }
+        });
+    }
+}
+
+async fn ws_handler(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let Ok(permit) = Arc::clone(&shared.connections).try_acquire_owned() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "too many connections (limit {})\n",
+                shared.cfg.limits.max_connections
+            ),
+        )
+            .into_response();
+    };
+    // Frames up to the limit are read; larger ones up to 4x the limit are read and
+    // refused with an error (the connection stays usable); beyond that the
+    // websocket layer gives up and the connection closes with 1009.
+    let hard = shared.cfg.limits.max_frame_bytes.saturating_mul(4);
+    ws.max_message_size(hard)
+        .max_frame_size(hard)
+        .on_upgrade(move |socket| async move {
+            let _permit = permit;
+            conn::run(socket, shared, peer).await;
+        })
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
+    match shared.metrics.readiness() {
+        Ok(()) => (StatusCode::OK, "ready\n".to_string()).into_response(),
+        Err(why) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {why}\n"),
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    let live = shared.live.stats();
+    let index = shared.index().map(|i| i.stats());
+    let body = shared
+        .metrics
+        .render(&live, &shared.streams, index.as_ref());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}

@@ -1,0 +1,329 @@
+//! The stream registry: every container log stream seen on the node, with its
+//! traffic and whether its file is still followed.
+//!
+//! [`Streams`] is an [`EntrySink`] (it counts lines and bytes per stream as they are
+//! ingested) and is told the collector's followed files once a second by
+//! [`Streams::spawn_poller`]. Clients watching the list get it whole on every change
+//! through a [`tokio::sync::watch`] channel, at most once per poll.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+use lookout_shared::protocol::StreamInfo;
+use lookout_shared::{LogEntry, Timestamp};
+use tokio::sync::watch;
+
+use crate::collect::FollowedFile;
+use crate::ingest::EntrySink;
+
+/// Identity of a stream: one container incarnation's log file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Key {
+    namespace: String,
+    pod: String,
+    pod_uid: String,
+    container: String,
+    restart: u32,
+}
+
+impl Key {
+    fn of_entry(e: &LogEntry) -> Key {
+        Key {
+            namespace: e.namespace.clone(),
+            pod: e.pod.clone(),
+            pod_uid: e.pod_uid.clone(),
+            container: e.container.clone(),
+            restart: e.restart,
+        }
+    }
+    fn of_file(f: &FollowedFile) -> Key {
+        Key {
+            namespace: f.namespace.clone(),
+            pod: f.pod.clone(),
+            pod_uid: f.pod_uid.clone(),
+            container: f.container.clone(),
+            restart: f.restart,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    container_id: String,
+    lines: u64,
+    bytes: u64,
+    last_seen: Option<Timestamp>,
+    live: bool,
+    /// Lines at the previous tick, for the rate.
+    lines_at_tick: u64,
+    rate: f64,
+}
+
+/// Per-namespace totals for `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NamespaceTotals {
+    pub lines: u64,
+    pub bytes: u64,
+}
+
+/// Stops keeping non-live streams beyond this many (oldest last-seen go first).
+const MAX_DEAD_STREAMS: usize = 10_000;
+
+/// The registry; share as `Arc<Streams>`.
+pub struct Streams {
+    map: Mutex<HashMap<Key, Counts>>,
+    changed: AtomicBool,
+    files_watched: AtomicU64,
+    tx: watch::Sender<Arc<Vec<StreamInfo>>>,
+    last_tick: Mutex<Option<Instant>>,
+}
+
+impl Default for Streams {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Streams {
+    pub fn new() -> Streams {
+        Streams {
+            map: Mutex::new(HashMap::new()),
+            changed: AtomicBool::new(false),
+            files_watched: AtomicU64::new(0),
+            tx: watch::channel(Arc::new(Vec::new())).0,
+            last_tick: Mutex::new(None),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<Key, Counts>> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The list as of the last [`Streams::tick`], sorted by namespace, pod, container.
+    pub fn list(&self) -> Arc<Vec<StreamInfo>> {
+        self.tx.borrow().clone()
+    }
+
+    /// Receives the whole list on every change.
+    pub fn watch(&self) -> watch::Receiver<Arc<Vec<StreamInfo>>> {
+        self.tx.subscribe()
+    }
+
+    /// Files the collector followed at the last poll.
+    pub fn files_watched(&self) -> u64 {
+        self.files_watched.load(Ordering::Relaxed)
+    }
+
+    /// Lines and bytes (message bytes, without newline) ingested per namespace.
+    pub fn namespace_totals(&self) -> BTreeMap<String, NamespaceTotals> {
+        let mut out: BTreeMap<String, NamespaceTotals> = BTreeMap::new();
+        for (k, c) in self.lock().iter() {
+            let t = out.entry(k.namespace.clone()).or_default();
+            t.lines += c.lines;
+            t.bytes += c.bytes;
+        }
+        out
+    }
+
+    /// Marks exactly the streams of `files` as live (adding those not seen yet).
+    pub fn set_followed(&self, files: &[FollowedFile]) {
+        let mut map = self.lock();
+        let mut changed = false;
+        for c in map.values_mut() {
+            if c.live {
+                c.live = false;
+                changed = true;
+            }
+        }
+        for f in files {
+            let c = map.entry(Key::of_file(f)).or_default();
+            if !f.container_id.is_empty() && c.container_id != f.container_id {
+                c.container_id = f.container_id.clone();
+                changed = true;
+            }
+            // Flipping back to live is not a change.
+            c.live = true;
+        }
+        // A stream that changed from live to dead is a change; recompute precisely.
+        if changed || files.len() as u64 != self.files_watched() {
+            self.changed.store(true, Ordering::Release);
+        }
+        self.files_watched
+            .store(files.len() as u64, Ordering::Relaxed);
+        let dead = map.values().filter(|c| !c.live).count();
+        if dead > MAX_DEAD_STREAMS {
+            let mut dead_keys: Vec<(Option<Timestamp>, Key)> = map
+                .iter()
+                .filter(|(_, c)| !c.live)
+                .map(|(k, c)| (c.last_seen, k.clone()))
+                .collect();
+            dead_keys.sort();
+            for (_, k) in dead_keys.into_iter().take(dead - MAX_DEAD_STREAMS) {
+                map.remove(&k);
+            }
+        }
+    }
+
+    /// Recomputes rates and, if anything changed since the last tick, publishes the
+    /// list to watchers. Call about once a second.
+    pub fn tick(&self) {
+        let now = Instant::now();
+        let elapsed = {
+            let mut last = self.last_tick.lock().unwrap_or_else(|p| p.into_inner());
+            let e = last.map(|l| now.duration_since(l).as_secs_f64());
+            *last = Some(now);
+            e
+        };
+        let mut list: Vec<StreamInfo>;
+        let mut rates_changed = false;
+        {
+            let mut map = self.lock();
+            list = Vec::with_capacity(map.len());
+            for (k, c) in map.iter_mut() {
+                let rate = match elapsed {
+                    Some(secs) if secs > 0.0 => (c.lines - c.lines_at_tick) as f64 / secs,
+                    _ => 0.0,
+                };
+                if (rate - c.rate).abs() > f64::EPSILON {
+                    rates_changed = true;
+                }
+                c.rate = rate;
+                c.lines_at_tick = c.lines;
+                list.push(StreamInfo {
+                    namespace: k.namespace.clone(),
+                    pod: k.pod.clone(),
+                    pod_uid: k.pod_uid.clone(),
+                    container: k.container.clone(),
+                    container_id: c.container_id.clone(),
+                    restart: k.restart,
+                    lines: c.lines,
+                    bytes: c.bytes,
+                    last_seen: c.last_seen,
+                    live: c.live,
+                    lines_per_sec: (rate * 10.0).round() / 10.0,
+                });
+            }
+        }
+        let changed = self.changed.swap(false, Ordering::AcqRel) || rates_changed;
+        if !changed {
+            return;
+        }
+        list.sort_by(|a, b| {
+            (&a.namespace, &a.pod, &a.container, a.restart, &a.pod_uid).cmp(&(
+                &b.namespace,
+                &b.pod,
+                &b.container,
+                b.restart,
+                &b.pod_uid,
+            ))
+        });
+        let list = Arc::new(list);
+        self.tx.send_if_modified(|cur| {
+            if **cur == *list {
+                false
+            } else {
+                *cur = Arc::clone(&list);
+                true
+            }
+        });
+    }
+
+    /// Polls `followed` (e.g. `move || handle.followed()`) and ticks every
+    /// `interval` on a thread of its own, until the registry is dropped.
+    pub fn spawn_poller<F>(
+        self: &Arc<Self>,
+        interval: Duration,
+        mut followed: F,
+    ) -> std::io::Result<std::thread::JoinHandle<()>>
+    where
+        F: FnMut() -> Vec<FollowedFile> + Send + 'static,
+    {
+        let weak: Weak<Streams> = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("lookout-streams".into())
+            .spawn(move || loop {
+                let files = followed();
+                match weak.upgrade() {
+                    Some(s) => {
+                        s.set_followed(&files);
+                        s.tick();
+                    }
+                    None => return,
+                }
+                std::thread::sleep(interval);
+            })
+    }
+}
+
+impl EntrySink for Streams {
+    fn publish(&self, entries: &[Arc<LogEntry>]) {
+        if entries.is_empty() {
+            return;
+        }
+        let mut map = self.lock();
+        for e in entries {
+            // Batches are mostly runs of one stream; the hash lookup is cheap anyway.
+            let key = Key::of_entry(e);
+            let c = map.entry(key).or_default();
+            c.lines += 1;
+            c.bytes += e.message.len() as u64;
+            c.last_seen = Some(c.last_seen.map_or(e.ts, |t| t.max(e.ts)));
+            if c.container_id.is_empty() && !e.container_id.is_empty() {
+                c.container_id = e.container_id.clone();
+            }
+        }
+        drop(map);
+        self.changed.store(true, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(pod: &str, msg: &str, ts: i64) -> Arc<LogEntry> {
+        Arc::new(LogEntry {
+            ts: Timestamp(ts),
+            namespace: "ns".into(),
+            pod: pod.into(),
+            pod_uid: format!("uid-{pod}"),
+            container: "app".into(),
+            message: msg.into(),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn counts_and_liveness() {
+        let s = Streams::new();
+        let mut rx = s.watch();
+        s.publish(&[
+            entry("a", "hello", 5),
+            entry("a", "hi", 3),
+            entry("b", "x", 9),
+        ]);
+        s.set_followed(&[FollowedFile {
+            path: "/x".into(),
+            namespace: "ns".into(),
+            pod: "a".into(),
+            pod_uid: "uid-a".into(),
+            container: "app".into(),
+            container_id: "cid".into(),
+            restart: 0,
+        }]);
+        s.tick();
+        assert!(rx.has_changed().unwrap());
+        let list = rx.borrow_and_update().clone();
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0].pod, "a");
+        assert_eq!((list[0].lines, list[0].bytes), (2, 7));
+        assert_eq!(list[0].last_seen, Some(Timestamp(5)));
+        assert!(list[0].live);
+        assert_eq!(list[0].container_id, "cid");
+        assert!(!list[1].live);
+        assert_eq!(s.namespace_totals()["ns"].lines, 3);
+        assert_eq!(s.files_watched(), 1);
+    }
+}

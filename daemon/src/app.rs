@@ -13,7 +13,18 @@ use std::time::Duration;
 use anyhow::Context as _;
 use lookout_shared::duration::parse_duration;
 
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use lookout_shared::protocol::RuleSpec;
+
+use crate::alert::{AlertEngine, EngineConfig};
 use crate::collect::{Collector, CollectorConfig, CollectorHandle};
+use crate::live::{Live, LiveConfig};
+use crate::metrics::Metrics;
+use crate::serve::alerting::EngineAlerting;
+use crate::serve::{ServeConfig, ServeContext, ServerHandle};
+use crate::streams::Streams;
 use crate::config::Config;
 use crate::index::{Index, IndexConfig};
 use crate::ingest::{self, IngestCounters, Sinks};
@@ -27,7 +38,7 @@ pub struct Daemon {
     pub index: Index,
     /// Register live-tail and alert sinks here; they see every batch from then on.
     pub sinks: Sinks,
-    pub collector: CollectorHandle,
+    pub collector: Arc<CollectorHandle>,
     pub counters: Arc<IngestCounters>,
     pub node: String,
     stop: Option<crossbeam_channel::Sender<()>>,
@@ -38,6 +49,12 @@ pub struct Daemon {
 impl Daemon {
     /// Opens the index and starts collector, ingest and index writer.
     pub fn start(config: &Config) -> anyhow::Result<Daemon> {
+        Self::start_with_sinks(config, Sinks::default())
+    }
+
+    /// Like [`Daemon::start`], with consumers registered before the first batch, so
+    /// live tail, streams and alerting see every entry from the very start.
+    pub fn start_with_sinks(config: &Config, sinks: Sinks) -> anyhow::Result<Daemon> {
         let index_cfg = index_config(config)?;
         let (index, recovered) = Index::open(index_cfg)
             .with_context(|| format!("opening the index in {}", config.data_dir.display()))?;
@@ -51,7 +68,6 @@ impl Daemon {
         let (index_tx, index_rx) = crossbeam_channel::bounded(QUEUE);
         let (stop_tx, stop_rx) = crossbeam_channel::bounded(1);
         let writer = index.spawn_writer(index_rx);
-        let sinks = Sinks::default();
         let ing = ingest::spawn(
             batch_rx,
             recovered.next_seq,
@@ -76,7 +92,7 @@ impl Daemon {
         Ok(Daemon {
             index,
             sinks,
-            collector,
+            collector: Arc::new(collector),
             counters: ing.counters,
             node,
             stop: Some(stop_tx),
@@ -174,23 +190,212 @@ fn init_tracing() {
         .try_init();
 }
 
+/// The whole daemon: pipeline, live tail, streams, alerting and the server, on its
+/// own async runtime. `run` uses it; so do end-to-end tests (in-process daemon).
+pub struct Lookoutd {
+    pub daemon: Daemon,
+    pub live: Arc<Live>,
+    pub streams: Arc<Streams>,
+    pub metrics: Arc<Metrics>,
+    pub alerts: AlertEngine,
+    server: Option<ServerHandle>,
+    demo: Option<Demo>,
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+/// The simulated node of `--demo`: its writer thread and temp dir.
+struct Demo {
+    dir: PathBuf,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<JoinHandle<std::io::Result<crate::sim::Written>>>,
+}
+
+impl Demo {
+    fn start(config: &mut Config) -> anyhow::Result<Demo> {
+        let dir = std::env::temp_dir().join(format!("lookout-demo-{}", std::process::id()));
+        let logs = dir.join("node");
+        std::fs::create_dir_all(&logs)
+            .with_context(|| format!("creating the demo tree in {}", logs.display()))?;
+        config.log_dir = logs.clone();
+        if config.data_dir == Path::new(DEFAULT_DATA_DIR) {
+            config.data_dir = dir.join("data");
+        }
+        if config.node.is_none() {
+            config.node = Some("demo-node".into());
+        }
+        let (stop, thread) = crate::sim::spawn(crate::sim::demo_config(logs));
+        tracing::info!(dir = %dir.display(), "demo: simulating a node");
+        Ok(Demo {
+            dir,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    fn stop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The default `--data-dir`; `--demo` swaps it for a temp dir.
+const DEFAULT_DATA_DIR: &str = "/var/lib/lookout";
+
+/// A rule the demo starts with, so the Alerts screen has something to show.
+fn demo_rule() -> RuleSpec {
+    RuleSpec {
+        name: "PaymentsCardDeclined".into(),
+        query: "namespace:payments AND \"card declined\"".into(),
+        window: "1m".into(),
+        condition: "> 3".into(),
+        for_: "0s".into(),
+        group_by: vec!["pod".into()],
+        severity: "critical".into(),
+        labels: [("team".to_string(), "payments".to_string())].into(),
+        annotations: [(
+            "summary".to_string(),
+            "{{ $value }} card declines in {{ $labels.pod }}".to_string(),
+        )]
+        .into(),
+        enabled: true,
+    }
+}
+
+impl Lookoutd {
+    /// Starts everything; returns once the server listens.
+    pub fn start(mut config: Config) -> anyhow::Result<Lookoutd> {
+        let demo = if config.demo {
+            Some(Demo::start(&mut config)?)
+        } else {
+            None
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("lookout-rt")
+            .enable_all()
+            .build()
+            .context("starting the async runtime")?;
+        let node = node_name(&config);
+        let mut serve_cfg = ServeConfig::new(config.listen, node.clone());
+        serve_cfg.metrics_listen = Some(config.metrics_listen);
+        serve_cfg.token = config.token.clone().filter(|t| !t.is_empty());
+        serve_cfg.insecure = config.insecure;
+        // Refuse an unsafe bind before touching any data.
+        serve_cfg.check_security()?;
+
+        let metrics = Arc::new(Metrics::new());
+        let live = Arc::new(Live::new(LiveConfig::default()));
+        let streams = Arc::new(Streams::new());
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating {}", config.data_dir.display()))?;
+        let (alerts, warnings) = AlertEngine::open(
+            &config.data_dir,
+            EngineConfig {
+                alertmanager_urls: config.alertmanager_urls.clone(),
+                webhook_url: config.webhook_url.clone(),
+                node: node.clone(),
+                generator_url: format!("http://{}", config.listen),
+                ..EngineConfig::default()
+            },
+        )
+        .context("opening the alert rules")?;
+        for w in warnings {
+            tracing::warn!("{w}");
+        }
+        if demo.is_some() && alerts.list().is_empty() {
+            if let Err(e) = alerts.put(demo_rule()) {
+                tracing::warn!("demo rule: {}", e.to_error_body().message);
+            }
+        }
+        let sinks = Sinks::default();
+        sinks.add(live.clone());
+        sinks.add(streams.clone());
+        sinks.add(Arc::new(alerts.clone()));
+        let daemon = Daemon::start_with_sinks(&config, sinks)?;
+        metrics.set_index_open(true);
+        metrics.set_collector_running(true);
+        let collector = daemon.collector.clone();
+        streams
+            .spawn_poller(Duration::from_secs(1), move || collector.followed())
+            .context("starting the stream poller")?;
+        let ctx = ServeContext {
+            index: Some(daemon.index.clone()),
+            live: live.clone(),
+            streams: streams.clone(),
+            metrics: metrics.clone(),
+            alerting: Some(Arc::new(EngineAlerting {
+                engine: alerts.clone(),
+                index: daemon.index.clone(),
+            })),
+        };
+        let server = rt.block_on(crate::serve::start(serve_cfg, ctx))?;
+        tracing::info!(
+            listen = %server.local_addr(),
+            metrics = ?server.metrics_addr(),
+            node = %node,
+            "lookoutd ready"
+        );
+        Ok(Lookoutd {
+            daemon,
+            live,
+            streams,
+            metrics,
+            alerts,
+            server: Some(server),
+            demo,
+            rt: Some(rt),
+        })
+    }
+
+    /// The websocket listener's address.
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.server.as_ref().map(ServerHandle::local_addr)
+    }
+
+    /// The health/metrics listener's address.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.server.as_ref().and_then(ServerHandle::metrics_addr)
+    }
+
+    /// Blocks until SIGTERM or SIGINT.
+    pub fn wait_for_signal(&self) -> anyhow::Result<()> {
+        match &self.rt {
+            Some(rt) => rt.block_on(wait_for_signal()),
+            None => Ok(()),
+        }
+    }
+
+    /// Closes clients, stops the demo writer, then commits what was collected.
+    pub fn shutdown(mut self) {
+        if let (Some(rt), Some(server)) = (self.rt.as_ref(), self.server.take()) {
+            rt.block_on(server.shutdown());
+        }
+        if let Some(d) = self.demo.as_mut() {
+            d.stop();
+        }
+        // Dropping `self` stops the pipeline (final commit), then the runtime.
+    }
+}
+
 /// Runs the daemon until SIGTERM or SIGINT, then commits and exits.
 pub fn run(config: Config) -> anyhow::Result<()> {
     if config.stdout {
         return crate::stdout_sink::run(&config);
     }
     init_tracing();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let daemon = Daemon::start(&config)?;
-    // The websocket server starts here, on `rt`, with `daemon.index`, `daemon.sinks`,
-    // `daemon.collector` and `daemon.counters`.
-    rt.block_on(wait_for_signal())?;
+    let d = Lookoutd::start(config)?;
+    d.wait_for_signal()?;
     tracing::info!("stopping: final commit");
-    daemon.shutdown();
+    d.shutdown();
     Ok(())
 }
 

@@ -275,7 +275,7 @@ pub fn demo_config(root: PathBuf) -> SimConfig {
 struct Container {
     spec: ContainerSpec,
     pod_dir: PathBuf,
-    uid: String,
+
     restart: u32,
     container_id: String,
     file: File,
@@ -343,7 +343,7 @@ impl Container {
         let c = Container {
             spec,
             pod_dir,
-            uid,
+
             restart: 0,
             container_id,
             file,

@@ -38,3 +38,50 @@ pub(crate) fn not_enabled() -> ErrorBody {
         field: None,
     }
 }
+
+/// The real engine as the server sees it: rule tests read the index.
+pub struct EngineAlerting {
+    pub engine: crate::alert::AlertEngine,
+    pub index: crate::index::Index,
+}
+
+impl Alerting for EngineAlerting {
+    fn list_rules(&self) -> Vec<RuleStatus> {
+        self.engine.list()
+    }
+    fn get_rule(&self, name: &str) -> Result<RuleStatus, ErrorBody> {
+        self.engine.get(name).map_err(|e| e.to_error_body())
+    }
+    fn put_rule(&self, rule: RuleSpec) -> Result<RuleStatus, ErrorBody> {
+        self.engine.put(rule).map_err(|e| e.to_error_body())
+    }
+    fn validate_rule(&self, rule: &RuleSpec) -> Result<(), ErrorBody> {
+        self.engine.validate(rule).map_err(|e| e.to_error_body())
+    }
+    fn delete_rule(&self, name: &str) -> Result<(), ErrorBody> {
+        self.engine.delete(name).map_err(|e| e.to_error_body())
+    }
+    fn set_rule_enabled(&self, name: &str, enabled: bool) -> Result<RuleStatus, ErrorBody> {
+        self.engine
+            .set_enabled(name, enabled)
+            .map_err(|e| e.to_error_body())
+    }
+    fn test_rule(&self, rule: &RuleSpec, range: &TimeRange) -> Result<RuleTestResult, ErrorBody> {
+        self.engine
+            .test(rule, range, &self.index)
+            .map_err(|e| e.to_error_body())
+    }
+    fn alerts(&self) -> Vec<Alert> {
+        self.engine.alerts()
+    }
+    fn watch_alerts(&self) -> broadcast::Receiver<Alert> {
+        self.engine.subscribe()
+    }
+    fn firing(&self) -> u32 {
+        self.engine
+            .alerts()
+            .iter()
+            .filter(|a| a.state == lookout_shared::protocol::AlertState::Firing)
+            .count() as u32
+    }
+}

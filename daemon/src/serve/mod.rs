@@ -11,7 +11,7 @@
 //! `insecure` is set; [`start`] refuses to run otherwise. The metrics listener serves
 //! no log content and needs no token.
 
-mod alerting;
+pub mod alerting;
 mod conn;
 mod tail;
 

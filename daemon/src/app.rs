@@ -14,6 +14,7 @@ use anyhow::Context as _;
 use lookout_shared::duration::parse_duration;
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::path::{Path, PathBuf};
 
 use lookout_shared::protocol::RuleSpec;
@@ -55,6 +56,15 @@ impl Daemon {
     /// Like [`Daemon::start`], with consumers registered before the first batch, so
     /// live tail, streams and alerting see every entry from the very start.
     pub fn start_with_sinks(config: &Config, sinks: Sinks) -> anyhow::Result<Daemon> {
+        Self::start_with(config, |_| Ok(sinks))
+    }
+
+    /// Opens the index first (so it is the first to claim an empty data dir), then
+    /// builds the sinks with `make_sinks`, then starts the pipeline.
+    pub fn start_with(
+        config: &Config,
+        make_sinks: impl FnOnce(&Index) -> anyhow::Result<Sinks>,
+    ) -> anyhow::Result<Daemon> {
         let index_cfg = index_config(config)?;
         let (index, recovered) = Index::open(index_cfg)
             .with_context(|| format!("opening the index in {}", config.data_dir.display()))?;
@@ -63,6 +73,7 @@ impl Daemon {
             next_seq = recovered.next_seq,
             "index opened"
         );
+        let sinks = make_sinks(&index)?;
         let node = node_name(config);
         let (batch_tx, batch_rx) = crossbeam_channel::bounded(QUEUE);
         let (index_tx, index_rx) = crossbeam_channel::bounded(QUEUE);
@@ -295,32 +306,35 @@ impl Lookoutd {
         let metrics = Arc::new(Metrics::new());
         let live = Arc::new(Live::new(LiveConfig::default()));
         let streams = Arc::new(Streams::new());
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating {}", config.data_dir.display()))?;
-        let (alerts, warnings) = AlertEngine::open(
-            &config.data_dir,
-            EngineConfig {
-                alertmanager_urls: config.alertmanager_urls.clone(),
-                webhook_url: config.webhook_url.clone(),
-                node: node.clone(),
-                generator_url: format!("http://{}", config.listen),
-                ..EngineConfig::default()
-            },
-        )
-        .context("opening the alert rules")?;
-        for w in warnings {
-            tracing::warn!("{w}");
-        }
-        if demo.is_some() && alerts.list().is_empty() {
-            if let Err(e) = alerts.put(demo_rule()) {
-                tracing::warn!("demo rule: {}", e.to_error_body().message);
+        let mut engine = None;
+        let daemon = Daemon::start_with(&config, |_index| {
+            let (alerts, warnings) = AlertEngine::open(
+                &config.data_dir,
+                EngineConfig {
+                    alertmanager_urls: config.alertmanager_urls.clone(),
+                    webhook_url: config.webhook_url.clone(),
+                    node: node.clone(),
+                    generator_url: format!("http://{}", config.listen),
+                    ..EngineConfig::default()
+                },
+            )
+            .context("opening the alert rules")?;
+            for w in warnings {
+                tracing::warn!("{w}");
             }
-        }
-        let sinks = Sinks::default();
-        sinks.add(live.clone());
-        sinks.add(streams.clone());
-        sinks.add(Arc::new(alerts.clone()));
-        let daemon = Daemon::start_with_sinks(&config, sinks)?;
+            if demo.is_some() && alerts.list().is_empty() {
+                if let Err(e) = alerts.put(demo_rule()) {
+                    tracing::warn!("demo rule: {}", e.to_error_body().message);
+                }
+            }
+            let sinks = Sinks::default();
+            sinks.add(live.clone());
+            sinks.add(streams.clone());
+            sinks.add(Arc::new(alerts.clone()));
+            engine = Some(alerts);
+            Ok(sinks)
+        })?;
+        let alerts = engine.context("alert engine not opened")?;
         metrics.set_index_open(true);
         metrics.set_collector_running(true);
         let collector = daemon.collector.clone();
@@ -338,6 +352,30 @@ impl Lookoutd {
             })),
         };
         let server = rt.block_on(crate::serve::start(serve_cfg, ctx))?;
+        // Figures owned by other stages, copied into the metrics once a second.
+        {
+            let (metrics, alerts, collector) =
+                (metrics.clone(), alerts.clone(), daemon.collector.clone());
+            rt.spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    tick.tick().await;
+                    let st = alerts.stats();
+                    let firing = alerts
+                        .alerts()
+                        .iter()
+                        .filter(|a| a.state == lookout_shared::protocol::AlertState::Firing)
+                        .count() as u64;
+                    metrics
+                        .rule_evaluations
+                        .store(st.ticks.saturating_mul(st.rules as u64), Ordering::Relaxed);
+                    metrics.alerts_firing.store(firing, Ordering::Relaxed);
+                    metrics
+                        .parse_errors
+                        .store(collector.stats().bad_lines, Ordering::Relaxed);
+                }
+            });
+        }
         tracing::info!(
             listen = %server.local_addr(),
             metrics = ?server.metrics_addr(),

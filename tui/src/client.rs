@@ -31,7 +31,9 @@ pub enum ClientError {
     Io(#[from] tokio_tungstenite::tungstenite::Error),
     #[error("the daemon closed the connection")]
     Closed,
-    #[error("the daemon speaks protocol {server}, this lookout speaks {client}: upgrade one of them")]
+    #[error(
+        "the daemon speaks protocol {server}, this lookout speaks {client}: upgrade one of them"
+    )]
     VersionMismatch { server: u32, client: u32 },
     #[error("unauthorized: {0} (pass --token or set LOOKOUT_TOKEN)")]
     Unauthorized(String),
@@ -343,7 +345,10 @@ impl Resumer {
 pub fn spawn(
     url: String,
     token: Option<String>,
-) -> (mpsc::UnboundedSender<ClientMsg>, mpsc::Receiver<ClientEvent>) {
+) -> (
+    mpsc::UnboundedSender<ClientMsg>,
+    mpsc::Receiver<ClientEvent>,
+) {
     let (req_tx, req_rx) = mpsc::unbounded_channel();
     let (ev_tx, ev_rx) = mpsc::channel(256);
     tokio::spawn(run(url, token, req_rx, ev_tx));
@@ -479,7 +484,10 @@ mod tests {
                 id: 7,
                 query: "level:error".into(),
                 backfill: 0,
-                resume_after: Some(Cursor { ts: Timestamp(20), seq: 2 }),
+                resume_after: Some(Cursor {
+                    ts: Timestamp(20),
+                    seq: 2
+                }),
             }]
         );
         // A repeat of seq 2 after the resume is dropped, seq 3 passes.

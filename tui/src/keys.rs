@@ -32,7 +32,11 @@ pub enum Ctx {
 
 /// Keys that work everywhere outside text fields.
 pub const GLOBAL: &[KeyHelp] = &[
-    k("1 2 3 / F1-F3", "switch screen: Tail, Search, Alerts", false),
+    k(
+        "1 2 3 / F1-F3",
+        "switch screen: Tail, Search, Alerts",
+        false,
+    ),
     k("Tab / S-Tab", "next / previous pane", true),
     k("?", "this help", true),
     k("q / Esc", "back, or quit on a top screen", true),

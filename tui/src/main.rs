@@ -14,7 +14,12 @@ use lookout_tui::cli;
 )]
 struct Cli {
     /// The daemon's websocket address (`kubectl port-forward ds/lookoutd 7700`).
-    #[arg(long, env = "LOOKOUT_URL", default_value = "ws://127.0.0.1:7700", global = true)]
+    #[arg(
+        long,
+        env = "LOOKOUT_URL",
+        default_value = "ws://127.0.0.1:7700",
+        global = true
+    )]
     url: String,
     /// Shared secret when the daemon requires one.
     #[arg(long, env = "LOOKOUT_TOKEN", hide_env_values = true, global = true)]

@@ -21,7 +21,12 @@ pub type Term = Terminal<CrosstermBackend<Stdout>>;
 
 fn restore() {
     let _ = disable_raw_mode();
-    let _ = execute!(io::stdout(), DisableMouseCapture, LeaveAlternateScreen, crossterm::cursor::Show);
+    let _ = execute!(
+        io::stdout(),
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
 }
 
 /// Switches to the dashboard's screen and installs a panic hook that gives the

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use lookout_shared::protocol::{Alert, AlertState, ErrorBody, RuleSpec, RuleStatus, RuleTestResult};
+use lookout_shared::protocol::{
+    Alert, AlertState, ErrorBody, RuleSpec, RuleStatus, RuleTestResult,
+};
 use lookout_shared::Timestamp;
 
 use super::input::TextInput;
@@ -10,14 +12,23 @@ use super::input::TextInput;
 /// The editor's fields, in Tab order.
 pub const FIELDS: &[(&str, &str)] = &[
     ("name", "a unique name, e.g. PaymentsFailing"),
-    ("query", "the query language, e.g. namespace:payments AND \"card declined\""),
+    (
+        "query",
+        "the query language, e.g. namespace:payments AND \"card declined\"",
+    ),
     ("window", "count matches over, e.g. 5m"),
     ("condition", "> N, >= N, < N, <= N, == N or != N"),
     ("for", "how long it must hold before firing, e.g. 0s, 2m"),
-    ("group by", "comma-separated: namespace, pod, container, node"),
+    (
+        "group by",
+        "comma-separated: namespace, pod, container, node",
+    ),
     ("severity", "info, warning or critical (←/→)"),
     ("labels", "k=v, comma-separated"),
-    ("annotations", "k=v, semicolon-separated (summary=…; description=…)"),
+    (
+        "annotations",
+        "k=v, semicolon-separated (summary=…; description=…)",
+    ),
 ];
 
 pub const SEVERITIES: &[&str] = &["info", "warning", "critical"];
@@ -49,7 +60,11 @@ fn join_map(m: &BTreeMap<String, String>, sep: &str) -> String {
         .join(sep)
 }
 
-fn split_map(s: &str, sep: char, field: usize) -> Result<BTreeMap<String, String>, (usize, String)> {
+fn split_map(
+    s: &str,
+    sep: char,
+    field: usize,
+) -> Result<BTreeMap<String, String>, (usize, String)> {
     let mut m = BTreeMap::new();
     for part in s.split(sep) {
         let part = part.trim();
@@ -121,7 +136,11 @@ impl Editor {
             query: self.text(1).to_string(),
             window: self.text(2).to_string(),
             condition: self.text(3).to_string(),
-            for_: if self.text(4).is_empty() { "0s".into() } else { self.text(4).to_string() },
+            for_: if self.text(4).is_empty() {
+                "0s".into()
+            } else {
+                self.text(4).to_string()
+            },
             group_by: self
                 .text(5)
                 .split(',')
@@ -139,7 +158,11 @@ impl Editor {
     /// The field a daemon error names, if it maps to one.
     pub fn field_index(name: &str) -> Option<usize> {
         let name = name.replace('_', " ");
-        let name = if name == "for " { "for".to_string() } else { name };
+        let name = if name == "for " {
+            "for".to_string()
+        } else {
+            name
+        };
         FIELDS.iter().position(|(f, _)| *f == name)
     }
 
@@ -152,7 +175,11 @@ impl Editor {
         }
         match &self.validation {
             Some(Some(e)) => {
-                let f = e.field.as_deref().and_then(Editor::field_index).unwrap_or(0);
+                let f = e
+                    .field
+                    .as_deref()
+                    .and_then(Editor::field_index)
+                    .unwrap_or(0);
                 (f == i).then(|| e.message.clone())
             }
             _ => None,
@@ -198,7 +225,9 @@ impl Alerts {
     pub fn set_rules(&mut self, mut rules: Vec<RuleStatus>) {
         let keep = self.selected_rule().map(|r| r.rule.name.clone());
         rules.sort_by(|a, b| {
-            state_rank(b).cmp(&state_rank(a)).then_with(|| a.rule.name.cmp(&b.rule.name))
+            state_rank(b)
+                .cmp(&state_rank(a))
+                .then_with(|| a.rule.name.cmp(&b.rule.name))
         });
         self.rules = rules;
         self.selected = keep
@@ -276,7 +305,8 @@ mod tests {
             ..Default::default()
         };
         r.labels.insert("team".into(), "payments".into());
-        r.annotations.insert("summary".into(), "card declines, many".into());
+        r.annotations
+            .insert("summary".into(), "card declines, many".into());
         let e = Editor::from_spec(Some(r.name.clone()), &r);
         assert_eq!(e.fields[8].text, "summary=card declines, many");
         assert_eq!(e.spec().unwrap(), r);

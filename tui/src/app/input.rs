@@ -120,13 +120,15 @@ mod tests {
         t.handle(k(KeyCode::Left));
         t.handle(k(KeyCode::Backspace));
         assert_eq!(t.text, "level:error é");
-        t.handle(KeyEvent::new(KeyCode::Char('w'), KeyModifiers::CONTROL));
-        assert_eq!(t.text, "level:error é");
         t.handle(k(KeyCode::End));
         t.handle(KeyEvent::new(KeyCode::Char('w'), KeyModifiers::CONTROL));
         assert_eq!(t.text, "level:error ");
-        t.handle(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+        t.handle(KeyEvent::new(KeyCode::Char('w'), KeyModifiers::CONTROL));
         assert_eq!(t.text, "");
+        t.set("abc");
+        t.handle(k(KeyCode::Left));
+        t.handle(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+        assert_eq!(t.text, "c");
         assert!(!t.handle(k(KeyCode::Backspace)));
     }
 }

@@ -14,9 +14,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
-use lookout_shared::protocol::{
-    ClientMsg, ErrorBody, ReqId, ServerMsg, ServerStatus, TimeRange,
-};
+use lookout_shared::protocol::{ClientMsg, ErrorBody, ReqId, ServerMsg, ServerStatus, TimeRange};
 use lookout_shared::Timestamp;
 
 use crate::client::{ClientEvent, ServerInfo};
@@ -174,9 +172,7 @@ impl App {
 
     /// Firing alert instances, from the live watch or else the status push.
     pub fn firing(&self) -> usize {
-        self.alerts
-            .firing()
-            .unwrap_or(self.status.firing as usize)
+        self.alerts.firing().unwrap_or(self.status.firing as usize)
     }
 
     pub fn on_event(&mut self, ev: Event) {
@@ -563,7 +559,9 @@ impl App {
                 let lines = self.lines_to_save();
                 let path = PathBuf::from(text.trim());
                 match std::fs::write(&path, lines.join("\n") + "\n") {
-                    Ok(()) => self.say(format!("saved {} lines to {}", lines.len(), path.display())),
+                    Ok(()) => {
+                        self.say(format!("saved {} lines to {}", lines.len(), path.display()))
+                    }
                     Err(e) => self.say(format!("cannot save {}: {e}", path.display())),
                 }
             }
@@ -632,7 +630,9 @@ impl App {
             KeyCode::PageDown => {
                 self.tail.tree_cursor = (cur + self.tail.tree_rows.get()).min(n.saturating_sub(1))
             }
-            KeyCode::PageUp => self.tail.tree_cursor = cur.saturating_sub(self.tail.tree_rows.get()),
+            KeyCode::PageUp => {
+                self.tail.tree_cursor = cur.saturating_sub(self.tail.tree_rows.get())
+            }
             KeyCode::Char(' ') => {
                 if let Some(r) = row {
                     self.tail.toggle(&r);
@@ -752,9 +752,7 @@ impl App {
                 self.search.focus = SearchFocus::Results;
             }
             KeyCode::Char('r') if ctrl => self.cycle_range(),
-            KeyCode::Esc | KeyCode::Tab | KeyCode::Down => {
-                self.search.focus = SearchFocus::Results
-            }
+            KeyCode::Esc | KeyCode::Tab | KeyCode::Down => self.search.focus = SearchFocus::Results,
             KeyCode::BackTab => self.search.focus = SearchFocus::Results,
             _ => {
                 self.search.input.handle(k);
@@ -898,7 +896,8 @@ impl App {
                 }
             }
             KeyCode::Char('d') | KeyCode::Delete => {
-                self.alerts.confirm_delete = self.alerts.selected_rule().map(|r| r.rule.name.clone());
+                self.alerts.confirm_delete =
+                    self.alerts.selected_rule().map(|r| r.rule.name.clone());
             }
             _ => {
                 self.back_or_quit(&k);

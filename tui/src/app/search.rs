@@ -10,7 +10,14 @@ use lookout_shared::{LogEntry, Timestamp};
 use super::input::TextInput;
 
 /// The preset ranges `Ctrl-r` cycles through; `None` is all time.
-pub const RANGES: &[Option<&str>] = &[Some("15m"), Some("1h"), Some("6h"), Some("24h"), Some("7d"), None];
+pub const RANGES: &[Option<&str>] = &[
+    Some("15m"),
+    Some("1h"),
+    Some("6h"),
+    Some("24h"),
+    Some("7d"),
+    None,
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SearchFocus {
@@ -220,7 +227,9 @@ pub fn parse_range(s: &str) -> Result<TimeRange, String> {
             if x.is_empty() {
                 Ok(None)
             } else {
-                Timestamp::parse_rfc3339(x).map(Some).map_err(|e| e.to_string())
+                Timestamp::parse_rfc3339(x)
+                    .map(Some)
+                    .map_err(|e| e.to_string())
             }
         };
         Ok(TimeRange {
@@ -260,16 +269,32 @@ mod tests {
             SearchPage {
                 entries: vec![LogEntry::default(); 30],
                 total: 100,
-                next_cursor: Some(Cursor { ts: Timestamp(5), seq: 1 }),
+                next_cursor: Some(Cursor {
+                    ts: Timestamp(5),
+                    seq: 1,
+                }),
                 ..Default::default()
             },
         );
         assert!(s.want_more().is_none());
         s.move_by(15);
         let p = s.want_more().unwrap();
-        assert_eq!(p.cursor, Some(Cursor { ts: Timestamp(5), seq: 1 }));
+        assert_eq!(
+            p.cursor,
+            Some(Cursor {
+                ts: Timestamp(5),
+                seq: 1
+            })
+        );
         s.more_req = Some(2);
-        s.on_page(2, SearchPage { entries: vec![LogEntry::default(); 30], total: 100, ..Default::default() });
+        s.on_page(
+            2,
+            SearchPage {
+                entries: vec![LogEntry::default(); 30],
+                total: 100,
+                ..Default::default()
+            },
+        );
         assert_eq!(s.results.len(), 60);
         assert!(s.want_more().is_none());
     }

@@ -415,8 +415,7 @@ pub fn find_ci(hay: &str, needle: &str, from: usize) -> Option<usize> {
 
 fn quote(v: &str) -> String {
     if !v.is_empty()
-        && v
-            .chars()
+        && v.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
     {
         v.to_string()

@@ -5,7 +5,10 @@ use lookout_shared::{LogEntry, Timestamp};
 
 /// `2026-11-25T19:42:07.118Z payments/checkout-7d9f/app ERROR message`.
 pub fn entry_line(e: &LogEntry) -> String {
-    let level = e.level.map(|l| l.as_str().to_uppercase()).unwrap_or_default();
+    let level = e
+        .level
+        .map(|l| l.as_str().to_uppercase())
+        .unwrap_or_default();
     format!(
         "{} {}/{}/{} {:<5} {}",
         short_ts(e.ts),

@@ -55,7 +55,10 @@ mod tests {
         let list = "- name: a\n  query: x\n  window: 5m\n  condition: '> 3'\n- name: b\n  query: y\n  window: 1m\n  condition: '>= 1'\n  for: 2m\n";
         let r = parse_rules(list).unwrap();
         assert_eq!(r[1].for_, "2m");
-        let doc = format!("rules:\n{}", list.lines().map(|l| format!("  {l}\n")).collect::<String>());
+        let doc = format!(
+            "rules:\n{}",
+            list.lines().map(|l| format!("  {l}\n")).collect::<String>()
+        );
         assert_eq!(parse_rules(&doc).unwrap().len(), 2);
         let multi = format!("{one}---\n{one}");
         assert_eq!(parse_rules(&multi).unwrap().len(), 2);

@@ -69,7 +69,11 @@ fn draw_list(f: &mut Frame, app: &App, t: Theme, area: Rect) {
     if a.rules.is_empty() {
         f.render_widget(
             Paragraph::new(Span::styled(
-                if a.list_req.is_some() { "loading…" } else { "no rules yet: n creates one" },
+                if a.list_req.is_some() {
+                    "loading…"
+                } else {
+                    "no rules yet: n creates one"
+                },
                 t.dim(),
             )),
             inner,
@@ -77,7 +81,11 @@ fn draw_list(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         return;
     }
     let h = inner.height as usize;
-    let start = if a.selected >= h { a.selected + 1 - h } else { 0 };
+    let start = if a.selected >= h {
+        a.selected + 1 - h
+    } else {
+        0
+    };
     let w = inner.width as usize;
     let name_w = (w / 2).clamp(8, 24);
     let lines: Vec<Line> = a
@@ -88,7 +96,11 @@ fn draw_list(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         .take(h)
         .map(|(i, r)| {
             let (mark, word, style) = state_of(t, r);
-            let firing = r.alerts.iter().filter(|x| x.state == AlertState::Firing).count();
+            let firing = r
+                .alerts
+                .iter()
+                .filter(|x| x.state == AlertState::Firing)
+                .count();
             let extra = if firing > 0 {
                 format!("{firing} inst")
             } else {
@@ -99,7 +111,10 @@ fn draw_list(f: &mut Frame, app: &App, t: Theme, area: Rect) {
                 Span::raw(format!("{:<name_w$} ", truncate(&r.rule.name, name_w))),
                 Span::styled(format!("{word:<9}"), style),
                 Span::raw(format!("{extra:<8}")),
-                Span::styled(truncate(&r.rule.severity, 8), sev_style(t, &r.rule.severity)),
+                Span::styled(
+                    truncate(&r.rule.severity, 8),
+                    sev_style(t, &r.rule.severity),
+                ),
             ]);
             if i == a.selected {
                 l.style = t.selected();
@@ -121,7 +136,10 @@ fn sev_style(t: Theme, s: &str) -> Style {
 fn draw_detail(f: &mut Frame, app: &App, t: Theme, area: Rect) {
     let a = &app.alerts;
     let Some(r) = a.selected_rule() else {
-        f.render_widget(Block::default().borders(Borders::ALL).border_style(t.dim()), area);
+        f.render_widget(
+            Block::default().borders(Borders::ALL).border_style(t.dim()),
+            area,
+        );
         return;
     };
     let (_, word, style) = state_of(t, r);
@@ -136,7 +154,11 @@ fn draw_detail(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         Span::styled(
             match since {
                 Some(s) if word != "ok" && word != "disabled" => {
-                    format!("{word} since {} ({}) ", clock_ms(s), super::ago(app.now, s).trim_end_matches(" ago"))
+                    format!(
+                        "{word} since {} ({}) ",
+                        clock_ms(s),
+                        super::ago(app.now, s).trim_end_matches(" ago")
+                    )
                 }
                 _ => format!("{word} "),
             },
@@ -150,13 +172,19 @@ fn draw_detail(f: &mut Frame, app: &App, t: Theme, area: Rect) {
     let inner = block.inner(area);
     f.render_widget(block, area);
     let kv = |k: &str, v: String| {
-        Line::from(vec![Span::styled(format!("{k:<10}"), t.dim()), Span::raw(v)])
+        Line::from(vec![
+            Span::styled(format!("{k:<10}"), t.dim()),
+            Span::raw(v),
+        ])
     };
     let mut lines = vec![
         kv("query", r.rule.query.clone()),
         kv(
             "when",
-            format!("count {} in {}, for {}", r.rule.condition, r.rule.window, r.rule.for_),
+            format!(
+                "count {} in {}, for {}",
+                r.rule.condition, r.rule.window, r.rule.for_
+            ),
         ),
     ];
     if !r.rule.group_by.is_empty() {
@@ -194,12 +222,20 @@ fn draw_detail(f: &mut Frame, app: &App, t: Theme, area: Rect) {
             .iter()
             .filter_map(|g| x.labels.get(g).map(|v| v.to_string()))
             .collect();
-        let group = if group.is_empty() { "(all)".to_string() } else { group.join(" ") };
+        let group = if group.is_empty() {
+            "(all)".to_string()
+        } else {
+            group.join(" ")
+        };
         lines.push(Line::from(vec![
             Span::raw(format!(" {group:<16} ")),
             Span::styled(
                 format!("{:<8}", format!("{:?}", x.state).to_lowercase()),
-                if x.state == AlertState::Firing { t.fg(Color::Red) } else { t.fg(Color::Yellow) },
+                if x.state == AlertState::Firing {
+                    t.fg(Color::Red)
+                } else {
+                    t.fg(Color::Yellow)
+                },
             ),
             Span::raw(format!("value {:<5} since {}", x.value, clock_ms(x.since))),
         ]));
@@ -237,7 +273,11 @@ fn draw_editor(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         let field = ed.fields.get(i).cloned().unwrap_or_default();
         let mut spans = vec![Span::styled(
             format!("{}{name:<w$}", if focused { "▶" } else { " " }, w = lw - 1),
-            if focused { t.bold().patch(t.fg(Color::Cyan)) } else { t.dim() },
+            if focused {
+                t.bold().patch(t.fg(Color::Cyan))
+            } else {
+                t.dim()
+            },
         )];
         if focused {
             let (a, b): (String, String) = (
@@ -245,9 +285,15 @@ fn draw_editor(f: &mut Frame, app: &App, t: Theme, area: Rect) {
                 field.text.chars().skip(field.cursor).collect(),
             );
             let mut bi = b.chars();
-            let at = bi.next().map(|c| c.to_string()).unwrap_or_else(|| " ".into());
+            let at = bi
+                .next()
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| " ".into());
             spans.push(Span::raw(a));
-            spans.push(Span::styled(at, Style::default().add_modifier(Modifier::REVERSED)));
+            spans.push(Span::styled(
+                at,
+                Style::default().add_modifier(Modifier::REVERSED),
+            ));
             spans.push(Span::raw(bi.collect::<String>()));
         } else if field.text.is_empty() {
             spans.push(Span::styled(truncate(hint, w.saturating_sub(lw)), t.dim()));
@@ -272,11 +318,17 @@ fn draw_editor(f: &mut Frame, app: &App, t: Theme, area: Rect) {
                 t.fg(Color::Red).add_modifier(Modifier::BOLD),
             )));
         } else if focused && !hint.is_empty() && inner.height as usize > FIELDS.len() + 6 {
-            lines.push(Line::from(Span::styled(format!("{}{hint}", " ".repeat(lw)), t.dim())));
+            lines.push(Line::from(Span::styled(
+                format!("{}{hint}", " ".repeat(lw)),
+                t.dim(),
+            )));
         }
     }
     lines.push(Line::from(Span::styled(
-        format!("── preview over the last 24h {}", "─".repeat(w.saturating_sub(29))),
+        format!(
+            "── preview over the last 24h {}",
+            "─".repeat(w.saturating_sub(29))
+        ),
         t.dim(),
     )));
     let preview_text = match &ed.preview {
@@ -285,7 +337,10 @@ fn draw_editor(f: &mut Frame, app: &App, t: Theme, area: Rect) {
                 .last_fired
                 .map(|t| format!(" (last {})", clock_ms(t)))
                 .unwrap_or_default();
-            format!("would have fired {} time(s){last}; peak value {}", p.fired, p.peak)
+            format!(
+                "would have fired {} time(s){last}; peak value {}",
+                p.fired, p.peak
+            )
         }
         None if ed.test_req.is_some() => "evaluating…".into(),
         None => "fill in the rule to see how often it would have fired".into(),

@@ -197,7 +197,12 @@ pub fn entry_spans<'a>(
     ));
     let lw = level_word(e.level);
     spans.push(Span::styled(format!("{lw:<5} "), t.level(e.level)));
-    spans.extend(highlighted(&e.message, needles, Style::default(), t.highlight()));
+    spans.extend(highlighted(
+        &e.message,
+        needles,
+        Style::default(),
+        t.highlight(),
+    ));
     spans
 }
 
@@ -222,7 +227,8 @@ pub fn draw(f: &mut Frame, app: &App) {
         let p = Paragraph::new(format!(
             "lookout: terminal too small ({}x{}); need 30x6",
             area.width, area.height
-        ));
+        ))
+        .wrap(ratatui::widgets::Wrap { trim: true });
         f.render_widget(p, area);
         return;
     }
@@ -256,11 +262,18 @@ fn status_bar(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         ConnState::Connected => ("●", "connected".to_string(), Color::Green),
         ConnState::Connecting => ("◌", "connecting".to_string(), Color::Yellow),
         ConnState::Down { reason, fatal, .. } => {
-            let secs = app.retry_in().map(|d| d.as_secs_f64().ceil() as u64).unwrap_or(0);
+            let secs = app
+                .retry_in()
+                .map(|d| d.as_secs_f64().ceil() as u64)
+                .unwrap_or(0);
             if *fatal {
                 ("●", format!("{reason} (retry in {secs}s)"), Color::Red)
             } else {
-                ("●", format!("reconnecting in {secs}s ({reason})"), Color::Yellow)
+                (
+                    "●",
+                    format!("reconnecting in {secs}s ({reason})"),
+                    Color::Yellow,
+                )
             }
         }
     };
@@ -269,11 +282,11 @@ fn status_bar(f: &mut Frame, app: &App, t: Theme, area: Rect) {
     } else {
         format!("node {} ─ ", app.server.node)
     };
-    let left = vec![
-        Span::styled(" Lookout ", t.bold()),
-        Span::raw(format!("─ {node}{} ", app.url)),
-        Span::styled(format!("{dot} {state} "), t.fg(color).add_modifier(Modifier::BOLD)),
-    ];
+    let conn = Span::styled(
+        format!("{dot} {state} "),
+        t.fg(color).add_modifier(Modifier::BOLD),
+    );
+    let full = format!("─ {node}{} ", app.url);
     let firing = app.firing();
     let mut right = vec![Span::raw(format!(
         " {} lines/s ─ ",
@@ -282,11 +295,20 @@ fn status_bar(f: &mut Frame, app: &App, t: Theme, area: Rect) {
     if firing > 0 {
         right.push(Span::styled(
             format!("▲ {firing} firing "),
-            t.fg(Color::Red).add_modifier(Modifier::BOLD | Modifier::REVERSED),
+            t.fg(Color::Red)
+                .add_modifier(Modifier::BOLD | Modifier::REVERSED),
         ));
     } else {
         right.push(Span::styled("0 firing ", t.dim()));
     }
+    // Narrow terminals lose the URL, then the node, before the connection state.
+    let rw: usize = right.iter().map(|s| s.width()).sum();
+    let room = (area.width as usize).saturating_sub(rw + 9 + conn.width());
+    let middle = [full, format!("─ {node}"), String::new()]
+        .into_iter()
+        .find(|m| m.chars().count() <= room)
+        .unwrap_or_default();
+    let left = vec![Span::styled(" Lookout ", t.bold()), Span::raw(middle), conn];
     f.render_widget(Paragraph::new(fill_between(left, right, area.width)), area);
 }
 
@@ -318,7 +340,10 @@ fn tab_bar(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         (Screen::Alerts, "3 Alerts"),
     ] {
         if s == app.screen {
-            spans.push(Span::styled(format!("[{name}]"), t.bold().add_modifier(Modifier::UNDERLINED)));
+            spans.push(Span::styled(
+                format!("[{name}]"),
+                t.bold().add_modifier(Modifier::UNDERLINED),
+            ));
         } else {
             spans.push(Span::styled(format!(" {name} "), t.dim()));
         }
@@ -352,9 +377,15 @@ impl Foot {
             ]),
             Foot::Keys(ctx) => {
                 let mut spans = Vec::new();
-                let rows = keys::table(ctx)
-                    .iter()
-                    .chain(if keys::globals_apply(ctx) { keys::GLOBAL } else { &[] });
+                // `?` first so it survives narrow terminals; then the pane's keys.
+                let globals = if keys::globals_apply(ctx) {
+                    keys::GLOBAL
+                } else {
+                    &[]
+                };
+                let help = globals.iter().filter(|k| k.keys == "?");
+                let rest = globals.iter().filter(|k| k.keys != "?");
+                let rows = help.chain(keys::table(ctx)).chain(rest);
                 for k in rows.filter(|k| k.bar) {
                     spans.push(Span::styled(format!(" {}", k.keys), t.bold()));
                     spans.push(Span::styled(format!(" {} ", k.what), t.dim()));
@@ -375,7 +406,9 @@ fn footer_lines(app: &App) -> Vec<Foot> {
             PromptKind::Range => "range (15m, 2h, or FROM..UNTIL in RFC 3339)",
         };
         out.push(Foot::Prompt(label.into(), p.input.text.clone()));
-    } else if app.screen == Screen::Tail && (!app.tail.filter.is_empty() || !app.tail.find.is_empty()) {
+    } else if app.screen == Screen::Tail
+        && (!app.tail.filter.is_empty() || !app.tail.find.is_empty())
+    {
         let l = if app.tail.filter.is_empty() {
             String::new()
         } else {
@@ -408,7 +441,12 @@ pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
 fn help_overlay(f: &mut Frame, app: &App, t: Theme, area: Rect) {
     let ctx = app.ctx();
     let mut lines = Vec::new();
-    let section = |name: &str| Line::from(Span::styled(name.to_string(), t.bold().add_modifier(Modifier::UNDERLINED)));
+    let section = |name: &str| {
+        Line::from(Span::styled(
+            name.to_string(),
+            t.bold().add_modifier(Modifier::UNDERLINED),
+        ))
+    };
     lines.push(section(match ctx {
         Ctx::TailStreams => "Tail · streams",
         Ctx::TailLog => "Tail · log",

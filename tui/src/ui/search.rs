@@ -57,12 +57,21 @@ fn draw_query(f: &mut Frame, app: &App, t: Theme, area: Rect) {
     let shown: String = text.chars().skip(start).take(w.saturating_sub(1)).collect();
     let mut first = vec![Span::raw(shown.clone())];
     if text.is_empty() && !focused {
-        first = vec![Span::styled("press / to type a query (e.g. level:error AND timeout)", t.dim())];
+        first = vec![Span::styled(
+            "press / to type a query (e.g. level:error AND timeout)",
+            t.dim(),
+        )];
     } else if focused {
         let cur = s.input.cursor - start;
-        let (a, b): (String, String) = (shown.chars().take(cur).collect(), shown.chars().skip(cur).collect());
+        let (a, b): (String, String) = (
+            shown.chars().take(cur).collect(),
+            shown.chars().skip(cur).collect(),
+        );
         let mut bi = b.chars();
-        let at = bi.next().map(|c| c.to_string()).unwrap_or_else(|| " ".into());
+        let at = bi
+            .next()
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| " ".into());
         first = vec![
             Span::raw(a),
             Span::styled(at, Style::default().add_modifier(Modifier::REVERSED)),
@@ -71,7 +80,11 @@ fn draw_query(f: &mut Frame, app: &App, t: Theme, area: Rect) {
     }
     let second = match &s.error {
         Some(e) => {
-            let col = e.position.map(|p| p.column).unwrap_or(0).saturating_sub(start);
+            let col = e
+                .position
+                .map(|p| p.column)
+                .unwrap_or(0)
+                .saturating_sub(start);
             let len = e.position.map(|p| p.length.max(1)).unwrap_or(1);
             let pos = e
                 .position
@@ -123,7 +136,12 @@ pub fn columns(h: &Histogram, width: usize) -> Vec<(u64, usize)> {
 const BARS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
 /// The histogram as `rows` lines of block characters, newest on the right.
-pub fn bars(cols: &[(u64, usize)], rows: usize, selected: Option<usize>, t: Theme) -> Vec<Line<'static>> {
+pub fn bars(
+    cols: &[(u64, usize)],
+    rows: usize,
+    selected: Option<usize>,
+    t: Theme,
+) -> Vec<Line<'static>> {
     let max = cols.iter().map(|c| c.0).max().unwrap_or(0).max(1);
     let mut lines = Vec::new();
     for r in (0..rows).rev() {
@@ -133,11 +151,17 @@ pub fn bars(cols: &[(u64, usize)], rows: usize, selected: Option<usize>, t: Them
                 let eighths = if *v == 0 {
                     0
                 } else {
-                    ((*v as f64 / max as f64) * (rows * 8) as f64).ceil().max(1.0) as usize
+                    ((*v as f64 / max as f64) * (rows * 8) as f64)
+                        .ceil()
+                        .max(1.0) as usize
                 };
                 let level = eighths.saturating_sub(r * 8).min(8);
                 // A baseline so an empty range still reads as a chart.
-                let ch = if r == 0 && level == 0 { '▁' } else { BARS[level] };
+                let ch = if r == 0 && level == 0 {
+                    '▁'
+                } else {
+                    BARS[level]
+                };
                 let style = if Some(*b) == selected {
                     t.fg(Color::Yellow).add_modifier(Modifier::REVERSED)
                 } else if *v == 0 {
@@ -162,7 +186,10 @@ fn draw_histogram(f: &mut Frame, app: &App, t: Theme, area: Rect, rows: u16) {
             let last = h
                 .buckets
                 .last()
-                .map(|b| b.start.add_nanos((h.width_ms as i64).saturating_mul(1_000_000)))
+                .map(|b| {
+                    b.start
+                        .add_nanos((h.width_ms as i64).saturating_mul(1_000_000))
+                })
                 .unwrap_or_default();
             format!(
                 " {} matches · {} → {} · {:.0} ms ",
@@ -209,7 +236,9 @@ fn draw_histogram(f: &mut Frame, app: &App, t: Theme, area: Rect, rows: u16) {
     let mut lines = bars(&cols, rows as usize, s.bar, t);
     // Axis: start, middle and end times.
     if let (Some(first), Some(last)) = (h.buckets.first(), h.buckets.last()) {
-        let end = last.start.add_nanos((h.width_ms as i64).saturating_mul(1_000_000));
+        let end = last
+            .start
+            .add_nanos((h.width_ms as i64).saturating_mul(1_000_000));
         let mid = Timestamp(first.start.nanos() / 2 + end.nanos() / 2);
         let (a, m, z) = (hm(first.start), hm(mid), hm(end));
         let used = cols.len().max(a.len() + m.len() + z.len() + 2);
@@ -318,7 +347,12 @@ fn draw_results(f: &mut Frame, app: &App, t: Theme, area: Rect) {
                 Span::styled(format!("{:<src_w$} ", truncate(&src, src_w)), t.pod(&e.pod)),
                 Span::styled(format!("{:<5} ", level_word(e.level)), t.level(e.level)),
             ];
-            spans.extend(highlighted(&e.message, &terms, Style::default(), t.highlight()));
+            spans.extend(highlighted(
+                &e.message,
+                &terms,
+                Style::default(),
+                t.highlight(),
+            ));
             let mut l = Line::from(spans);
             if i == s.selected && focused {
                 l.style = t.selected();
@@ -358,7 +392,10 @@ fn draw_context(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         .chain(cv.page.after.iter().map(|e| (false, e)))
         .collect();
     // Keep the scroll position (the hit at first) in the middle.
-    let start = cv.scroll.saturating_sub(h / 2).min(all.len().saturating_sub(h));
+    let start = cv
+        .scroll
+        .saturating_sub(h / 2)
+        .min(all.len().saturating_sub(h));
     let lines: Vec<Line> = all
         .iter()
         .skip(start)

@@ -21,7 +21,8 @@ pub fn draw(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         draw_tree(f, app, t, tree);
         draw_log(f, app, t, log);
     } else {
-        let [picker, log] = Layout::vertical([Constraint::Length(1), Constraint::Min(2)]).areas(area);
+        let [picker, log] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(2)]).areas(area);
         let focus = app.tail.focus == TailFocus::Streams;
         let live = app.tail.streams.iter().filter(|s| s.live).count();
         let line = Line::from(vec![
@@ -32,10 +33,7 @@ pub fn draw(f: &mut Frame, app: &App, t: Theme, area: Rect) {
                 live,
                 app.tail.streams.len()
             )),
-            Span::styled(
-                if focus { "" } else { "  Tab to pick" },
-                t.dim(),
-            ),
+            Span::styled(if focus { "" } else { "  Tab to pick" }, t.dim()),
         ]);
         f.render_widget(Paragraph::new(line), picker);
         draw_log(f, app, t, log);
@@ -85,7 +83,11 @@ fn draw_tree(f: &mut Frame, app: &App, t: Theme, area: Rect) {
     let mut lines = Vec::new();
     for (i, row) in rows.iter().enumerate().skip(start).take(h) {
         let (label, right, style) = match row {
-            TreeRow::Namespace { name, rate: r, expanded } => (
+            TreeRow::Namespace {
+                name,
+                rate: r,
+                expanded,
+            } => (
                 format!("{} {name}", if *expanded { "▾" } else { "▸" }),
                 format!("{}/s", rate(*r)),
                 t.bold(),
@@ -143,7 +145,14 @@ fn draw_tree(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         lines.push(Line::from(vec![
             Span::styled(label, style),
             Span::styled(" ".repeat(pad), style),
-            Span::styled(right, if i == cur && focused { t.selected() } else { t.dim() }),
+            Span::styled(
+                right,
+                if i == cur && focused {
+                    t.selected()
+                } else {
+                    t.dim()
+                },
+            ),
         ]));
     }
     f.render_widget(Paragraph::new(lines), inner);
@@ -203,7 +212,10 @@ fn wrap_spans(spans: Vec<Span<'_>>, width: usize, indent: usize) -> Vec<Line<'_>
 
 /// Whether a message continues the one before it (stack traces, wrapped JSON).
 fn is_continuation(msg: &str) -> bool {
-    msg.starts_with(' ') || msg.starts_with('\t') || msg.starts_with("at ") || msg.starts_with("Caused by")
+    msg.starts_with(' ')
+        || msg.starts_with('\t')
+        || msg.starts_with("at ")
+        || msg.starts_with("Caused by")
 }
 
 fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
@@ -294,7 +306,11 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
                 } else {
                     // Keep the prefix, scroll the message.
                     let spans = if tail.hscroll > 0 {
-                        let n_prefix = if cont { 1 } else { spans.len().min(if time_width > 0 { 4 } else { 3 }) };
+                        let n_prefix = if cont {
+                            1
+                        } else {
+                            spans.len().min(if time_width > 0 { 4 } else { 3 })
+                        };
                         let mut s: Vec<Span> = spans.clone().into_iter().take(n_prefix).collect();
                         let rest: Vec<Span> = spans.into_iter().skip(n_prefix).collect();
                         s.push(Span::styled("…", t.dim()));

@@ -1,16 +1,38 @@
 # Lookout's everyday commands. `make help` lists them.
+# Targets that need Docker or a cluster say so and stop when there is none.
 CARGO ?= cargo
+COMPOSE ?= docker compose
+KUBECTL ?= kubectl
+NS ?= lookout
+NODE ?=
 
-.PHONY: help build test lint fmt
+.PHONY: help build test test-rust check-ship demo tui lint fmt bench \
+        monitoring writer inspect down reset image deploy port-forward
+
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-build: ## release build of lookoutd and lookout
-	$(CARGO) build --release --workspace
+build: ## release build of lookoutd, lookout and loadgen
+	$(CARGO) build --release --workspace --bins
 
-test: ## install test dependencies (apt) and run the whole test suite
+test: ## THE test command: installs test dependencies (apt, pip venv), runs every test
 	./scripts/test-deps.sh
+	$(MAKE) test-rust
+	./scripts/check-ship.sh
+	$(CARGO) build --release --locked --bin lookoutd --bin lookout --bin loadgen
+
+test-rust: ## cargo tests only (assumes test dependencies are installed)
 	$(CARGO) test --workspace --all-targets
+
+check-ship: ## lint the Dockerfile and validate the Kubernetes manifests, offline
+	./scripts/check-ship.sh
+	$(CARGO) build --release --locked --bin lookoutd --bin lookout --bin loadgen
+
+demo: ## lookoutd on a simulated node, with the dashboard on top (q quits both)
+	./scripts/demo.sh
+
+tui: ## the dashboard against a running daemon (LOOKOUT_URL, default ws://127.0.0.1:7700)
+	$(CARGO) run --release --bin lookout
 
 lint: ## rustfmt and clippy, as CI wants them
 	$(CARGO) fmt --all -- --check
@@ -18,3 +40,51 @@ lint: ## rustfmt and clippy, as CI wants them
 
 fmt: ## format the code
 	$(CARGO) fmt --all
+
+bench: ## the benchmark suite; figures go to docs/BENCHMARKS.md
+	./scripts/bench.sh
+
+define need_docker
+	@docker info >/dev/null 2>&1 || { echo "make $@ needs a running Docker engine (docker compose); none is reachable here."; exit 2; }
+endef
+
+define need_cluster
+	@$(KUBECTL) version --request-timeout=5s >/dev/null 2>&1 || { echo "make $@ needs kubectl and a reachable Kubernetes cluster; none is configured here."; exit 2; }
+endef
+
+image: ## build the container image (needs Docker)
+	$(need_docker)
+	docker build -t lookout:dev .
+
+monitoring: ## compose: start the daemon (and Alertmanager) on the shared log volume (needs Docker)
+	$(need_docker)
+	$(COMPOSE) up -d --build monitoring alertmanager
+
+writer: ## compose: start the plain and kubelet-layout writers (needs Docker)
+	$(need_docker)
+	$(COMPOSE) up -d writer kubelet-writer
+
+inspect: ## compose: open the dashboard against the compose daemon (needs Docker)
+	$(need_docker)
+	$(COMPOSE) run --rm inspect
+
+down: ## compose: stop everything, keep volumes (needs Docker)
+	$(need_docker)
+	$(COMPOSE) down
+
+reset: ## compose: stop everything and delete the log and data volumes (needs Docker)
+	$(need_docker)
+	$(COMPOSE) down -v
+
+deploy: ## apply deploy/ to the current kubectl context (needs a cluster)
+	$(need_cluster)
+	$(KUBECTL) apply -k deploy/
+	$(KUBECTL) -n $(NS) rollout status ds/lookout --timeout=120s
+
+port-forward: ## forward 7700 to the lookout pod on NODE (make port-forward NODE=name; needs a cluster)
+	$(need_cluster)
+	@pod=$$($(KUBECTL) -n $(NS) get pods -l app.kubernetes.io/name=lookout \
+	    $(if $(NODE),--field-selector spec.nodeName=$(NODE)) -o jsonpath='{.items[0].metadata.name}'); \
+	  test -n "$$pod" || { echo "no lookout pod$(if $(NODE), on node $(NODE))"; exit 1; }; \
+	  echo "forwarding 127.0.0.1:7700 -> $$pod"; \
+	  $(KUBECTL) -n $(NS) port-forward pod/$$pod 7700

@@ -23,6 +23,7 @@
 //! - [`live`]: live-tail fan-out.
 //! - [`alert`]: alert rules, evaluation and delivery.
 //! - [`serve`]: the websocket protocol and the HTTP endpoints.
+//! - [`sim`]: a node simulator for the demo and the load generator.
 //! - [`app`]: wires the stages together for the binary.
 
 pub mod alert;
@@ -35,3 +36,4 @@ pub mod level;
 pub mod live;
 pub mod query;
 pub mod serve;
+pub mod sim;

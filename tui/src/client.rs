@@ -214,6 +214,7 @@ pub fn reply_id(msg: &ServerMsg) -> Option<ReqId> {
 }
 
 /// What the connection task tells the dashboard.
+#[allow(clippy::large_enum_variant)] // moved once through a channel; see `app::Event`
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientEvent {
     Connecting,

@@ -107,7 +107,7 @@ pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -318,7 +318,7 @@ pub fn fill_between<'a>(left: Vec<Span<'a>>, right: Vec<Span<'a>>, width: u16) -
     let rw: usize = right.iter().map(|s| s.width()).sum();
     let w = width as usize;
     let mut spans = Vec::new();
-    if lw + rw + 1 <= w {
+    if lw + rw < w {
         spans.extend(left);
         spans.push(Span::raw("─".repeat(w - lw - rw)));
         spans.extend(right);

@@ -185,9 +185,8 @@ fn wrap_spans(spans: Vec<Span<'_>>, width: usize, indent: usize) -> Vec<Line<'_>
     let mut cur: Vec<Span> = Vec::new();
     let mut used = 0;
     for s in spans {
-        let mut chars = s.content.chars().peekable();
         let mut buf = String::new();
-        while let Some(c) = chars.next() {
+        for c in s.content.chars() {
             if used == width {
                 if !buf.is_empty() {
                     cur.push(Span::styled(std::mem::take(&mut buf), s.style));

@@ -44,6 +44,22 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// A few words for the status bar, which already shows the URL.
+    pub fn short(&self) -> String {
+        match self {
+            ClientError::Connect { source, .. } | ClientError::Io(source) => match source {
+                tokio_tungstenite::tungstenite::Error::Io(e) => e
+                    .to_string()
+                    .split(" (os error")
+                    .next()
+                    .unwrap_or_default()
+                    .to_lowercase(),
+                other => other.to_string(),
+            },
+            other => other.to_string(),
+        }
+    }
+
     /// Errors that retrying cannot fix without the user changing something.
     pub fn is_fatal(&self) -> bool {
         matches!(
@@ -380,10 +396,10 @@ async fn run(
                 }
                 match session(&mut conn, &mut resumer, &mut req_rx, &ev_tx).await {
                     Ok(()) => return, // the UI went away
-                    Err(e) => (e.to_string(), e.is_fatal()),
+                    Err(e) => (e.short(), e.is_fatal()),
                 }
             }
-            Err(e) => (e.to_string(), e.is_fatal()),
+            Err(e) => (e.short(), e.is_fatal()),
         };
         let wait = backoff(attempt, fatal);
         attempt = attempt.saturating_add(1);

@@ -380,7 +380,7 @@ impl Tail {
 
     /// The subscription query for the selection and filter.
     pub fn query(&self) -> String {
-        subscription_query(&self.selected, &self.filter)
+        subscription_query(&self.selected, &self.streams, &self.filter)
     }
 
     /// A short description of what the pane shows, for its title.
@@ -426,17 +426,57 @@ fn quote(v: &str) -> String {
 
 /// The query that selects `selected` streams (all when empty), narrowed by `filter`:
 /// the daemon filters, so a quiet stream stays cheap next to a loud one.
-pub fn subscription_query(selected: &BTreeSet<StreamKey>, filter: &str) -> String {
+///
+/// A namespace or pod selected whole (every stream of it that `known` lists) becomes
+/// one clause, so taking a namespace of 50 containers sends one term, not 50.
+pub fn subscription_query(
+    selected: &BTreeSet<StreamKey>,
+    known: &[StreamInfo],
+    filter: &str,
+) -> String {
     let filter = filter.trim();
     let filter = if filter == "*" { "" } else { filter };
+    let whole = |ns: &str, pod: Option<&str>| {
+        let mut under = known
+            .iter()
+            .filter(|s| s.namespace == ns && pod.is_none_or(|p| s.pod == p))
+            .peekable();
+        under.peek().is_some()
+            && under.all(|s| {
+                selected.contains(&StreamKey {
+                    namespace: s.namespace.clone(),
+                    pod: s.pod.clone(),
+                    container: s.container.clone(),
+                })
+            })
+    };
     let mut clauses = Vec::new();
+    let mut done_ns: BTreeSet<&str> = BTreeSet::new();
+    let mut done_pod: BTreeSet<(&str, &str)> = BTreeSet::new();
     for k in selected {
-        clauses.push(format!(
-            "(namespace:{} AND pod:{} AND container:{})",
-            quote(&k.namespace),
-            quote(&k.pod),
-            quote(&k.container)
-        ));
+        if done_ns.contains(k.namespace.as_str())
+            || done_pod.contains(&(k.namespace.as_str(), k.pod.as_str()))
+        {
+            continue;
+        }
+        if whole(&k.namespace, None) {
+            done_ns.insert(&k.namespace);
+            clauses.push(format!("namespace:{}", quote(&k.namespace)));
+        } else if whole(&k.namespace, Some(&k.pod)) {
+            done_pod.insert((&k.namespace, &k.pod));
+            clauses.push(format!(
+                "(namespace:{} AND pod:{})",
+                quote(&k.namespace),
+                quote(&k.pod)
+            ));
+        } else {
+            clauses.push(format!(
+                "(namespace:{} AND pod:{} AND container:{})",
+                quote(&k.namespace),
+                quote(&k.pod),
+                quote(&k.container)
+            ));
+        }
     }
     let sel = match clauses.len() {
         0 => String::new(),
@@ -511,15 +551,15 @@ mod tests {
     #[test]
     fn queries_from_selection_and_filter() {
         let mut sel = BTreeSet::new();
-        assert_eq!(subscription_query(&sel, ""), "");
-        assert_eq!(subscription_query(&sel, "level:error"), "level:error");
+        assert_eq!(subscription_query(&sel, &[], ""), "");
+        assert_eq!(subscription_query(&sel, &[], "level:error"), "level:error");
         sel.insert(StreamKey {
             namespace: "payments".into(),
             pod: "checkout-7d9f".into(),
             container: "app".into(),
         });
         assert_eq!(
-            subscription_query(&sel, "timeout"),
+            subscription_query(&sel, &[], "timeout"),
             "(namespace:payments AND pod:checkout-7d9f AND container:app) AND (timeout)"
         );
         sel.insert(StreamKey {
@@ -527,8 +567,32 @@ mod tests {
             pod: "ledger 0".into(),
             container: "app".into(),
         });
-        let q = subscription_query(&sel, "");
+        let q = subscription_query(&sel, &[], "");
         assert!(q.contains(" OR "), "{q}");
         assert!(q.contains("pod:\"ledger 0\""), "{q}");
+    }
+
+    #[test]
+    fn whole_pods_and_namespaces_become_one_clause() {
+        let s = |ns: &str, pod: &str, c: &str| StreamInfo {
+            namespace: ns.into(),
+            pod: pod.into(),
+            container: c.into(),
+            ..Default::default()
+        };
+        let mut t = Tail::new(100);
+        t.streams = vec![
+            s("payments", "checkout", "app"),
+            s("payments", "checkout", "envoy"),
+            s("payments", "ledger", "app"),
+            s("search", "es-0", "es"),
+        ];
+        let rows = t.tree();
+        t.only(&rows[1]); // pod checkout
+        assert_eq!(t.query(), "(namespace:payments AND pod:checkout)");
+        t.only(&rows[0]); // namespace payments
+        assert_eq!(t.query(), "namespace:payments");
+        t.filter = "level:error".into();
+        assert_eq!(t.query(), "namespace:payments AND (level:error)");
     }
 }

@@ -1,7 +1,7 @@
 //! Human-readable lines for the CLI (the dashboard has its own styled rendering).
 
 use lookout_shared::protocol::{Alert, AlertState, RuleStatus, RuleTestResult, StreamInfo};
-use lookout_shared::{LogEntry, Timestamp};
+use lookout_shared::{Level, LogEntry, Timestamp};
 
 /// `2026-11-25T19:42:07.118Z payments/checkout-7d9f/app ERROR message`.
 pub fn entry_line(e: &LogEntry) -> String {
@@ -16,6 +16,33 @@ pub fn entry_line(e: &LogEntry) -> String {
         e.pod,
         e.container,
         level,
+        e.message
+    )
+}
+
+/// [`entry_line`] with ANSI colours: one per pod (stable hash, as stern does) and
+/// one per level. Used only when stdout is a terminal and `NO_COLOR` is unset.
+pub fn entry_line_color(e: &LogEntry) -> String {
+    const PODS: &[u8] = &[36, 35, 34, 92, 95, 96, 94, 93];
+    let mut h: u32 = 0x811c_9dc5;
+    for b in e.pod.bytes() {
+        h = (h ^ b as u32).wrapping_mul(0x0100_0193);
+    }
+    let pod = PODS[(h as usize) % PODS.len()];
+    let (lc, word) = match e.level {
+        Some(Level::Error) => ("1;31", "ERROR"),
+        Some(Level::Warn) => ("33", "WARN"),
+        Some(Level::Info) => ("32", "INFO"),
+        Some(Level::Debug) => ("2", "DEBUG"),
+        Some(Level::Trace) => ("2", "TRACE"),
+        None => ("0", ""),
+    };
+    format!(
+        "\x1b[2m{}\x1b[0m \x1b[{pod}m{}/{}\x1b[0m\x1b[2m/{}\x1b[0m \x1b[{lc}m{word:<5}\x1b[0m {}",
+        short_ts(e.ts),
+        e.namespace,
+        e.pod,
+        e.container,
         e.message
     )
 }
@@ -164,7 +191,6 @@ fn align<const N: usize>(rows: &[[String; N]]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lookout_shared::Level;
 
     #[test]
     fn entry_lines_read_like_a_log() {

@@ -20,7 +20,7 @@ use lookout_shared::Timestamp;
 use serde::Serialize;
 
 use crate::client::{self, ClientEvent, Conn};
-pub use format::{entry_line, query_error_caret};
+pub use format::{entry_line, entry_line_color, query_error_caret};
 pub use rules_file::parse_rules;
 
 /// Flags every subcommand shares.
@@ -111,12 +111,26 @@ fn unexpected(m: ServerMsg) -> anyhow::Error {
 /// Stdout that ends quietly when the reader goes away (`| head`).
 struct Out {
     w: io::BufWriter<io::Stdout>,
+    color: bool,
 }
 
 impl Out {
     fn new() -> Out {
+        use std::io::IsTerminal;
         Out {
             w: io::BufWriter::new(io::stdout()),
+            color: io::stdout().is_terminal() && crate::color_enabled(),
+        }
+    }
+
+    /// One entry, human or JSON.
+    fn entry(&mut self, json: bool, e: &lookout_shared::LogEntry) -> anyhow::Result<bool> {
+        if json {
+            self.json(e)
+        } else if self.color {
+            self.line(&entry_line_color(e))
+        } else {
+            self.line(&entry_line(e))
         }
     }
     fn line(&mut self, s: &str) -> anyhow::Result<bool> {
@@ -163,11 +177,7 @@ pub async fn tail(g: &Global, a: TailArgs) -> anyhow::Result<()> {
         match ev {
             ClientEvent::Msg(ServerMsg::Entries { entries, .. }) => {
                 for e in &entries {
-                    let ok = if g.json {
-                        out.json(e)?
-                    } else {
-                        out.line(&entry_line(e))?
-                    };
+                    let ok = out.entry(g.json, e)?;
                     if !ok {
                         return Ok(());
                     }
@@ -261,11 +271,7 @@ pub async fn search(g: &Global, a: SearchArgs) -> anyhow::Result<()> {
         };
         total = page.total;
         for e in &page.entries {
-            let ok = if g.json {
-                out.json(e)?
-            } else {
-                out.line(&entry_line(e))?
-            };
+            let ok = out.entry(g.json, e)?;
             if !ok {
                 return Ok(());
             }

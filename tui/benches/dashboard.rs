@@ -34,7 +34,9 @@ fn main() {
             _ => None,
         })
         .expect("subscribe");
-    app.tail.find = "block".into();
+    // Find highlighting on (the costlier case) unless LOOKOUT_BENCH_FIND is empty.
+    app.tail
+        .set_find(&std::env::var("LOOKOUT_BENCH_FIND").unwrap_or_else(|_| "block".into()));
     let mut term = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
 
     // Lines per frame at 50k lines/s and 30 frames/s.

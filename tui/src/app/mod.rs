@@ -532,8 +532,7 @@ impl App {
                 if self.screen != Screen::Tail {
                     self.screen = Screen::Tail;
                 } else if !self.tail.find.is_empty() {
-                    self.tail.find.clear();
-                    self.tail.find_at = None;
+                    self.tail.set_find("");
                 } else {
                     self.quit = true;
                 }
@@ -552,8 +551,7 @@ impl App {
                 }
             }
             PromptKind::Find => {
-                self.tail.find = text.trim().to_string();
-                self.tail.find_at = None;
+                self.tail.set_find(&text);
                 if !self.tail.find.is_empty() && !self.tail.find_next(true) {
                     self.say(format!("not found: {}", self.tail.find));
                 }

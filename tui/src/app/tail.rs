@@ -94,9 +94,15 @@ pub struct Tail {
     /// Lines that arrived while paused.
     pub new_while_paused: u64,
     pub filter: String,
+    /// Set through [`Tail::set_find`], which keeps the match counts right.
     pub find: String,
     /// Index in `lines` of the current find match.
     pub find_at: Option<usize>,
+    /// Matches in `lines`, kept up to date as lines come and go (counting them per
+    /// frame would cost a scan of the whole scrollback 30 times a second).
+    find_total: usize,
+    /// 1-based rank of `find_at` among the matches, 0 when none is current.
+    find_pos: usize,
     pub time_fmt: TimeFmt,
     pub wrap: bool,
     pub hscroll: usize,
@@ -126,6 +132,8 @@ impl Tail {
             filter: String::new(),
             find: String::new(),
             find_at: None,
+            find_total: 0,
+            find_pos: 0,
             time_fmt: TimeFmt::Absolute,
             wrap: false,
             hscroll: 0,
@@ -147,16 +155,27 @@ impl Tail {
                 }
                 self.received += 1;
             }
+            if self.matches_find(&l) {
+                self.find_total += 1;
+            }
             self.lines.push_back(l);
             added += 1;
         }
         let mut evicted = 0;
         while self.lines.len() > self.cap {
-            self.lines.pop_front();
+            if let Some(old) = self.lines.pop_front() {
+                if self.matches_find(&old) {
+                    self.find_total -= 1;
+                    self.find_pos = self.find_pos.saturating_sub(1);
+                }
+            }
             evicted += 1;
         }
         if evicted > 0 {
             self.find_at = self.find_at.and_then(|i| i.checked_sub(evicted));
+            if self.find_at.is_none() {
+                self.find_pos = 0;
+            }
         }
         if !self.follow {
             self.new_while_paused += added as u64;
@@ -216,6 +235,14 @@ impl Tail {
         }
     }
 
+    /// Sets the find text and counts its matches once.
+    pub fn set_find(&mut self, text: &str) {
+        self.find = text.trim().to_string();
+        self.find_at = None;
+        self.find_pos = 0;
+        self.find_total = self.lines.iter().filter(|l| self.matches_find(l)).count();
+    }
+
     /// Jumps to the next match older (`up`) or newer than the current one, or than the
     /// view's bottom line; returns false when there is none.
     pub fn find_next(&mut self, up: bool) -> bool {
@@ -234,6 +261,13 @@ impl Tail {
                 .find(|&i| self.matches_find(&self.lines[i]))
         };
         let Some(i) = hit else { return false };
+        self.find_pos = match self.find_at {
+            Some(_) if up => self.find_pos.saturating_sub(1).max(1),
+            Some(_) => self.find_pos + 1,
+            None => (0..=i)
+                .filter(|&j| self.matches_find(&self.lines[j]))
+                .count(),
+        };
         self.find_at = Some(i);
         // Put the match in the middle of the view, keeping context around it.
         let half = self.view_rows.get() / 2;
@@ -249,26 +283,15 @@ impl Tail {
 
     /// `(position, total)` of find matches, 1-based position counted from the oldest.
     pub fn find_count(&self) -> (usize, usize) {
-        if self.find.is_empty() {
-            return (0, 0);
-        }
-        let mut total = 0;
-        let mut pos = 0;
-        for (i, l) in self.lines.iter().enumerate() {
-            if self.matches_find(l) {
-                total += 1;
-                if Some(i) == self.find_at {
-                    pos = total;
-                }
-            }
-        }
-        (pos, total)
+        (self.find_pos, self.find_total)
     }
 
     /// Starts over (new subscription): old lines no longer match what is asked.
     pub fn clear(&mut self) {
         self.lines.clear();
         self.find_at = None;
+        self.find_pos = 0;
+        self.find_total = 0;
         self.resume();
     }
 
@@ -406,10 +429,12 @@ pub fn find_ci(hay: &str, needle: &str, from: usize) -> Option<usize> {
     if n.is_empty() || n.len() > h.len() {
         return None;
     }
+    let first = n[0].to_ascii_lowercase();
     (from..=h.len() - n.len()).find(|&i| {
-        hay.is_char_boundary(i)
-            && hay.is_char_boundary(i + n.len())
+        h[i].to_ascii_lowercase() == first
             && h[i..i + n.len()].eq_ignore_ascii_case(n)
+            && hay.is_char_boundary(i)
+            && hay.is_char_boundary(i + n.len())
     })
 }
 
@@ -536,16 +561,27 @@ mod tests {
         let mut t = Tail::new(1000);
         t.view_rows.set(4);
         t.push((0..30).map(|i| entry(if i % 10 == 3 { "Deadlock here" } else { "ok" }, i)));
-        t.find = "deadlock".into();
+        t.set_find("deadlock");
+        assert_eq!(t.find_count(), (0, 3));
         assert!(t.find_next(true));
         assert_eq!(t.find_at, Some(23));
         assert_eq!(t.find_count(), (3, 3));
         assert!(t.find_next(true));
         assert_eq!(t.find_at, Some(13));
+        assert_eq!(t.find_count(), (2, 3));
         assert!(!t.follow);
         assert!(t.find_next(false));
         assert_eq!(t.find_at, Some(23));
         assert!(!t.find_next(false));
+        // Counts follow arrivals and evictions.
+        t.push((30..40).map(|i| entry(if i == 33 { "deadlock" } else { "ok" }, i)));
+        assert_eq!(t.find_count(), (3, 4));
+        t.cap = 100;
+        t.push((40..110).map(|i| entry("ok", i)));
+        assert_eq!(t.lines.len(), 100);
+        assert_eq!(t.find_count(), (2, 3));
+        t.set_find("");
+        assert_eq!(t.find_count(), (0, 0));
     }
 
     #[test]

@@ -70,7 +70,7 @@ const TAIL_LOG: &[KeyHelp] = &[
 const SEARCH_INPUT: &[KeyHelp] = &[
     k("Enter", "search", true),
     k("Ctrl-r", "cycle range 15m 1h 6h 24h 7d all", true),
-    k("Esc / Tab", "to results", true),
+    k("Esc / ↓", "to results", true),
     k("F1 F3", "other screens", false),
 ];
 

@@ -753,8 +753,10 @@ impl App {
                 self.search.focus = SearchFocus::Results;
             }
             KeyCode::Char('r') if ctrl => self.cycle_range(),
-            KeyCode::Esc | KeyCode::Tab | KeyCode::Down => self.search.focus = SearchFocus::Results,
-            KeyCode::BackTab => self.search.focus = SearchFocus::Results,
+            KeyCode::Esc | KeyCode::Down | KeyCode::BackTab => {
+                self.search.focus = SearchFocus::Results
+            }
+            KeyCode::Tab => self.search.focus = SearchFocus::Histogram,
             _ => {
                 self.search.input.handle(k);
             }

@@ -732,3 +732,88 @@ fn every_key_in_the_bar_comes_from_the_table() {
         assert!(bar.contains(k.what), "{:?} not in {bar}", k.what);
     }
 }
+
+#[test]
+fn every_screen_draws_at_any_size_without_panicking() {
+    let (mut app, streams, _, sub) = connected();
+    app.on_event(Event::Client(ClientEvent::Msg(ServerMsg::Streams {
+        id: streams,
+        streams: vec![stream(
+            "payments",
+            "checkout-7d9f-very-long-pod-name",
+            "app",
+            true,
+            1.0,
+        )],
+    })));
+    feed(
+        &mut app,
+        sub,
+        (0..50)
+            .map(|i| {
+                entry(
+                    i,
+                    "checkout-7d9f",
+                    Some(Level::Warn),
+                    &"wide é 日本 ".repeat(20),
+                )
+            })
+            .collect(),
+    );
+    let list = app.alerts.list_req.unwrap();
+    app.on_event(Event::Client(ClientEvent::Msg(ServerMsg::Rules {
+        id: list,
+        rules: vec![rule("PaymentsFailing", AlertState::Firing, true)],
+    })));
+    app.tail.set_find("é");
+    app.tail.find_next(true);
+    for (screen, setup) in [
+        (Screen::Tail, 0),
+        (Screen::Tail, 1),
+        (Screen::Search, 0),
+        (Screen::Alerts, 0),
+        (Screen::Alerts, 1),
+    ] {
+        app.screen = screen;
+        app.tail.wrap = setup == 1;
+        app.tail.hscroll = if setup == 1 { 0 } else { 7 };
+        app.tail.focus = if setup == 1 {
+            TailFocus::Streams
+        } else {
+            TailFocus::Log
+        };
+        app.alerts.editor = (setup == 1).then(Editor::new_rule);
+        app.help = setup == 1;
+        for w in [1u16, 10, 29, 30, 45, 80, 99, 100, 160] {
+            for h in [1u16, 3, 5, 6, 8, 12, 24, 40] {
+                render(&app, w, h);
+            }
+        }
+    }
+}
+
+#[test]
+fn tab_cycles_the_search_panes_both_ways() {
+    let (mut app, _, _, _) = connected();
+    app.on_event(key('2'));
+    let mut seen = vec![app.ctx()];
+    for _ in 0..3 {
+        app.on_event(code(KeyCode::Tab));
+        seen.push(app.ctx());
+    }
+    assert_eq!(
+        seen,
+        vec![
+            keys::Ctx::SearchInput,
+            keys::Ctx::SearchHistogram,
+            keys::Ctx::SearchResults,
+            keys::Ctx::SearchInput
+        ]
+    );
+    app.on_event(code(KeyCode::BackTab));
+    assert_eq!(app.ctx(), keys::Ctx::SearchResults);
+    app.on_event(code(KeyCode::BackTab));
+    assert_eq!(app.ctx(), keys::Ctx::SearchHistogram);
+    app.on_event(code(KeyCode::BackTab));
+    assert_eq!(app.ctx(), keys::Ctx::SearchInput);
+}

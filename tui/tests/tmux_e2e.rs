@@ -12,6 +12,15 @@ use support::{Daemon, LogTree, Tmux};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
+/// With `LOOKOUT_CAPTURE_DIR` set, keeps each screen as text (the docs' captures).
+fn keep(name: &str, screen: &str) {
+    if let Some(dir) = std::env::var_os("LOOKOUT_CAPTURE_DIR") {
+        let dir = std::path::PathBuf::from(dir);
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(dir.join(format!("{name}.txt")), screen);
+    }
+}
+
 #[test]
 fn dashboard_tails_searches_and_creates_a_rule() {
     let Some(tmux) = Tmux::available() else {
@@ -51,6 +60,7 @@ fn dashboard_tails_searches_and_creates_a_rule() {
     let screen = pane.wait_for("card declined for order 8831", DEADLINE);
     assert!(screen.contains("[1 Tail]"), "{screen}");
     assert!(screen.contains("following"), "{screen}");
+    keep("tail", &screen);
 
     // Search: switch screen, type a query, see the hit and the count.
     pane.keys(&["2"]);
@@ -64,6 +74,7 @@ fn dashboard_tails_searches_and_creates_a_rule() {
         pane.wait_for("order 8831", DEADLINE)
     };
     assert!(screen.contains("Results"), "{screen}");
+    keep("search", &screen);
 
     // Alerts: new rule through the form, saved, listed.
     pane.keys(&["Escape", "3"]);
@@ -75,10 +86,12 @@ fn dashboard_tails_searches_and_creates_a_rule() {
     pane.type_text("declined");
     pane.keys(&["Tab", "C-u"]);
     pane.type_text("1h");
-    pane.wait_for("would have fired", DEADLINE);
+    let screen = pane.wait_for("would have fired", DEADLINE);
+    keep("editor", &screen);
     pane.keys(&["C-s"]);
     let screen = pane.wait_for("rule CardDeclines saved", DEADLINE);
     assert!(screen.contains("CardDeclines"), "{screen}");
+    keep("alerts", &screen);
 
     // Help overlay, then quit: the terminal comes back.
     pane.keys(&["?"]);

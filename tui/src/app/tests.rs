@@ -401,6 +401,9 @@ fn search_runs_shows_histogram_errors_and_pages() {
         },
     })));
     let s = render(&app, 100, 30);
+    if std::env::var_os("SHOW").is_some() {
+        println!("{s}");
+    }
     assert!(s.contains("2,417 matches"), "{s}");
     assert!(s.contains("█"), "{s}");
     assert!(s.contains("ledger-0"), "{s}");
@@ -535,6 +538,9 @@ fn alerts_list_detail_and_live_firing_count() {
     );
     app.on_event(key('3'));
     let s = render(&app, 120, 30);
+    if std::env::var_os("SHOW").is_some() {
+        println!("{s}");
+    }
     assert!(s.contains("● PaymentsFailing"), "{s}");
     assert!(s.contains("firing"), "{s}");
     assert!(s.contains("disabled"), "{s}");
@@ -611,6 +617,9 @@ fn rule_editor_validates_previews_and_saves() {
         },
     })));
     let s = render(&app, 100, 30);
+    if std::env::var_os("SHOW").is_some() {
+        println!("{s}");
+    }
     assert!(s.contains("✗ unknown unit"), "{s}");
     assert!(s.contains("would have fired 3 time(s)"), "{s}");
     assert!(s.contains("peak value 14"), "{s}");

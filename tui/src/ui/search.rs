@@ -112,15 +112,13 @@ pub fn columns(h: &Histogram, width: usize) -> Vec<(u64, usize)> {
         return Vec::new();
     }
     if n <= width {
-        // Each bucket gets width/n columns (at least one); pad the rest.
-        let per = (width / n).max(1);
-        let mut out = Vec::new();
-        for (i, b) in h.buckets.iter().enumerate() {
-            for _ in 0..per {
-                out.push((b.count, i));
-            }
-        }
-        out
+        // Stretch: every column shows the bucket under it, so the chart spans the pane.
+        (0..width)
+            .map(|c| {
+                let i = (c * n / width).min(n - 1);
+                (h.buckets[i].count, i)
+            })
+            .collect()
     } else {
         (0..width)
             .map(|c| {

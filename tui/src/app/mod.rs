@@ -223,6 +223,8 @@ impl App {
                     .now
                     .add_nanos(i64::try_from(retry_in.as_nanos()).unwrap_or(i64::MAX));
                 self.conn = ConnState::Down { reason, at, fatal };
+                // The re-opened alert watch starts with the full list again.
+                self.alerts.alerts_known = false;
                 // Replies to requests in flight will never come.
                 self.search.req = None;
                 self.search.more_req = None;

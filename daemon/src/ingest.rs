@@ -6,12 +6,127 @@
 //! instead); only the index channel may exert back-pressure, which pauses the
 //! collector.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::thread::JoinHandle;
 
+use crossbeam_channel::{Receiver, Sender};
 use lookout_shared::LogEntry;
+
+use crate::collect::Batch;
+use crate::index::IngestBatch;
+use crate::level;
 
 /// A consumer of freshly ingested entries (live tail, alert evaluation).
 pub trait EntrySink: Send + Sync {
     /// Called once per batch, in ingest order. Must return quickly.
     fn publish(&self, entries: &[Arc<LogEntry>]);
+}
+
+/// The sinks ingest publishes to; more can be added while it runs (the server
+/// registers the live fan-out and alerting once they start).
+#[derive(Clone, Default)]
+pub struct Sinks(Arc<RwLock<Vec<Arc<dyn EntrySink>>>>);
+
+impl Sinks {
+    /// Adds a sink; it sees every batch ingested from now on.
+    pub fn add(&self, sink: Arc<dyn EntrySink>) {
+        if let Ok(mut v) = self.0.write() {
+            v.push(sink);
+        }
+    }
+
+    fn publish(&self, entries: &[Arc<LogEntry>]) {
+        let sinks = self.0.read().map(|v| v.clone()).unwrap_or_default();
+        for s in sinks {
+            s.publish(entries);
+        }
+    }
+}
+
+/// Running totals, for rates in health and status.
+#[derive(Debug, Default)]
+pub struct IngestCounters {
+    pub entries: AtomicU64,
+    pub bytes: AtomicU64,
+}
+
+/// Sets level and seq on a collector batch; `next_seq` advances past it.
+pub fn prepare(batch: Batch, next_seq: &mut u64) -> IngestBatch {
+    let entries = batch
+        .entries
+        .into_iter()
+        .map(|mut e| {
+            e.level = level::detect(&e.message);
+            e.seq = *next_seq;
+            *next_seq += 1;
+            Arc::new(e)
+        })
+        .collect();
+    IngestBatch {
+        entries,
+        positions: batch.positions,
+        next_seq: *next_seq,
+    }
+}
+
+/// The running ingest stage.
+pub struct IngestHandle {
+    pub thread: JoinHandle<()>,
+    pub counters: Arc<IngestCounters>,
+}
+
+/// Starts ingest: `rx` from the collector, `index_tx` to the index writer (bounded:
+/// when the writer falls behind, ingest waits and so does the collector). Ends when
+/// the collector's channel closes, the writer's does, or `stop` fires or is dropped;
+/// it then drops both channels, which stops the collector and makes the writer do
+/// its final commit. Entries read but not yet indexed are simply read again after a
+/// restart: their positions were never committed.
+pub fn spawn(
+    rx: Receiver<Batch>,
+    next_seq: u64,
+    sinks: Sinks,
+    index_tx: Sender<IngestBatch>,
+    stop: Receiver<()>,
+) -> IngestHandle {
+    let counters = Arc::new(IngestCounters::default());
+    let c = counters.clone();
+    let thread = std::thread::Builder::new()
+        .name("ingest".into())
+        .spawn(move || {
+            let mut seq = next_seq;
+            loop {
+                let batch = crossbeam_channel::select! {
+                    recv(rx) -> b => match b {
+                        Ok(b) => b,
+                        Err(_) => break,
+                    },
+                    recv(stop) -> _ => break,
+                };
+                let b = prepare(batch, &mut seq);
+                c.entries
+                    .fetch_add(b.entries.len() as u64, Ordering::Relaxed);
+                c.bytes.fetch_add(
+                    b.entries.iter().map(|e| e.message.len() as u64).sum(),
+                    Ordering::Relaxed,
+                );
+                if !b.entries.is_empty() {
+                    sinks.publish(&b.entries);
+                }
+                // Blocks while the writer is behind (back-pressure), but still
+                // honours `stop`.
+                let sent = crossbeam_channel::select! {
+                    send(index_tx, b) -> r => r.is_ok(),
+                    recv(stop) -> _ => false,
+                };
+                if !sent {
+                    break;
+                }
+            }
+        })
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot start the ingest thread");
+            std::thread::spawn(|| {})
+        });
+    IngestHandle { thread, counters }
 }

@@ -1,1 +1,192 @@
-//! level: not built yet.
+//! Severity detection on a line's text, at ingest.
+//!
+//! A line gets a [`Level`] only when it says so in one of the forms programs really
+//! write: an upper-case keyword (`ERROR`, `WARN`, `WARNING`, `FATAL`, `CRITICAL`, …),
+//! a keyed value (`level=error`, `"level":"error"`, `severity: WARN`), a bracketed
+//! word (`[warn]`, `<error>`), or a klog header (`E1125 10:00:00.000000 …`).
+//! A lower-case word in prose (`connection error`) is not a level: guessing there
+//! would make `level:error` useless.
+//!
+//! Only the start of the line is scanned (levels live in the header); JSON lines are
+//! scanned further because the level key can come after a long message field.
+
+use lookout_shared::Level;
+
+/// How far into a plain line the level is looked for.
+const PLAIN_SCAN: usize = 256;
+/// How far into a JSON line (`{…`) the level key is looked for.
+const JSON_SCAN: usize = 4096;
+
+/// The level a line states, if any.
+pub fn detect(message: &str) -> Option<Level> {
+    if let Some(l) = klog(message.as_bytes()) {
+        return Some(l);
+    }
+    let trimmed = message.trim_start();
+    let limit = if trimmed.starts_with('{') {
+        JSON_SCAN
+    } else {
+        PLAIN_SCAN
+    };
+    let bytes = message.as_bytes();
+    let end = bytes.len().min(limit);
+    let mut i = 0;
+    while i < end {
+        if !bytes[i].is_ascii_alphabetic() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
+            i += 1;
+        }
+        // Only whole words: not preceded or followed by an identifier character.
+        if start > 0 && is_ident(bytes[start - 1]) {
+            continue;
+        }
+        if i < bytes.len() && bytes[i] == b'_' {
+            continue;
+        }
+        let word = &bytes[start..i];
+        let Some(level) = keyword(word) else { continue };
+        if word.iter().all(|b| b.is_ascii_uppercase()) && word.len() > 1 {
+            return Some(level);
+        }
+        if bracketed(bytes, start, i) || keyed(&bytes[..start]) {
+            return Some(level);
+        }
+    }
+    None
+}
+
+fn is_ident(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Severity keywords, case-insensitively.
+fn keyword(word: &[u8]) -> Option<Level> {
+    if word.len() > 9 {
+        return None;
+    }
+    let mut buf = [0u8; 9];
+    let lower = &mut buf[..word.len()];
+    lower.copy_from_slice(word);
+    lower.make_ascii_lowercase();
+    Some(match &*lower {
+        b"error" | b"err" | b"fatal" | b"critical" | b"crit" | b"panic" | b"severe"
+        | b"emerg" | b"emergency" | b"alert" => Level::Error,
+        b"warn" | b"warning" => Level::Warn,
+        b"info" | b"notice" | b"information" => Level::Info,
+        b"debug" | b"dbug" => Level::Debug,
+        b"trace" | b"finest" | b"finer" => Level::Trace,
+        _ => return None,
+    })
+}
+
+/// `[warn]`, `<error>`, `(info)`: a keyword alone inside brackets.
+fn bracketed(bytes: &[u8], start: usize, end: usize) -> bool {
+    if start == 0 || end >= bytes.len() {
+        return false;
+    }
+    matches!(
+        (bytes[start - 1], bytes[end]),
+        (b'[', b']') | (b'<', b'>') | (b'(', b')')
+    )
+}
+
+/// The text before a keyword ends with a level key: `level=`, `"level":"`,
+/// `severity: `, `lvl=`, `"log.level": "`.
+fn keyed(before: &[u8]) -> bool {
+    let mut j = before.len();
+    // Skip an opening quote and spaces before the value.
+    while j > 0 && matches!(before[j - 1], b'"' | b'\'' | b' ') {
+        j -= 1;
+    }
+    if j == 0 || !matches!(before[j - 1], b'=' | b':') {
+        return false;
+    }
+    j -= 1;
+    while j > 0 && matches!(before[j - 1], b'"' | b'\'' | b' ') {
+        j -= 1;
+    }
+    let key_end = j;
+    while j > 0 && (is_ident(before[j - 1]) || matches!(before[j - 1], b'.' | b'@' | b'-')) {
+        j -= 1;
+    }
+    let key = before[j..key_end].to_ascii_lowercase();
+    key.ends_with(b"level")
+        || key.ends_with(b"lvl")
+        || key.ends_with(b"severity")
+        || key == b"loglevel"
+}
+
+/// klog's header: `Lmmdd hh:mm:ss.uuuuuu …` with L one of I, W, E, F.
+fn klog(b: &[u8]) -> Option<Level> {
+    if b.len() < 15 {
+        return None;
+    }
+    let level = match b[0] {
+        b'I' => Level::Info,
+        b'W' => Level::Warn,
+        b'E' | b'F' => Level::Error,
+        _ => return None,
+    };
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    if digits(1..5) && b[5] == b' ' && digits(6..8) && b[8] == b':' && digits(9..11) && b[11] == b':'
+    {
+        Some(level)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_forms() {
+        let cases: &[(&str, Option<Level>)] = &[
+            ("ERROR something broke", Some(Level::Error)),
+            ("2024-01-01 12:00:00 WARN disk low", Some(Level::Warn)),
+            ("WARNING: deprecated", Some(Level::Warn)),
+            ("level=error msg=\"boom\"", Some(Level::Error)),
+            ("ts=1 lvl=debug msg=x", Some(Level::Debug)),
+            (r#"{"msg":"x","level":"error"}"#, Some(Level::Error)),
+            (r#"{"severity": "WARNING", "msg":"x"}"#, Some(Level::Warn)),
+            ("E1125 10:00:00.123456       1 reflector.go:1] failed", Some(Level::Error)),
+            ("I1125 10:00:00.123456       1 main.go:1] started", Some(Level::Info)),
+            ("W0101 00:00:00.000000 1 x.go:1] hmm", Some(Level::Warn)),
+            ("F0101 00:00:00.000000 1 x.go:1] dead", Some(Level::Error)),
+            ("[WARN] cache miss", Some(Level::Warn)),
+            ("[warn] cache miss", Some(Level::Warn)),
+            ("<error> x", Some(Level::Error)),
+            ("FATAL out of memory", Some(Level::Error)),
+            ("CRITICAL: pager", Some(Level::Error)),
+            ("TRACE enter fn", Some(Level::Trace)),
+            ("connection error, retrying", None),
+            ("the information you asked", None),
+            ("ERRORS_TOTAL=3", None),
+            ("MY_ERROR happened", None),
+            ("plain line", None),
+            ("", None),
+            ("Internal server error occurred while processing", None),
+        ];
+        for (line, want) in cases {
+            assert_eq!(detect(line), *want, "{line}");
+        }
+    }
+
+    #[test]
+    fn first_keyword_wins() {
+        assert_eq!(detect("INFO retrying after ERROR"), Some(Level::Info));
+    }
+
+    #[test]
+    fn odd_input_does_not_panic() {
+        for s in ["é", "[", "level=", "\"level\":", "E123", "日本語 ERROR", "\u{0}"] {
+            let _ = detect(s);
+        }
+        assert_eq!(detect("日本語 ERROR"), Some(Level::Error));
+    }
+}

@@ -1,0 +1,300 @@
+//! Index benchmark: ingest N entries built from the loghub samples, then measure
+//! query latencies (p50/p99) through `Index::search` (the daemon's search path, less
+//! the websocket), and ripgrep over the same lines as plain files.
+//!
+//! ```text
+//! cargo bench -p lookout-daemon --bench index -- --entries 10000000 [--dir /tmp/x] [--runs 200]
+//! ```
+//!
+//! Prints a Markdown table for `docs/BENCHMARKS.md`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use lookout_daemon::collect::{Batch, PositionUpdate};
+use lookout_daemon::index::{Index, IndexConfig};
+use lookout_daemon::ingest;
+use lookout_shared::protocol::{SearchParams, TimeRange};
+use lookout_shared::{LogEntry, Stream, Timestamp};
+
+struct Args {
+    entries: usize,
+    dir: Option<PathBuf>,
+    runs: usize,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        entries: 1_000_000,
+        dir: None,
+        runs: 200,
+    };
+    let mut it = std::env::args().skip(1);
+    let mut bench = false;
+    while let Some(x) = it.next() {
+        match x.as_str() {
+            "--bench" => bench = true,
+            "--entries" => a.entries = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.entries),
+            "--dir" => a.dir = it.next().map(PathBuf::from),
+            "--runs" => a.runs = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.runs),
+            _ => {}
+        }
+    }
+    if !bench {
+        // `cargo test --all-targets` runs this binary without `--bench`: a quick
+        // smoke run so the suite stays fast.
+        a.entries = a.entries.min(5_000);
+        a.runs = a.runs.min(3);
+    }
+    a
+}
+
+fn loghub() -> Vec<(String, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/loghub");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("testdata/loghub")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for p in files {
+        let sys = p
+            .file_stem()
+            .unwrap()
+            .to_string_lossy()
+            .split('_')
+            .next()
+            .unwrap()
+            .to_lowercase();
+        let bytes = std::fs::read(&p).unwrap();
+        for l in String::from_utf8_lossy(&bytes).lines() {
+            let l = l.trim_end_matches('\r');
+            if !l.is_empty() {
+                out.push((sys.clone(), l.to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// Entry `i`: loghub line `i mod 16k` in its system's namespace, 4 pods each, spread
+/// evenly over the 24 h before `end`. A request id makes some words rare, as in
+/// real logs.
+fn entry(lines: &[(String, String)], i: usize, n: usize, end: i64) -> LogEntry {
+    let (sys, msg) = &lines[i % lines.len()];
+    let span = 86_400_000_000_000i64;
+    LogEntry {
+        ts: Timestamp(end - span + (i as i64) * (span / n as i64)),
+        node: "bench-node".into(),
+        namespace: sys.clone(),
+        pod: format!("{sys}-{}", (i / 7) % 4),
+        pod_uid: format!("uid-{sys}-{}", (i / 7) % 4),
+        container: "app".into(),
+        container_id: String::new(),
+        restart: 0,
+        stream: if i % 9 == 0 { Stream::Stderr } else { Stream::Stdout },
+        message: format!("{msg} req={:x}", i * 2654435761 % 1_000_003),
+        level: None,
+        seq: 0,
+    }
+}
+
+fn pct(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v[i.min(v.len() - 1)]
+}
+
+fn time_search(index: &Index, params: &SearchParams, runs: usize) -> (f64, f64, u64) {
+    let mut v = Vec::with_capacity(runs);
+    let mut total = 0;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let p = index.search(params).expect("search");
+        v.push(t.elapsed().as_secs_f64() * 1000.0);
+        total = p.total;
+    }
+    (pct(&mut v.clone(), 0.5), pct(&mut v, 0.99), total)
+}
+
+fn rg(dir: &Path, pattern: &str, runs: usize) -> Option<(f64, u64)> {
+    let mut v = Vec::new();
+    let mut count = 0;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let out = Command::new("rg")
+            .args(["-c", "--no-filename", "-i", "-w", "-F", pattern])
+            .arg(dir)
+            .output()
+            .ok()?;
+        v.push(t.elapsed().as_secs_f64() * 1000.0);
+        count = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.trim().parse::<u64>().ok())
+            .sum();
+    }
+    Some((pct(&mut v, 0.5), count))
+}
+
+fn main() {
+    let a = args();
+    let tmp;
+    let base = match &a.dir {
+        Some(d) => d.clone(),
+        None => {
+            tmp = tempfile::tempdir().unwrap();
+            tmp.path().to_path_buf()
+        }
+    };
+    let data = base.join("data");
+    let plain = base.join("plain");
+    let _ = std::fs::remove_dir_all(&data);
+    let _ = std::fs::remove_dir_all(&plain);
+    let lines = loghub();
+    let n = a.entries;
+    let end = Timestamp::now().0;
+
+    let (index, rec) = Index::open(IndexConfig {
+        data_dir: data.clone(),
+        commit_interval: Duration::from_secs(1),
+        retention: Duration::from_secs(30 * 86_400),
+        max_disk: 1 << 40,
+    })
+    .expect("open index");
+    let (tx, rx) = crossbeam_channel::bounded(16);
+    let writer = index.spawn_writer(rx);
+    let mut seq = rec.next_seq;
+    let batch = 8192;
+
+    // Build entries ahead in chunks so generation is not timed as ingest.
+    eprintln!("ingesting {n} entries…");
+    let mut bytes = 0u64;
+    let mut ingest_time = Duration::ZERO;
+    let mut i = 0;
+    let t_all = Instant::now();
+    while i < n {
+        let m = batch.min(n - i);
+        let entries: Vec<LogEntry> = (i..i + m).map(|j| entry(&lines, j, n, end)).collect();
+        bytes += entries.iter().map(|e| e.message.len() as u64 + 1).sum::<u64>();
+        let t = Instant::now();
+        let b = ingest::prepare(
+            Batch {
+                entries,
+                positions: PositionUpdate::default(),
+            },
+            &mut seq,
+        );
+        tx.send(b).unwrap();
+        ingest_time += t.elapsed();
+        i += m;
+    }
+    drop(tx);
+    writer.join().unwrap();
+    let wall = t_all.elapsed().as_secs_f64();
+    eprintln!("(sending took {:.1} s of that)", ingest_time.as_secs_f64());
+    let stats = index.stats();
+    assert_eq!(stats.docs, n as u64, "all entries stored");
+    let eps = n as f64 / wall;
+    let mibs = bytes as f64 / wall / (1 << 20) as f64;
+    eprintln!("ingest: {wall:.1} s, {eps:.0} entries/s, {mibs:.1} MiB/s");
+
+    // The same lines as plain files, one per pod, for rg.
+    std::fs::create_dir_all(&plain).unwrap();
+    {
+        let mut files = std::collections::HashMap::new();
+        for j in 0..n {
+            let e = entry(&lines, j, n, end);
+            let f = files.entry(e.pod.clone()).or_insert_with(|| {
+                std::io::BufWriter::new(
+                    std::fs::File::create(plain.join(format!("{}.log", e.pod))).unwrap(),
+                )
+            });
+            writeln!(f, "{}", e.message).unwrap();
+        }
+    }
+
+    // Re-open as the daemon would after a restart (fresh reader, cold-ish caches).
+    drop(index);
+    let (index, _) = Index::open(IndexConfig {
+        data_dir: data.clone(),
+        commit_interval: Duration::from_secs(1),
+        retention: Duration::from_secs(30 * 86_400),
+        max_disk: 1 << 40,
+    })
+    .unwrap();
+    let runs = a.runs;
+    let q = |query: &str| SearchParams {
+        query: query.into(),
+        limit: 100,
+        ..Default::default()
+    };
+    let cases: Vec<(&str, SearchParams)> = vec![
+        ("(a) selective term `snapshotting`", q("snapshotting")),
+        ("(a') rare term (one req id)", q("1b1e2")),
+        ("(b) phrase `\"Receiving block\"`", q("\"Receiving block\"")),
+        (
+            "(c) `namespace:openssh invalid`",
+            q("namespace:openssh invalid"),
+        ),
+        ("(e) common term `INFO` top-100", q("INFO")),
+        (
+            "(d) count + histogram, 24 h, `level:error`",
+            SearchParams {
+                query: "level:error".into(),
+                limit: 1,
+                histogram: true,
+                range: TimeRange {
+                    since: Some("24h".into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        ),
+        (
+            "(d') count + histogram, 24 h, all",
+            SearchParams {
+                query: "*".into(),
+                limit: 1,
+                histogram: true,
+                range: TimeRange {
+                    since: Some("24h".into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        ),
+    ];
+    println!("\nentries: {n}, message bytes: {:.1} MiB, index on disk: {:.1} MiB, buckets: {}",
+        bytes as f64 / (1 << 20) as f64,
+        index.stats().bytes as f64 / (1 << 20) as f64,
+        index.stats().buckets);
+    println!("ingest: {eps:.0} entries/s, {mibs:.1} MiB/s ({wall:.1} s wall)\n");
+    println!("| query | hits | p50 ms | p99 ms |");
+    println!("| --- | ---: | ---: | ---: |");
+    let mut p50s = std::collections::HashMap::new();
+    for (name, params) in &cases {
+        // Warm once.
+        let _ = index.search(params);
+        let (p50, p99, total) = time_search(&index, params, runs);
+        p50s.insert(*name, p50);
+        println!("| {name} | {total} | {p50:.2} | {p99:.2} |");
+    }
+    println!("\n| rg comparison (`rg -c -i -w -F`) | rg hits | rg ms | index p50 ms | ratio |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    for (word, name) in [
+        ("snapshotting", "(a) selective term `snapshotting`"),
+        ("1b1e2", "(a') rare term (one req id)"),
+        ("INFO", "(e) common term `INFO` top-100"),
+    ] {
+        if let Some((ms, hits)) = rg(&plain, word, 5) {
+            let ix = p50s[name];
+            println!("| `{word}` | {hits} | {ms:.1} | {ix:.2} | {:.0}x |", ms / ix);
+        } else {
+            println!("| `{word}` | rg not installed | | | |");
+        }
+    }
+}

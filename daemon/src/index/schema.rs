@@ -1,0 +1,190 @@
+//! The tantivy schema of one bucket, and conversions between entries and documents.
+//!
+//! - `ts`: date, indexed (tantivy truncates the indexed term to seconds) and fast with
+//!   nanosecond precision: ordering and exact range checks read the fast field.
+//! - `seq`: u64, fast and indexed; the tie-break for equal timestamps and the handle
+//!   a context request finds an entry by.
+//! - raw fields (`namespace`, `pod`, `container`, `stream`, `node`, `level`, `pod_uid`):
+//!   one untokenised term each, no fieldnorms (never scored).
+//! - `message`: [`crate::query::text`] words with positions (phrase queries), stored.
+
+use lookout_shared::{Level, LogEntry, Stream, Timestamp};
+use tantivy::schema::{
+    DateOptions, DateTimePrecision, Field, IndexRecordOption, NumericOptions, Schema,
+    TextFieldIndexing, TextOptions, Value, STORED,
+};
+use tantivy::{DateTime, TantivyDocument};
+
+use crate::query::{text, RawField};
+
+/// Field handles of the schema.
+#[derive(Debug, Clone)]
+pub struct Fields {
+    pub schema: Schema,
+    pub ts: Field,
+    pub seq: Field,
+    pub namespace: Field,
+    pub pod: Field,
+    pub container: Field,
+    pub stream: Field,
+    pub node: Field,
+    pub level: Field,
+    pub pod_uid: Field,
+    pub container_id: Field,
+    pub restart: Field,
+    pub message: Field,
+}
+
+impl Fields {
+    /// The schema every bucket uses.
+    pub fn new() -> Fields {
+        let mut b = Schema::builder();
+        let ts = b.add_date_field(
+            "ts",
+            DateOptions::default()
+                .set_indexed()
+                .set_fast()
+                .set_stored()
+                .set_precision(DateTimePrecision::Nanoseconds),
+        );
+        let seq = b.add_u64_field(
+            "seq",
+            NumericOptions::default()
+                .set_indexed()
+                .set_fast()
+                .set_stored(),
+        );
+        let raw = || {
+            TextOptions::default()
+                .set_indexing_options(
+                    TextFieldIndexing::default()
+                        .set_tokenizer("raw")
+                        .set_fieldnorms(false)
+                        .set_index_option(IndexRecordOption::Basic),
+                )
+                .set_fast("raw")
+                .set_stored()
+        };
+        let namespace = b.add_text_field("namespace", raw());
+        let pod = b.add_text_field("pod", raw());
+        let container = b.add_text_field("container", raw());
+        let stream = b.add_text_field("stream", raw());
+        let node = b.add_text_field("node", raw());
+        let level = b.add_text_field("level", raw());
+        let pod_uid = b.add_text_field(
+            "pod_uid",
+            TextOptions::default()
+                .set_indexing_options(
+                    TextFieldIndexing::default()
+                        .set_tokenizer("raw")
+                        .set_fieldnorms(false)
+                        .set_index_option(IndexRecordOption::Basic),
+                )
+                .set_stored(),
+        );
+        let container_id = b.add_text_field("container_id", STORED);
+        let restart = b.add_u64_field(
+            "restart",
+            NumericOptions::default().set_indexed().set_stored(),
+        );
+        let message = b.add_text_field(
+            "message",
+            TextOptions::default()
+                .set_indexing_options(
+                    TextFieldIndexing::default()
+                        .set_tokenizer(text::TOKENIZER)
+                        .set_fieldnorms(false)
+                        .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+                )
+                .set_stored(),
+        );
+        Fields {
+            schema: b.build(),
+            ts,
+            seq,
+            namespace,
+            pod,
+            container,
+            stream,
+            node,
+            level,
+            pod_uid,
+            container_id,
+            restart,
+            message,
+        }
+    }
+
+    /// The field of a raw query field.
+    pub fn raw(&self, f: RawField) -> Field {
+        match f {
+            RawField::Namespace => self.namespace,
+            RawField::Pod => self.pod,
+            RawField::Container => self.container,
+            RawField::Node => self.node,
+            RawField::Stream => self.stream,
+            RawField::Level => self.level,
+        }
+    }
+
+    /// The document for an entry (`seq` and `level` already set by ingest).
+    pub fn to_doc(&self, e: &LogEntry) -> TantivyDocument {
+        let mut d = TantivyDocument::new();
+        d.add_date(self.ts, DateTime::from_timestamp_nanos(e.ts.0));
+        d.add_u64(self.seq, e.seq);
+        d.add_text(self.namespace, &e.namespace);
+        d.add_text(self.pod, &e.pod);
+        d.add_text(self.container, &e.container);
+        d.add_text(self.stream, e.stream.as_str());
+        d.add_text(self.node, &e.node);
+        if let Some(l) = e.level {
+            d.add_text(self.level, l.as_str());
+        }
+        d.add_text(self.pod_uid, &e.pod_uid);
+        d.add_text(self.container_id, &e.container_id);
+        d.add_u64(self.restart, u64::from(e.restart));
+        d.add_text(self.message, &e.message);
+        d
+    }
+
+    /// The entry a stored document holds; `ts` and `seq` come from the fast fields
+    /// the caller already read (they are exact there).
+    pub fn to_entry(&self, d: &TantivyDocument, ts: i64, seq: u64) -> LogEntry {
+        let s = |f: Field| {
+            d.get_first(f)
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        };
+        let stream = match d.get_first(self.stream).and_then(|v| v.as_str()) {
+            Some("stderr") => Stream::Stderr,
+            _ => Stream::Stdout,
+        };
+        LogEntry {
+            ts: Timestamp(ts),
+            node: s(self.node),
+            namespace: s(self.namespace),
+            pod: s(self.pod),
+            pod_uid: s(self.pod_uid),
+            container: s(self.container),
+            container_id: s(self.container_id),
+            restart: d
+                .get_first(self.restart)
+                .and_then(|v| v.as_u64())
+                .and_then(|r| u32::try_from(r).ok())
+                .unwrap_or(0),
+            stream,
+            message: s(self.message),
+            level: d
+                .get_first(self.level)
+                .and_then(|v| v.as_str())
+                .and_then(Level::parse),
+            seq,
+        }
+    }
+}
+
+impl Default for Fields {
+    fn default() -> Self {
+        Fields::new()
+    }
+}

@@ -1,0 +1,265 @@
+//! The index writer thread: adds ingested entries to the active bucket, commits them
+//! with the collector positions they complete, rolls buckets and applies retention.
+//!
+//! Exactly-once: positions and `next_seq` travel in the same tantivy commit as the
+//! entries they account for, so after any crash the newest bucket's last payload
+//! says exactly which lines are stored. A failed commit (disk full, …) keeps the
+//! uncommitted entries in memory, stops reading the channel (the collector pauses)
+//! and retries until it succeeds; positions never run ahead of the data.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use lookout_shared::LogEntry;
+use tantivy::IndexWriter;
+
+use super::bucket::{dir_size, Bucket, Payload, FORMAT_VERSION};
+use super::{IngestBatch, Shared};
+use crate::collect::Positions;
+
+/// Commit early when this many entries wait, whatever the interval.
+const MAX_PENDING: usize = 200_000;
+/// How often to retry after an indexing error.
+const RETRY_EVERY: Duration = Duration::from_secs(1);
+
+struct Writer {
+    shared: Arc<Shared>,
+    active: Arc<Bucket>,
+    iw: Option<IndexWriter>,
+    /// Entries added since the last successful commit (re-added after a failure).
+    pending: Vec<Arc<LogEntry>>,
+    /// Positions including every pending batch.
+    positions: Positions,
+    next_seq: u64,
+    /// Whether there is anything to commit (entries or position changes).
+    dirty: bool,
+    failed: bool,
+}
+
+fn now_ms() -> i64 {
+    lookout_shared::Timestamp::now().0 / 1_000_000
+}
+
+pub(super) fn run(shared: Arc<Shared>, rx: Receiver<IngestBatch>, start: Payload) {
+    let Some(active) = shared.active() else {
+        tracing::error!("index writer started without a bucket");
+        return;
+    };
+    let mut w = Writer {
+        shared: shared.clone(),
+        active,
+        iw: None,
+        pending: Vec::new(),
+        positions: start.positions,
+        next_seq: start.next_seq,
+        dirty: false,
+        failed: false,
+    };
+    if let Err(e) = w.ensure_writer() {
+        w.fail(format!("cannot open the index writer: {e}"));
+    }
+    let interval = shared.cfg.commit_interval.max(Duration::from_millis(10));
+    let mut last_commit = Instant::now();
+    loop {
+        if w.failed {
+            std::thread::sleep(RETRY_EVERY);
+            w.recover();
+            if w.failed {
+                continue;
+            }
+            last_commit = Instant::now();
+        }
+        let deadline = last_commit + interval;
+        let timeout = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(timeout) {
+            Ok(batch) => w.add(batch),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                // Graceful stop: commit what we have; retry a few times on failure.
+                for _ in 0..5 {
+                    if w.failed {
+                        w.recover();
+                    } else if w.dirty {
+                        w.commit();
+                    }
+                    if !w.failed {
+                        break;
+                    }
+                    std::thread::sleep(RETRY_EVERY);
+                }
+                if let Some(iw) = w.iw.take() {
+                    let _ = iw.wait_merging_threads();
+                }
+                return;
+            }
+        }
+        if Instant::now() >= deadline || w.pending.len() >= MAX_PENDING {
+            if w.dirty && !w.failed {
+                w.commit();
+            }
+            if !w.failed {
+                w.maintain();
+            }
+            last_commit = Instant::now();
+        }
+    }
+}
+
+impl Writer {
+    fn ensure_writer(&mut self) -> Result<(), tantivy::TantivyError> {
+        if self.iw.is_none() {
+            let threads = std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                .clamp(1, 2);
+            let iw = self
+                .active
+                .index
+                .writer_with_num_threads(threads, threads * 48_000_000)?;
+            self.iw = Some(iw);
+        }
+        Ok(())
+    }
+
+    fn fail(&mut self, msg: String) {
+        tracing::error!(error = %msg, "indexing stopped; will retry without losing data");
+        self.shared.set_error(Some(msg));
+        self.failed = true;
+        // Dropping the writer discards its uncommitted docs; `pending` keeps them.
+        self.iw = None;
+    }
+
+    fn add(&mut self, batch: IngestBatch) {
+        self.positions.apply(&batch.positions);
+        self.next_seq = self.next_seq.max(batch.next_seq);
+        self.dirty = true;
+        if let Err(e) = self.add_docs(&batch.entries) {
+            self.pending.extend(batch.entries);
+            self.fail(format!("adding documents failed: {e}"));
+            return;
+        }
+        self.pending.extend(batch.entries);
+    }
+
+    fn add_docs(&mut self, entries: &[Arc<LogEntry>]) -> Result<(), tantivy::TantivyError> {
+        self.ensure_writer()?;
+        let f = &self.shared.fields;
+        if let Some(iw) = &self.iw {
+            for e in entries {
+                iw.add_document(f.to_doc(e))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn payload(&self) -> Payload {
+        let meta = self.active.meta.read().map(|m| m.clone()).unwrap_or_default();
+        let (mut lo, mut hi) = (meta.min_ts, meta.max_ts);
+        for e in &self.pending {
+            lo = Some(lo.map_or(e.ts.0, |x: i64| x.min(e.ts.0)));
+            hi = Some(hi.map_or(e.ts.0, |x: i64| x.max(e.ts.0)));
+        }
+        Payload {
+            version: FORMAT_VERSION,
+            positions: self.positions.clone(),
+            next_seq: self.next_seq,
+            min_ts: lo,
+            max_ts: hi,
+            created_ms: meta.created_ms,
+        }
+    }
+
+    fn commit(&mut self) {
+        let t0 = Instant::now();
+        let payload = self.payload();
+        let res = (|| -> Result<(), String> {
+            let json = serde_json::to_string(&payload).map_err(|e| e.to_string())?;
+            self.ensure_writer().map_err(|e| e.to_string())?;
+            let iw = self.iw.as_mut().ok_or("no index writer")?;
+            let mut pc = iw.prepare_commit().map_err(|e| e.to_string())?;
+            pc.set_payload(&json);
+            pc.commit().map_err(|e| e.to_string())?;
+            Ok(())
+        })();
+        if let Err(e) = res {
+            self.fail(format!("commit failed: {e}"));
+            return;
+        }
+        if let Err(e) = self.active.reader.reload() {
+            tracing::warn!(error = %e, "reader reload failed");
+        }
+        if let Ok(mut m) = self.active.meta.write() {
+            m.min_ts = payload.min_ts;
+            m.max_ts = payload.max_ts;
+            m.bytes = dir_size(&self.active.path);
+        }
+        self.pending.clear();
+        self.dirty = false;
+        self.shared
+            .set_committed(t0.elapsed().as_secs_f64() * 1000.0);
+    }
+
+    /// After a failure: a fresh writer, every pending entry again, one commit.
+    fn recover(&mut self) {
+        self.iw = None;
+        let pending = std::mem::take(&mut self.pending);
+        let res = self.add_docs(&pending);
+        self.pending = pending;
+        if let Err(e) = res {
+            self.fail(format!("adding documents failed: {e}"));
+            return;
+        }
+        self.failed = false;
+        self.commit();
+        if !self.failed {
+            tracing::info!("indexing resumed");
+            self.shared.set_error(None);
+        }
+    }
+
+    /// Rolls the active bucket when it is big or old enough; drops what retention says.
+    fn maintain(&mut self) {
+        let meta = self.active.meta.read().map(|m| m.clone()).unwrap_or_default();
+        let old = now_ms().saturating_sub(meta.created_ms) >= self.shared.span_ms;
+        let has_docs = meta.max_ts.is_some();
+        if has_docs && (meta.bytes >= self.shared.roll_bytes || old) && !self.dirty {
+            self.roll();
+        }
+        self.shared.apply_retention();
+    }
+
+    fn roll(&mut self) {
+        let payload = Payload {
+            version: FORMAT_VERSION,
+            positions: self.positions.clone(),
+            next_seq: self.next_seq,
+            min_ts: None,
+            max_ts: None,
+            created_ms: now_ms(),
+        };
+        // Let the sealed bucket's writer go (its lock, its threads).
+        if let Some(iw) = self.iw.take() {
+            let _ = iw.wait_merging_threads();
+        }
+        if let Ok(mut m) = self.active.meta.write() {
+            m.bytes = dir_size(&self.active.path);
+        }
+        let id = self.active.id + 1;
+        match Bucket::create(&self.shared.cfg.data_dir, id, &self.shared.fields, &payload) {
+            Ok(b) => {
+                let b = Arc::new(b);
+                self.shared.push_bucket(b.clone());
+                self.active = b;
+                tracing::info!(bucket = id, "rolled to a new index bucket");
+            }
+            Err(e) => {
+                // Stay on the current bucket; it keeps working.
+                tracing::warn!(error = %e, "cannot create a new bucket");
+            }
+        }
+        if let Err(e) = self.ensure_writer() {
+            self.fail(format!("cannot open the index writer: {e}"));
+        }
+    }
+}

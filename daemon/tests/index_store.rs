@@ -1,0 +1,167 @@
+//! Storage: recovery from the last commit, refusing foreign or corrupt data dirs,
+//! retention by age and by disk size with whole-bucket drops.
+
+mod index_support;
+
+use std::time::{Duration, Instant};
+
+use index_support::*;
+use lookout_daemon::index::{Index, IndexError};
+use lookout_shared::protocol::Order;
+use lookout_shared::Timestamp;
+
+const T0: i64 = 1_764_000_000_000_000_000;
+
+#[test]
+fn reopening_recovers_seq_and_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = Running::open(config(dir.path()));
+    assert_eq!(r.next_seq, 1);
+    let first = r.ingest(loghub_entries(1000, T0, 1));
+    r.close();
+    let (index, rec) = Index::open(config(dir.path())).unwrap();
+    assert_eq!(rec.next_seq, 1001);
+    assert_eq!(index.stats().docs, 1000);
+    drop(index);
+    let mut r = Running::open(config(dir.path()));
+    assert_eq!(r.next_seq, 1001);
+    let second = r.ingest(loghub_entries(500, T0 + 1_000_000_000_000, 1));
+    assert_eq!(second[0].seq, 1001);
+    r.wait_docs(1500);
+    let (all, total) = walk(&r.index, "*", Order::OldestFirst, 1000);
+    assert_eq!(total, 1500);
+    let mut want = first;
+    want.extend(second);
+    assert_eq!(all, want);
+    r.close();
+}
+
+#[test]
+fn foreign_and_corrupt_dirs_are_refused_untouched() {
+    // A non-empty directory that is not ours.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("precious.txt"), "do not delete").unwrap();
+    let e = Index::open(config(dir.path())).unwrap_err();
+    assert!(matches!(e, IndexError::Foreign(_)), "{e}");
+    assert!(e.to_string().contains("LOOKOUT-DATA"), "{e}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("precious.txt")).unwrap(),
+        "do not delete"
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+
+    // Another format version.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("LOOKOUT-DATA"), "lookout-data 99\n").unwrap();
+    let e = Index::open(config(dir.path())).unwrap_err();
+    assert!(e.to_string().contains("99"), "{e}");
+
+    // A corrupt bucket: an error naming it, and nothing deleted.
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = Running::open(config(dir.path()));
+    r.ingest(loghub_entries(100, T0, 1));
+    r.close();
+    let bucket = std::fs::read_dir(dir.path().join("index"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    std::fs::write(bucket.join("meta.json"), "{ not json").unwrap();
+    let before = lookout_daemon::index::bucket::dir_size(&bucket);
+    let e = Index::open(config(dir.path())).unwrap_err();
+    assert!(matches!(e, IndexError::Corrupt(_)), "{e}");
+    assert!(e.to_string().contains(&bucket.display().to_string()), "{e}");
+    assert_eq!(lookout_daemon::index::bucket::dir_size(&bucket), before);
+
+    // An empty directory is initialised.
+    let dir = tempfile::tempdir().unwrap();
+    let (_i, rec) = Index::open(config(&dir.path().join("new"))).unwrap();
+    assert_eq!(rec.next_seq, 1);
+    assert!(dir.path().join("new/LOOKOUT-DATA").exists());
+}
+
+#[test]
+fn disk_stays_bounded_by_max_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    let max = 2u64 << 20;
+    cfg.max_disk = max;
+    cfg.commit_interval = Duration::from_millis(50);
+    let mut r = Running::open(cfg);
+    let mut written = 0u64;
+    let mut peak = 0u64;
+    let mut last = Vec::new();
+    // Write ~6x max-disk of message bytes.
+    let mut i = 0i64;
+    // Recent timestamps: only the size limit applies, not the 7 d retention.
+    let t0 = Timestamp::now().0 - 3_600_000_000_000;
+    while written < 6 * max {
+        let mut batch = loghub_entries(2000, t0 + i * 1_000_000_000, 1);
+        for (j, e) in batch.iter_mut().enumerate() {
+            e.message = format!("{} batch{} item{}", e.message, i, j);
+        }
+        written += batch.iter().map(|e| e.message.len() as u64).sum::<u64>();
+        last = r.ingest(batch);
+        i += 1;
+        let size = lookout_daemon::index::bucket::dir_size(dir.path());
+        peak = peak.max(size);
+    }
+    // Let the last commits and drops happen.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (found, _) = walk(&r.index, &format!("batch{}", i - 1), Order::NewestFirst, 1000);
+        if found.len() == last.len() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "newest batch not searchable");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let size = lookout_daemon::index::bucket::dir_size(dir.path());
+    peak = peak.max(size);
+    let stats = r.index.stats();
+    assert!(stats.buckets >= 2, "{stats:?}");
+    // Bounded: max-disk plus one bucket being filled and tantivy's merge slack.
+    assert!(peak < max * 2, "peak {peak} for max {max}");
+    assert!(stats.bytes <= max + max / 5, "{stats:?}");
+    // The oldest batches are gone, the newest is whole.
+    let (oldest, _) = walk(&r.index, "batch0", Order::NewestFirst, 1000);
+    assert!(oldest.is_empty(), "batch0 still has {} entries", oldest.len());
+    r.close();
+}
+
+#[test]
+fn old_buckets_expire_by_age() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.retention = Duration::from_secs(3);
+    cfg.commit_interval = Duration::from_millis(100);
+    let mut r = Running::open(cfg);
+    let now = Timestamp::now().0;
+    // Entries already an hour old: they expire once their bucket is sealed.
+    let mut old = loghub_entries(300, now - 3_600_000_000_000, 1);
+    for e in &mut old {
+        e.message = format!("{} oldbatch", e.message);
+    }
+    r.ingest(old);
+    r.wait_docs(300);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        // Keep writing fresh entries so buckets roll.
+        let mut fresh = loghub_entries(50, Timestamp::now().0, 1);
+        for e in &mut fresh {
+            e.message = format!("{} freshbatch", e.message);
+        }
+        r.ingest(fresh);
+        std::thread::sleep(Duration::from_millis(200));
+        let (old, _) = walk(&r.index, "oldbatch", Order::NewestFirst, 1000);
+        if old.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "old entries never expired");
+    }
+    let (fresh, _) = walk(&r.index, "freshbatch", Order::NewestFirst, 1000);
+    assert!(!fresh.is_empty());
+    r.close();
+}

@@ -1,0 +1,158 @@
+//! Shared helpers for the index tests: real loghub lines as message bodies, a real
+//! index on disk in a temp dir, batches fed straight to the writer.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+use lookout_daemon::collect::{Batch, PositionUpdate};
+use lookout_daemon::index::{Index, IndexConfig, IngestBatch};
+use lookout_daemon::ingest;
+use lookout_shared::protocol::{Cursor, Order, SearchParams};
+use lookout_shared::{LogEntry, Stream, Timestamp};
+
+pub fn loghub_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/loghub")
+}
+
+/// `(file stem, line)` for every loghub line, CR/LF stripped.
+pub fn loghub_lines() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(loghub_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    files.sort();
+    for p in files {
+        let stem = p.file_stem().unwrap().to_string_lossy().to_string();
+        let bytes = std::fs::read(&p).unwrap();
+        for line in String::from_utf8_lossy(&bytes).lines() {
+            let line = line.trim_end_matches('\r');
+            if !line.is_empty() {
+                out.push((stem.clone(), line.to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// Entries built from loghub: namespace per system, a few pods, both streams;
+/// timestamps from `t0` with many equal ones (`per_ts` entries share a ts).
+pub fn loghub_entries(n: usize, t0: i64, per_ts: usize) -> Vec<LogEntry> {
+    let lines = loghub_lines();
+    (0..n)
+        .map(|i| {
+            let (stem, msg) = &lines[i % lines.len()];
+            let sys = stem.split('_').next().unwrap().to_lowercase();
+            LogEntry {
+                ts: Timestamp(t0 + (i / per_ts.max(1)) as i64 * 1_000_000),
+                node: "node-1".into(),
+                namespace: sys.clone(),
+                pod: format!("{sys}-{}", i % 3),
+                pod_uid: format!("uid-{sys}-{}", i % 3),
+                container: if i % 5 == 0 { "sidecar".into() } else { "app".into() },
+                container_id: String::new(),
+                restart: 0,
+                stream: if i % 7 == 0 { Stream::Stderr } else { Stream::Stdout },
+                message: msg.clone(),
+                level: None,
+                seq: 0,
+            }
+        })
+        .collect()
+}
+
+pub fn config(dir: &Path) -> IndexConfig {
+    IndexConfig {
+        data_dir: dir.to_path_buf(),
+        commit_interval: Duration::from_millis(200),
+        retention: Duration::from_secs(7 * 86_400),
+        max_disk: 10 << 30,
+    }
+}
+
+/// An open index with its writer thread.
+pub struct Running {
+    pub index: Index,
+    pub tx: Option<Sender<IngestBatch>>,
+    pub next_seq: u64,
+    pub writer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    pub fn open(cfg: IndexConfig) -> Running {
+        let (index, rec) = Index::open(cfg).unwrap();
+        let (tx, rx) = crossbeam_channel::bounded(4);
+        let writer = index.spawn_writer(rx);
+        Running {
+            index,
+            tx: Some(tx),
+            next_seq: rec.next_seq,
+            writer: Some(writer),
+        }
+    }
+
+    /// Ingests entries (level and seq set as ingest does); returns them as stored.
+    pub fn ingest(&mut self, entries: Vec<LogEntry>) -> Vec<LogEntry> {
+        let b = ingest::prepare(
+            Batch {
+                entries,
+                positions: PositionUpdate::default(),
+            },
+            &mut self.next_seq,
+        );
+        let out = b.entries.iter().map(|e| (**e).clone()).collect();
+        self.tx.as_ref().unwrap().send(b).unwrap();
+        out
+    }
+
+    /// Waits until `n` docs are searchable.
+    pub fn wait_docs(&self, n: u64) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.index.stats().docs < n {
+            assert!(Instant::now() < deadline, "only {} of {n} docs", self.index.stats().docs);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Closes the channel and waits for the final commit.
+    pub fn close(mut self) -> Index {
+        self.tx.take();
+        self.writer.take().unwrap().join().unwrap();
+        self.index.clone()
+    }
+}
+
+/// Every match of `query`, walking pages with the cursor.
+pub fn walk(index: &Index, query: &str, order: Order, page: u32) -> (Vec<LogEntry>, u64) {
+    let mut out = Vec::new();
+    let mut cursor: Option<Cursor> = None;
+    let mut total = None;
+    loop {
+        let p = index
+            .search(&SearchParams {
+                query: query.into(),
+                limit: page,
+                cursor,
+                order,
+                ..Default::default()
+            })
+            .unwrap_or_else(|e| panic!("{query}: {e}"));
+        // The first page's total (the index may change while walking).
+        total.get_or_insert(p.total);
+        out.extend(p.entries);
+        match p.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    (out, total.unwrap_or(0))
+}
+
+pub fn arc(e: Vec<LogEntry>) -> Vec<Arc<LogEntry>> {
+    e.into_iter().map(Arc::new).collect()
+}

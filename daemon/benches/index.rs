@@ -96,7 +96,11 @@ fn entry(lines: &[(String, String)], i: usize, n: usize, end: i64) -> LogEntry {
         container: "app".into(),
         container_id: String::new(),
         restart: 0,
-        stream: if i % 9 == 0 { Stream::Stderr } else { Stream::Stdout },
+        stream: if i % 9 == 0 {
+            Stream::Stderr
+        } else {
+            Stream::Stdout
+        },
         message: format!("{msg} req={:x}", i * 2654435761 % 1_000_003),
         level: None,
         seq: 0,
@@ -179,7 +183,10 @@ fn main() {
     while i < n {
         let m = batch.min(n - i);
         let entries: Vec<LogEntry> = (i..i + m).map(|j| entry(&lines, j, n, end)).collect();
-        bytes += entries.iter().map(|e| e.message.len() as u64 + 1).sum::<u64>();
+        bytes += entries
+            .iter()
+            .map(|e| e.message.len() as u64 + 1)
+            .sum::<u64>();
         let t = Instant::now();
         let b = ingest::prepare(
             Batch {
@@ -268,10 +275,12 @@ fn main() {
             },
         ),
     ];
-    println!("\nentries: {n}, message bytes: {:.1} MiB, index on disk: {:.1} MiB, buckets: {}",
+    println!(
+        "\nentries: {n}, message bytes: {:.1} MiB, index on disk: {:.1} MiB, buckets: {}",
         bytes as f64 / (1 << 20) as f64,
         index.stats().bytes as f64 / (1 << 20) as f64,
-        index.stats().buckets);
+        index.stats().buckets
+    );
     println!("ingest: {eps:.0} entries/s, {mibs:.1} MiB/s ({wall:.1} s wall)\n");
     println!("| query | hits | p50 ms | p99 ms |");
     println!("| --- | ---: | ---: | ---: |");
@@ -292,7 +301,10 @@ fn main() {
     ] {
         if let Some((ms, hits)) = rg(&plain, word, 5) {
             let ix = p50s[name];
-            println!("| `{word}` | {hits} | {ms:.1} | {ix:.2} | {:.0}x |", ms / ix);
+            println!(
+                "| `{word}` | {hits} | {ms:.1} | {ix:.2} | {:.0}x |",
+                ms / ix
+            );
         } else {
             println!("| `{word}` | rg not installed | | | |");
         }

@@ -114,8 +114,7 @@ impl Drop for Daemon {
 pub fn index_config(config: &Config) -> anyhow::Result<IndexConfig> {
     Ok(IndexConfig {
         data_dir: config.data_dir.clone(),
-        commit_interval: parse_duration(&config.commit_interval)
-            .context("--commit-interval")?,
+        commit_interval: parse_duration(&config.commit_interval).context("--commit-interval")?,
         retention: parse_duration(&config.retention).context("--retention")?,
         max_disk: parse_size(&config.max_disk).context("--max-disk")?,
     })

@@ -73,8 +73,8 @@ fn keyword(word: &[u8]) -> Option<Level> {
     lower.copy_from_slice(word);
     lower.make_ascii_lowercase();
     Some(match &*lower {
-        b"error" | b"err" | b"fatal" | b"critical" | b"crit" | b"panic" | b"severe"
-        | b"emerg" | b"emergency" | b"alert" => Level::Error,
+        b"error" | b"err" | b"fatal" | b"critical" | b"crit" | b"panic" | b"severe" | b"emerg"
+        | b"emergency" | b"alert" => Level::Error,
         b"warn" | b"warning" => Level::Warn,
         b"info" | b"notice" | b"information" => Level::Info,
         b"debug" | b"dbug" => Level::Debug,
@@ -132,7 +132,12 @@ fn klog(b: &[u8]) -> Option<Level> {
         _ => return None,
     };
     let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
-    if digits(1..5) && b[5] == b' ' && digits(6..8) && b[8] == b':' && digits(9..11) && b[11] == b':'
+    if digits(1..5)
+        && b[5] == b' '
+        && digits(6..8)
+        && b[8] == b':'
+        && digits(9..11)
+        && b[11] == b':'
     {
         Some(level)
     } else {
@@ -154,8 +159,14 @@ mod tests {
             ("ts=1 lvl=debug msg=x", Some(Level::Debug)),
             (r#"{"msg":"x","level":"error"}"#, Some(Level::Error)),
             (r#"{"severity": "WARNING", "msg":"x"}"#, Some(Level::Warn)),
-            ("E1125 10:00:00.123456       1 reflector.go:1] failed", Some(Level::Error)),
-            ("I1125 10:00:00.123456       1 main.go:1] started", Some(Level::Info)),
+            (
+                "E1125 10:00:00.123456       1 reflector.go:1] failed",
+                Some(Level::Error),
+            ),
+            (
+                "I1125 10:00:00.123456       1 main.go:1] started",
+                Some(Level::Info),
+            ),
             ("W0101 00:00:00.000000 1 x.go:1] hmm", Some(Level::Warn)),
             ("F0101 00:00:00.000000 1 x.go:1] dead", Some(Level::Error)),
             ("[WARN] cache miss", Some(Level::Warn)),
@@ -184,7 +195,15 @@ mod tests {
 
     #[test]
     fn odd_input_does_not_panic() {
-        for s in ["é", "[", "level=", "\"level\":", "E123", "日本語 ERROR", "\u{0}"] {
+        for s in [
+            "é",
+            "[",
+            "level=",
+            "\"level\":",
+            "E123",
+            "日本語 ERROR",
+            "\u{0}",
+        ] {
             let _ = detect(s);
         }
         assert_eq!(detect("日本語 ERROR"), Some(Level::Error));

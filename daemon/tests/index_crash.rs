@@ -59,7 +59,10 @@ fn term(c: &mut Child) {
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 33) % n
     }
 }
@@ -80,7 +83,9 @@ fn sigkill_mid_stream_under_rotation_loses_and_duplicates_nothing() {
     let logs = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
     let uid = "0b6e4c1a-7f3e-4d2a-9c11-2f1e0d9b8a77";
-    let pod_dir = logs.path().join(format!("pods/shop_checkout-7d9f_{uid}/app"));
+    let pod_dir = logs
+        .path()
+        .join(format!("pods/shop_checkout-7d9f_{uid}/app"));
     std::fs::create_dir_all(&pod_dir).unwrap();
     std::fs::create_dir_all(logs.path().join("containers")).unwrap();
     let log = pod_dir.join("0.log");
@@ -149,7 +154,15 @@ fn sigkill_mid_stream_under_rotation_loses_and_duplicates_nothing() {
     assert!(kills >= 3, "only {kills} kills");
     let dups: Vec<_> = got.iter().filter(|(_, c)| **c > 1).take(5).collect();
     assert!(dups.is_empty(), "stored twice: {dups:?}");
-    let lost: Vec<_> = want.keys().filter(|k| !got.contains_key(*k)).take(5).collect();
-    assert!(lost.is_empty(), "lost ({} total): {lost:?}", LINES - got.len());
+    let lost: Vec<_> = want
+        .keys()
+        .filter(|k| !got.contains_key(*k))
+        .take(5)
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "lost ({} total): {lost:?}",
+        LINES - got.len()
+    );
     assert_eq!(got, want);
 }

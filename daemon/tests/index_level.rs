@@ -35,8 +35,10 @@ fn loghub_levels_match_their_columns() {
             "HealthApp_2k" | "OpenSSH_2k" => None,
             _ => continue,
         };
-        if matches!(stem.as_str(), "HDFS_2k" | "Spark_2k" | "Hadoop_2k" | "Zookeeper_2k" | "Apache_2k")
-            && expected.is_none()
+        if matches!(
+            stem.as_str(),
+            "HDFS_2k" | "Spark_2k" | "Hadoop_2k" | "Zookeeper_2k" | "Apache_2k"
+        ) && expected.is_none()
         {
             // A continuation line without a header: just must not panic.
             let _ = detect(line);

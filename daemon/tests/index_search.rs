@@ -140,16 +140,26 @@ fn time_range_histogram_and_count() {
             ..Default::default()
         })
         .unwrap();
-    let want = stored.iter().filter(|e| e.ts >= from && e.ts < until).count() as u64;
+    let want = stored
+        .iter()
+        .filter(|e| e.ts >= from && e.ts < until)
+        .count() as u64;
     assert_eq!(want, 360);
     assert_eq!(p.total, want);
     assert_eq!(p.entries.len(), 10);
     assert!(p.entries.iter().all(|e| e.ts >= from && e.ts < until));
     assert_eq!(p.entries[0].ts, Timestamp(until.0 - 10_000_000_000));
     let h = p.histogram.unwrap();
-    assert!(h.buckets.len() >= 30 && h.buckets.len() <= 121, "{}", h.buckets.len());
+    assert!(
+        h.buckets.len() >= 30 && h.buckets.len() <= 121,
+        "{}",
+        h.buckets.len()
+    );
     assert_eq!(h.buckets.iter().map(|b| b.count).sum::<u64>(), want);
-    assert!(h.buckets.windows(2).all(|w| w[1].start.0 - w[0].start.0 == h.width_ms as i64 * 1_000_000));
+    assert!(h
+        .buckets
+        .windows(2)
+        .all(|w| w[1].start.0 - w[0].start.0 == h.width_ms as i64 * 1_000_000));
     assert_eq!(r.index.count("level:error", from, until).unwrap(), {
         let q = Query::parse("level:error").unwrap();
         stored
@@ -182,7 +192,10 @@ fn time_range_histogram_and_count() {
             ..Default::default()
         })
         .unwrap_err();
-    assert!(matches!(e, SearchError::BadRange(ref m) if m.contains("unit")), "{e}");
+    assert!(
+        matches!(e, SearchError::BadRange(ref m) if m.contains("unit")),
+        "{e}"
+    );
     let e = r
         .index
         .search(&SearchParams {
@@ -274,10 +287,17 @@ fn a_written_line_is_searchable_within_two_seconds() {
         if !found.is_empty() {
             break;
         }
-        assert!(t.elapsed() < std::time::Duration::from_secs(10), "never found");
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(10),
+            "never found"
+        );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     // The commit interval is 1 s: the line shows up well within 2 s.
-    assert!(t.elapsed() < std::time::Duration::from_secs(2), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        t.elapsed()
+    );
     r.close();
 }

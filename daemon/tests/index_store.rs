@@ -110,7 +110,12 @@ fn disk_stays_bounded_by_max_disk() {
     // Let the last commits and drops happen.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (found, _) = walk(&r.index, &format!("batch{}", i - 1), Order::NewestFirst, 1000);
+        let (found, _) = walk(
+            &r.index,
+            &format!("batch{}", i - 1),
+            Order::NewestFirst,
+            1000,
+        );
         if found.len() == last.len() {
             break;
         }
@@ -127,7 +132,11 @@ fn disk_stays_bounded_by_max_disk() {
     assert!(stats.bytes <= max + max / 5, "{stats:?}");
     // The oldest batches are gone, the newest is whole.
     let (oldest, _) = walk(&r.index, "batch0", Order::NewestFirst, 1000);
-    assert!(oldest.is_empty(), "batch0 still has {} entries", oldest.len());
+    assert!(
+        oldest.is_empty(),
+        "batch0 still has {} entries",
+        oldest.len()
+    );
     r.close();
 }
 

@@ -172,7 +172,9 @@ pub fn list_buckets(data_dir: &Path) -> Result<Vec<u64>, IndexError> {
 
 /// Registers our tokenizer on an index.
 fn register(index: &tantivy::Index) {
-    index.tokenizers().register(text::TOKENIZER, text::analyzer());
+    index
+        .tokenizers()
+        .register(text::TOKENIZER, text::analyzer());
 }
 
 fn corrupt(path: &Path, e: impl std::fmt::Display) -> IndexError {
@@ -197,7 +199,11 @@ pub fn dir_size(path: &Path) -> u64 {
 
 impl Bucket {
     /// Opens an existing bucket and reads its last payload.
-    pub fn open(data_dir: &Path, id: u64, fields: &Fields) -> Result<(Bucket, Payload), IndexError> {
+    pub fn open(
+        data_dir: &Path,
+        id: u64,
+        fields: &Fields,
+    ) -> Result<(Bucket, Payload), IndexError> {
         let path = index_dir(data_dir).join(bucket_name(id));
         let index = tantivy::Index::open_in_dir(&path).map_err(|e| corrupt(&path, e))?;
         if index.schema() != fields.schema {
@@ -269,13 +275,14 @@ impl Bucket {
             let mut w: tantivy::IndexWriter = index
                 .writer_with_num_threads(1, 15_000_000)
                 .map_err(|e| IndexError::Tantivy(e.to_string()))?;
-            let json = serde_json::to_string(payload)
-                .map_err(|e| IndexError::Tantivy(e.to_string()))?;
+            let json =
+                serde_json::to_string(payload).map_err(|e| IndexError::Tantivy(e.to_string()))?;
             let mut pc = w
                 .prepare_commit()
                 .map_err(|e| IndexError::Tantivy(e.to_string()))?;
             pc.set_payload(&json);
-            pc.commit().map_err(|e| IndexError::Tantivy(e.to_string()))?;
+            pc.commit()
+                .map_err(|e| IndexError::Tantivy(e.to_string()))?;
             w.wait_merging_threads()
                 .map_err(|e| IndexError::Tantivy(e.to_string()))?;
         }

@@ -452,7 +452,12 @@ impl Index {
     }
 
     /// Matches of `query` with `from <= ts < until` (alert evaluation, rule tests).
-    pub fn count(&self, query: &str, from: Timestamp, until: Timestamp) -> Result<u64, SearchError> {
+    pub fn count(
+        &self,
+        query: &str,
+        from: Timestamp,
+        until: Timestamp,
+    ) -> Result<u64, SearchError> {
         let q = Query::parse(query)?;
         self.count_query(&q, from, until)
     }
@@ -484,7 +489,9 @@ impl Index {
         until: Timestamp,
         width: Duration,
     ) -> Result<Histogram, SearchError> {
-        let w = i64::try_from(width.as_nanos()).unwrap_or(i64::MAX).max(1_000_000);
+        let w = i64::try_from(width.as_nanos())
+            .unwrap_or(i64::MAX)
+            .max(1_000_000);
         let n = ((until.0.saturating_sub(from.0)).max(0) as i128 + w as i128 - 1) / w as i128;
         if n > 100_000 {
             return Err(SearchError::BadRange("too many histogram bars".into()));

@@ -154,7 +154,12 @@ impl Writer {
     }
 
     fn payload(&self) -> Payload {
-        let meta = self.active.meta.read().map(|m| m.clone()).unwrap_or_default();
+        let meta = self
+            .active
+            .meta
+            .read()
+            .map(|m| m.clone())
+            .unwrap_or_default();
         let (mut lo, mut hi) = (meta.min_ts, meta.max_ts);
         for e in &self.pending {
             lo = Some(lo.map_or(e.ts.0, |x: i64| x.min(e.ts.0)));
@@ -220,7 +225,12 @@ impl Writer {
 
     /// Rolls the active bucket when it is big or old enough; drops what retention says.
     fn maintain(&mut self) {
-        let meta = self.active.meta.read().map(|m| m.clone()).unwrap_or_default();
+        let meta = self
+            .active
+            .meta
+            .read()
+            .map(|m| m.clone())
+            .unwrap_or_default();
         let old = now_ms().saturating_sub(meta.created_ms) >= self.shared.span_ms;
         let has_docs = meta.max_ts.is_some();
         if has_docs && (meta.bytes >= self.shared.roll_bytes || old) && !self.dirty {

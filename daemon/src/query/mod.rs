@@ -94,7 +94,10 @@ pub enum Node {
     /// A message word starting with this (lower-cased) prefix.
     WordPrefix(String),
     /// A raw field equal to (or starting with) any of the values. Never empty.
-    Raw { field: RawField, values: Vec<RawValue> },
+    Raw {
+        field: RawField,
+        values: Vec<RawValue>,
+    },
     And(Vec<Node>),
     Or(Vec<Node>),
     Not(Box<Node>),

@@ -321,11 +321,7 @@ impl Parser {
             Tok::Field(name) => self.field(&name, t.col, t.len),
             Tok::RParen => Err(err("unexpected `)`", t.col, 1)),
             Tok::RBracket => Err(err("unexpected `]`", t.col, 1)),
-            Tok::LBracket => Err(err(
-                "`[` only follows `IN`, as in `pod:IN [a b]`",
-                t.col,
-                1,
-            )),
+            Tok::LBracket => Err(err("`[` only follows `IN`, as in `pod:IN [a b]`", t.col, 1)),
             Tok::Minus | Tok::Plus => Err(err("expected a term", t.col, 1)),
         }
     }
@@ -351,16 +347,10 @@ impl Parser {
             }
         };
         let Some(v) = self.next() else {
-            return Err(err(
-                format!("`{name}:` needs a value"),
-                col,
-                len,
-            ));
+            return Err(err(format!("`{name}:` needs a value"), col, len));
         };
         // `field:IN [a b c]`
-        if is_op(&v.tok, "IN")
-            && matches!(self.peek().map(|x| &x.tok), Some(Tok::LBracket))
-        {
+        if is_op(&v.tok, "IN") && matches!(self.peek().map(|x| &x.tok), Some(Tok::LBracket)) {
             let open = self.next().map(|x| x.col).unwrap_or(v.col);
             let mut values = Vec::new();
             loop {
@@ -631,7 +621,10 @@ mod tests {
             p("(a OR b) c"),
             Node::And(vec![Node::Or(vec![w(&["a"]), w(&["b"])]), w(&["c"])])
         );
-        assert_eq!(p("x and y"), Node::And(vec![w(&["x"]), w(&["and"]), w(&["y"])]));
+        assert_eq!(
+            p("x and y"),
+            Node::And(vec![w(&["x"]), w(&["and"]), w(&["y"])])
+        );
         assert_eq!(p("12:30:01"), w(&["12", "30", "01"]));
     }
 

@@ -54,10 +54,18 @@ pub fn loghub_entries(n: usize, t0: i64, per_ts: usize) -> Vec<LogEntry> {
                 namespace: sys.clone(),
                 pod: format!("{sys}-{}", i % 3),
                 pod_uid: format!("uid-{sys}-{}", i % 3),
-                container: if i % 5 == 0 { "sidecar".into() } else { "app".into() },
+                container: if i % 5 == 0 {
+                    "sidecar".into()
+                } else {
+                    "app".into()
+                },
                 container_id: String::new(),
                 restart: 0,
-                stream: if i % 7 == 0 { Stream::Stderr } else { Stream::Stdout },
+                stream: if i % 7 == 0 {
+                    Stream::Stderr
+                } else {
+                    Stream::Stdout
+                },
                 message: msg.clone(),
                 level: None,
                 seq: 0,
@@ -114,7 +122,11 @@ impl Running {
     pub fn wait_docs(&self, n: u64) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while self.index.stats().docs < n {
-            assert!(Instant::now() < deadline, "only {} of {n} docs", self.index.stats().docs);
+            assert!(
+                Instant::now() < deadline,
+                "only {} of {n} docs",
+                self.index.stats().docs
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }

@@ -56,9 +56,16 @@ pub struct Daemon {
 
 impl Daemon {
     /// Starts lookoutd on `tree`; `Err` says why it cannot (yet).
+    ///
+    /// `lookout_daemon::app::Daemon::start` runs the pipeline (collect, ingest,
+    /// index) but the websocket server (`serve`) is not on main yet; once it is, this
+    /// starts both on 127.0.0.1:0 and returns the bound URL.
     pub fn start(tree: &LogTree) -> Result<Daemon, String> {
         let _ = tree;
-        Err("lookout_daemon has no in-process start (app::Daemon::start) on this branch yet".into())
+        Err(
+            "lookout_daemon has no websocket server (daemon/src/serve.rs) on this branch yet"
+                .into(),
+        )
     }
 
     pub fn url(&self) -> String {

@@ -176,6 +176,9 @@ fn init_tracing() {
 
 /// Runs the daemon until SIGTERM or SIGINT, then commits and exits.
 pub fn run(config: Config) -> anyhow::Result<()> {
+    if config.stdout {
+        return crate::stdout_sink::run(&config);
+    }
     init_tracing();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -37,3 +37,4 @@ pub mod live;
 pub mod query;
 pub mod serve;
 pub mod sim;
+pub mod stdout_sink;

@@ -78,7 +78,6 @@ fn stored(data: &Path) -> BTreeMap<String, usize> {
 }
 
 #[test]
-#[ignore = "needs the collector: run after it is merged"]
 fn sigkill_mid_stream_under_rotation_loses_and_duplicates_nothing() {
     let logs = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();

@@ -9,15 +9,23 @@
 //!   atomically (the index does it in its commit payload; `--stdout` mode in a file).
 //! - [`CollectorHandle::followed`] lists the files followed right now (stream listing).
 
+mod layout;
+pub mod parse;
 pub mod positions;
+mod runner;
+mod tailer;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use lookout_shared::LogEntry;
 
-use crate::config::ReadFrom;
-pub use positions::{PositionUpdate, Positions};
+use crate::config::{Config, ReadFrom};
+pub use positions::{FileKey, FilePosition, Format, PendingPartial, PositionUpdate, Positions};
+pub use tailer::TRUNCATED_MARKER;
 
 /// What the collector hands downstream.
 #[derive(Debug, Default)]
@@ -44,6 +52,46 @@ pub struct CollectorConfig {
     pub max_batch: usize,
 }
 
+impl CollectorConfig {
+    /// Defaults for a log root: 5 s partial timeout, 10 s rescan, 4096-entry batches.
+    pub fn new(log_dir: impl Into<PathBuf>, node: impl Into<String>) -> Self {
+        CollectorConfig {
+            log_dir: log_dir.into(),
+            read_from: ReadFrom::Beginning,
+            node: node.into(),
+            max_line_bytes: 1024 * 1024,
+            partial_timeout: Duration::from_secs(5),
+            rescan_interval: Duration::from_secs(10),
+            max_batch: 4096,
+        }
+    }
+
+    /// From the daemon flags (node: `--node`, else the host name, else `unknown`).
+    pub fn from_config(config: &Config) -> Self {
+        let node = config.node.clone().unwrap_or_else(host_name);
+        CollectorConfig {
+            read_from: config.read_from,
+            max_line_bytes: config.max_line_bytes.max(1),
+            ..CollectorConfig::new(config.log_dir.clone(), node)
+        }
+    }
+}
+
+/// The host name, or `unknown`.
+pub fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
+    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if r != 0 {
+        return "unknown".into();
+    }
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    match std::str::from_utf8(&buf[..end]) {
+        Ok(s) if !s.is_empty() => s.to_string(),
+        _ => "unknown".into(),
+    }
+}
+
 /// A file being followed, with the metadata its path gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FollowedFile {
@@ -68,15 +116,56 @@ pub enum CollectError {
     Io(#[from] std::io::Error),
 }
 
-/// The running collector. Dropping the receiver side of its channel stops it.
+/// Counters for the collector's own health.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CollectorStats {
+    /// Lines not valid in their file's format, kept whole as raw messages.
+    pub bad_lines: u64,
+    /// Lines cut at `max_line_bytes` (marked with [`TRUNCATED_MARKER`]).
+    pub truncated_lines: u64,
+}
+
+/// The running collector. Dropping the receiver side of its channel, or this
+/// handle, stops it.
 pub struct CollectorHandle {
-    _private: (),
+    followed: Arc<Mutex<Vec<FollowedFile>>>,
+    stop: Arc<AtomicBool>,
+    bad_lines: Arc<AtomicU64>,
+    truncated_lines: Arc<AtomicU64>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl CollectorHandle {
     /// Files followed right now.
     pub fn followed(&self) -> Vec<FollowedFile> {
-        Vec::new()
+        self.followed.lock().map(|f| f.clone()).unwrap_or_default()
+    }
+
+    /// Counters since start.
+    pub fn stats(&self) -> CollectorStats {
+        CollectorStats {
+            bad_lines: self.bad_lines.load(Ordering::Relaxed),
+            truncated_lines: self.truncated_lines.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Stops the collector thread and waits for it. Entries it had not sent yet
+    /// are not sent; their positions were not either, so nothing is lost.
+    pub fn stop(mut self) {
+        self.stop_inner();
+    }
+
+    fn stop_inner(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for CollectorHandle {
+    fn drop(&mut self) {
+        self.stop_inner();
     }
 }
 
@@ -85,12 +174,57 @@ pub struct Collector;
 
 impl Collector {
     /// Starts collecting `cfg.log_dir` from `start` positions, sending on `tx`.
+    ///
+    /// The environment variable `LOOKOUT_MAX_WATCHES` caps the inotify watches the
+    /// collector takes (the per-user limit is shared by every root process on the
+    /// node); directories beyond it are polled. `0` disables inotify entirely.
     pub fn spawn(
         cfg: CollectorConfig,
         start: Positions,
         tx: crossbeam_channel::Sender<Batch>,
     ) -> Result<CollectorHandle, CollectError> {
-        let _ = (cfg, start, tx);
-        Ok(CollectorHandle { _private: () })
+        let md = std::fs::metadata(&cfg.log_dir).map_err(|source| CollectError::Watch {
+            path: cfg.log_dir.clone(),
+            source,
+        })?;
+        if !md.is_dir() {
+            return Err(CollectError::Watch {
+                path: cfg.log_dir.clone(),
+                source: std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
+            });
+        }
+        let max_watches = std::env::var("LOOKOUT_MAX_WATCHES")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(usize::MAX);
+        let bad_lines = Arc::new(AtomicU64::new(0));
+        let truncated_lines = Arc::new(AtomicU64::new(0));
+        let ctx = tailer::TailCtx {
+            node: cfg.node.clone(),
+            max_line: cfg.max_line_bytes.max(1),
+            bad_lines: bad_lines.clone(),
+            truncated_lines: truncated_lines.clone(),
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let followed = Arc::new(Mutex::new(Vec::new()));
+        let runner = runner::Runner::new(
+            cfg,
+            ctx,
+            start,
+            tx,
+            stop.clone(),
+            followed.clone(),
+            max_watches,
+        );
+        let thread = std::thread::Builder::new()
+            .name("collector".into())
+            .spawn(move || runner.run())?;
+        Ok(CollectorHandle {
+            followed,
+            stop,
+            bad_lines,
+            truncated_lines,
+            thread: Some(thread),
+        })
     }
 }

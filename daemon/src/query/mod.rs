@@ -134,6 +134,12 @@ impl Query {
         eval(&self.root, entry, &mut words)
     }
 
+    /// [`Query::matches`] for many queries on one entry (alert rules): `words`
+    /// caches the entry's message tokens between calls; start each entry with `None`.
+    pub fn matches_cached(&self, entry: &LogEntry, words: &mut Option<Vec<String>>) -> bool {
+        eval(&self.root, entry, words)
+    }
+
     /// The text the query was parsed from.
     pub fn text(&self) -> &str {
         &self.text

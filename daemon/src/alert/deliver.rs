@@ -1,0 +1,446 @@
+//! Delivery to Prometheus Alertmanager (v2 API) and to a generic JSON webhook.
+//!
+//! Each sink has its own bounded queue and task, so a dead Alertmanager delays
+//! nothing else: the evaluator only enqueues (a short mutex, never I/O), a full
+//! queue drops its oldest notification and counts it, and a failed POST is retried
+//! with exponential backoff until the sink answers. A newer notification for the
+//! same alert (same labels) replaces a queued older one, so a sink that comes back
+//! hears the latest state, not a backlog.
+//!
+//! HTTP is a minimal HTTP/1.1 client over tokio's `TcpStream` (plain `http://`
+//! only: Alertmanager and webhooks sit in the cluster network; TLS belongs to a
+//! sidecar or proxy). It is public so tests can query Alertmanager with it.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lookout_shared::protocol::AlertState;
+use lookout_shared::{LogEntry, Timestamp};
+use serde::Serialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::eval::Notification;
+
+/// Most notifications waiting per sink.
+pub const QUEUE_CAP: usize = 1000;
+/// Most alerts per POST.
+const BATCH: usize = 64;
+
+/// An HTTP failure.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("bad URL {0:?}: expected http://host[:port][/path]")]
+    BadUrl(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("timed out")]
+    Timeout,
+    #[error("malformed HTTP response")]
+    Malformed,
+}
+
+/// A parsed `http://host:port/path`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpUrl {
+    pub host: String,
+    pub port: u16,
+    pub path: String,
+}
+
+impl HttpUrl {
+    pub fn parse(url: &str) -> Result<HttpUrl, HttpError> {
+        let bad = || HttpError::BadUrl(url.to_string());
+        let rest = url.trim().strip_prefix("http://").ok_or_else(bad)?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let (host, port) = match authority.rfind(':') {
+            Some(i) if !authority.ends_with(']') => (
+                &authority[..i],
+                authority[i + 1..].parse::<u16>().map_err(|_| bad())?,
+            ),
+            _ => (authority, 80),
+        };
+        if host.is_empty() {
+            return Err(bad());
+        }
+        Ok(HttpUrl {
+            host: host.to_string(),
+            port,
+            path: path.to_string(),
+        })
+    }
+
+    /// This URL with `suffix` appended to its path (`/api/v2/alerts`).
+    pub fn join(&self, suffix: &str) -> HttpUrl {
+        let mut u = self.clone();
+        u.path = format!("{}{}", u.path.trim_end_matches('/'), suffix);
+        u
+    }
+}
+
+/// One HTTP/1.1 exchange (`Connection: close`); returns status and body.
+pub async fn http_request(
+    method: &str,
+    url: &HttpUrl,
+    body: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<(u16, Vec<u8>), HttpError> {
+    tokio::time::timeout(timeout, exchange(method, url, body))
+        .await
+        .map_err(|_| HttpError::Timeout)?
+}
+
+async fn exchange(
+    method: &str,
+    url: &HttpUrl,
+    body: Option<&[u8]>,
+) -> Result<(u16, Vec<u8>), HttpError> {
+    let mut s = tokio::net::TcpStream::connect((url.host.as_str(), url.port)).await?;
+    let body = body.unwrap_or_default();
+    let head = format!(
+        "{method} {} HTTP/1.1\r\nHost: {}:{}\r\nUser-Agent: lookoutd\r\nAccept: application/json\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        url.path,
+        url.host,
+        url.port,
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await?;
+    s.write_all(body).await?;
+    s.flush().await?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await?;
+    parse_response(&raw)
+}
+
+fn parse_response(raw: &[u8]) -> Result<(u16, Vec<u8>), HttpError> {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or(HttpError::Malformed)?;
+    let head = std::str::from_utf8(&raw[..split]).map_err(|_| HttpError::Malformed)?;
+    let body = &raw[split + 4..];
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .ok_or(HttpError::Malformed)?;
+    let chunked = lines.any(|l| {
+        let l = l.to_ascii_lowercase();
+        l.starts_with("transfer-encoding:") && l.contains("chunked")
+    });
+    if !chunked {
+        return Ok((status, body.to_vec()));
+    }
+    let mut out = Vec::new();
+    let mut rest = body;
+    loop {
+        let eol = rest
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or(HttpError::Malformed)?;
+        let size_text = std::str::from_utf8(&rest[..eol]).map_err(|_| HttpError::Malformed)?;
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .map_err(|_| HttpError::Malformed)?;
+        rest = &rest[eol + 2..];
+        if size == 0 {
+            return Ok((status, out));
+        }
+        let chunk = rest.get(..size).ok_or(HttpError::Malformed)?;
+        out.extend_from_slice(chunk);
+        rest = rest.get(size + 2..).ok_or(HttpError::Malformed)?;
+    }
+}
+
+/// Where notifications go.
+#[derive(Debug, Clone)]
+pub enum SinkKind {
+    /// Base URL; alerts are POSTed to `<base>/api/v2/alerts`.
+    Alertmanager(HttpUrl),
+    /// Receives [`WebhookPayload`]s.
+    Webhook(HttpUrl),
+}
+
+/// Alertmanager's v2 `postableAlert`.
+#[derive(Debug, Serialize)]
+pub struct AmAlert<'a> {
+    pub labels: &'a BTreeMap<String, String>,
+    pub annotations: &'a BTreeMap<String, String>,
+    #[serde(rename = "startsAt")]
+    pub starts_at: Timestamp,
+    #[serde(rename = "endsAt")]
+    pub ends_at: Timestamp,
+    #[serde(rename = "generatorURL", skip_serializing_if = "String::is_empty")]
+    pub generator_url: String,
+}
+
+/// The generic webhook's body: shaped like Alertmanager's own webhook payload so
+/// existing receivers parse it, plus lookout's value and sample lines.
+#[derive(Debug, Serialize)]
+pub struct WebhookPayload<'a> {
+    pub version: &'static str,
+    pub receiver: &'static str,
+    /// `firing` when any alert in the batch fires, else `resolved`.
+    pub status: &'static str,
+    pub alerts: Vec<WebhookAlert<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WebhookAlert<'a> {
+    pub status: &'static str,
+    pub rule: &'a str,
+    pub labels: &'a BTreeMap<String, String>,
+    pub annotations: &'a BTreeMap<String, String>,
+    #[serde(rename = "startsAt")]
+    pub starts_at: Timestamp,
+    #[serde(rename = "endsAt")]
+    pub ends_at: Timestamp,
+    #[serde(rename = "generatorURL", skip_serializing_if = "String::is_empty")]
+    pub generator_url: String,
+    pub value: u64,
+    pub sample: &'a [LogEntry],
+}
+
+/// Figures for metrics and tests.
+#[derive(Debug, Default)]
+pub struct SinkStats {
+    pub sent: AtomicU64,
+    pub failures: AtomicU64,
+    pub dropped: AtomicU64,
+}
+
+/// One destination with its queue.
+pub struct Sink {
+    pub kind: SinkKind,
+    queue: Mutex<VecDeque<Notification>>,
+    wake: tokio::sync::Notify,
+    pub stats: SinkStats,
+}
+
+impl Sink {
+    pub fn new(kind: SinkKind) -> Sink {
+        Sink {
+            kind,
+            queue: Mutex::new(VecDeque::new()),
+            wake: tokio::sync::Notify::new(),
+            stats: SinkStats::default(),
+        }
+    }
+
+    /// Queues `n`, replacing a queued notification for the same alert; never blocks
+    /// on I/O.
+    pub fn enqueue(&self, n: Notification) {
+        {
+            let mut q = match self.queue.lock() {
+                Ok(q) => q,
+                Err(p) => p.into_inner(),
+            };
+            q.retain(|old| old.alert.labels != n.alert.labels);
+            q.push_back(n);
+            while q.len() > QUEUE_CAP {
+                q.pop_front();
+                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.wake.notify_one();
+    }
+
+    fn take(&self) -> Vec<Notification> {
+        let mut q = match self.queue.lock() {
+            Ok(q) => q,
+            Err(p) => p.into_inner(),
+        };
+        let n = q.len().min(BATCH);
+        q.drain(..n).collect()
+    }
+
+    /// Puts a failed batch back in front, unless newer notifications replaced them.
+    fn put_back(&self, batch: Vec<Notification>) {
+        let mut q = match self.queue.lock() {
+            Ok(q) => q,
+            Err(p) => p.into_inner(),
+        };
+        for n in batch.into_iter().rev() {
+            if !q.iter().any(|o| o.alert.labels == n.alert.labels) {
+                q.push_front(n);
+            }
+        }
+        while q.len() > QUEUE_CAP {
+            q.pop_front();
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn body(&self, batch: &[Notification], generator_url: &str) -> Vec<u8> {
+        let gen = |rule: &str| {
+            if generator_url.is_empty() {
+                String::new()
+            } else {
+                format!("{}/rules/{rule}", generator_url.trim_end_matches('/'))
+            }
+        };
+        let res = match &self.kind {
+            SinkKind::Alertmanager(_) => serde_json::to_vec(
+                &batch
+                    .iter()
+                    .map(|n| AmAlert {
+                        labels: &n.alert.labels,
+                        annotations: &n.alert.annotations,
+                        starts_at: n.starts_at,
+                        ends_at: n.ends_at,
+                        generator_url: gen(&n.alert.rule),
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            SinkKind::Webhook(_) => {
+                let alerts: Vec<WebhookAlert> = batch
+                    .iter()
+                    .map(|n| WebhookAlert {
+                        status: status_word(n.alert.state),
+                        rule: &n.alert.rule,
+                        labels: &n.alert.labels,
+                        annotations: &n.alert.annotations,
+                        starts_at: n.starts_at,
+                        ends_at: n.ends_at,
+                        generator_url: gen(&n.alert.rule),
+                        value: n.alert.value,
+                        sample: &n.alert.sample,
+                    })
+                    .collect();
+                let firing = alerts.iter().any(|a| a.status == "firing");
+                serde_json::to_vec(&WebhookPayload {
+                    version: "1",
+                    receiver: "lookout",
+                    status: if firing { "firing" } else { "resolved" },
+                    alerts,
+                })
+            }
+        };
+        res.unwrap_or_default()
+    }
+
+    fn url(&self) -> HttpUrl {
+        match &self.kind {
+            SinkKind::Alertmanager(u) => u.join("/api/v2/alerts"),
+            SinkKind::Webhook(u) => u.clone(),
+        }
+    }
+}
+
+fn status_word(s: AlertState) -> &'static str {
+    match s {
+        AlertState::Firing | AlertState::Pending => "firing",
+        AlertState::Resolved | AlertState::Inactive => "resolved",
+    }
+}
+
+/// Retry timing.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    pub initial: Duration,
+    pub max: Duration,
+    pub request_timeout: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_millis(500),
+            max: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Runs one sink until `stop` is set: POST batches, back off on failure.
+pub async fn run_sink(
+    sink: Arc<Sink>,
+    generator_url: String,
+    backoff: Backoff,
+    stop: Arc<AtomicBool>,
+) {
+    let url = sink.url();
+    let mut delay = backoff.initial;
+    while !stop.load(Ordering::Relaxed) {
+        let batch = sink.take();
+        if batch.is_empty() {
+            // Wake on enqueue, or now and then to notice `stop`.
+            let _ = tokio::time::timeout(Duration::from_millis(200), sink.wake.notified()).await;
+            continue;
+        }
+        let body = sink.body(&batch, &generator_url);
+        match http_request("POST", &url, Some(&body), backoff.request_timeout).await {
+            Ok((code, _)) if (200..300).contains(&code) => {
+                sink.stats
+                    .sent
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                delay = backoff.initial;
+            }
+            Ok((code, resp)) if (400..500).contains(&code) => {
+                // The receiver refuses this content: retrying will not help.
+                sink.stats.failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    "alert sink {}:{}{} refused {} alerts: HTTP {code}: {}",
+                    url.host,
+                    url.port,
+                    url.path,
+                    batch.len(),
+                    String::from_utf8_lossy(&resp)
+                );
+            }
+            res => {
+                sink.stats.failures.fetch_add(1, Ordering::Relaxed);
+                let why = match res {
+                    Ok((code, _)) => format!("HTTP {code}"),
+                    Err(e) => e.to_string(),
+                };
+                tracing::warn!(
+                    "alert sink {}:{}{} unreachable ({why}); retrying in {:?}",
+                    url.host,
+                    url.port,
+                    url.path,
+                    delay
+                );
+                sink.put_back(batch);
+                let until = tokio::time::Instant::now() + delay;
+                while tokio::time::Instant::now() < until && !stop.load(Ordering::Relaxed) {
+                    tokio::time::sleep(Duration::from_millis(100).min(delay)).await;
+                }
+                delay = (delay * 2).min(backoff.max);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_parse() {
+        let u = HttpUrl::parse("http://127.0.0.1:9093").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("127.0.0.1", 9093, "/")
+        );
+        assert_eq!(u.join("/api/v2/alerts").path, "/api/v2/alerts");
+        let u = HttpUrl::parse("http://am.monitoring/x/").unwrap();
+        assert_eq!(u.port, 80);
+        assert_eq!(u.join("/api/v2/alerts").path, "/x/api/v2/alerts");
+        assert!(HttpUrl::parse("https://x").is_err());
+        assert!(HttpUrl::parse("http://:80").is_err());
+    }
+
+    #[test]
+    fn chunked_responses_decode() {
+        let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+        let (code, body) = parse_response(raw).unwrap();
+        assert_eq!(code, 200);
+        assert_eq!(body, b"abcde");
+        assert!(parse_response(b"garbage").is_err());
+    }
+}

@@ -1,0 +1,702 @@
+//! Alert rules, their continuous evaluation, and delivery to Alertmanager and
+//! webhooks (issue 5). `docs/alerting.md` is the user's guide.
+//!
+//! # API (what the server and the app call)
+//!
+//! ```text
+//! AlertEngine::open(data_dir, EngineConfig) -> Result<(AlertEngine, Vec<String> /*warnings*/), AlertError>
+//! engine.list()                      -> Vec<RuleStatus>              ListRules
+//! engine.get(name)                   -> Result<RuleStatus, AlertError>  GetRule
+//! engine.put(RuleSpec)               -> Result<RuleStatus, AlertError>  PutRule (create or replace)
+//! engine.put_all(Vec<RuleSpec>)      -> Result<Vec<RuleStatus>, AlertError> (a whole file, atomically)
+//! engine.validate(&RuleSpec)         -> Result<(), AlertError>          ValidateRule
+//! engine.delete(name)                -> Result<(), AlertError>          DeleteRule
+//! engine.set_enabled(name, bool)     -> Result<RuleStatus, AlertError>  SetRuleEnabled
+//! engine.test(&RuleSpec, &TimeRange, &Index) -> Result<RuleTestResult, AlertError>  TestRule (blocking)
+//! engine.alerts()                    -> Vec<Alert>                      Alerts
+//! engine.subscribe()                 -> broadcast::Receiver<Alert>      Alerts{watch} (one per change)
+//! engine.stats()                     -> EngineStats                     metrics
+//! AlertError::to_error_body()        -> ErrorBody (bad_rule + field/position, not_found, bad_range, …)
+//! impl EntrySink for AlertEngine     (ingest hands every batch; never blocks)
+//! ```
+//!
+//! All methods are cheap and non-blocking except `test` (index reads) and the
+//! mutating ones (an fsync of `rules.yaml`): call those from a blocking thread.
+//!
+//! # Inside
+//!
+//! - [`rules`]: validation of a [`RuleSpec`] into a [`rules::CompiledRule`].
+//! - [`store`]: `rules.yaml`, atomic writes, corrupt files set aside.
+//! - [`eval`]: per-second counts, the state machine, the history preview.
+//! - [`template`]: `{{ $labels.x }}` / `{{ $value }}` in annotations.
+//! - [`deliver`]: Alertmanager v2 and webhook sinks with queues and backoff.
+//!
+//! Threads: `publish` only `try_send`s the batch (an `Arc` clone per entry) to the
+//! evaluator thread; a full channel drops the batch and counts it. The evaluator
+//! matches entries against rules, ticks every `eval_interval`, publishes a snapshot
+//! for the API and state changes to subscribers, and enqueues notifications; one
+//! more thread runs the sinks on a small tokio runtime.
+
+pub mod deliver;
+pub mod eval;
+pub mod rules;
+pub mod store;
+pub mod template;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use lookout_shared::duration::parse_duration;
+use lookout_shared::protocol::{
+    Alert, AlertState, ErrorBody, ErrorCode, RuleSpec, RuleStatus, RuleTestResult, TimeRange,
+};
+use lookout_shared::{LogEntry, Timestamp};
+use tokio::sync::broadcast;
+
+use crate::index::{Index, SearchError};
+use crate::ingest::EntrySink;
+use crate::query::Query;
+use deliver::{Backoff, HttpUrl, Sink, SinkKind};
+use eval::{EvalParams, RuleState};
+use rules::{compile, compile_all, CompiledRule, RuleError};
+
+/// Engine settings (from the daemon's flags; tests shorten the intervals).
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Alertmanager base URLs (`http://am:9093`); alerts go to `/api/v2/alerts`.
+    pub alertmanager_urls: Vec<String>,
+    /// A generic JSON webhook.
+    pub webhook_url: Option<String>,
+    /// How often rules are evaluated.
+    pub eval_interval: Duration,
+    /// How often firing alerts are re-sent (Alertmanager forgets them after
+    /// `endsAt = now + 4 × resend_interval`).
+    pub resend_interval: Duration,
+    /// Base of `generatorURL` (`<base>/rules/<name>`); empty leaves it out.
+    pub generator_url: String,
+    /// This node's name, added as the `node` label.
+    pub node: String,
+    /// Retry timing of the sinks.
+    pub backoff: Backoff,
+    /// A `group_by` group silent this long beyond its window is forgotten.
+    pub group_ttl: Duration,
+    /// How long a resolved instance stays listed.
+    pub resolved_keep: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            alertmanager_urls: Vec::new(),
+            webhook_url: None,
+            eval_interval: Duration::from_secs(1),
+            resend_interval: Duration::from_secs(60),
+            generator_url: String::new(),
+            node: String::new(),
+            backoff: Backoff::default(),
+            group_ttl: Duration::from_secs(3600),
+            resolved_keep: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// Why an engine call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AlertError {
+    #[error(transparent)]
+    Rule(#[from] RuleError),
+    #[error("no rule named {0:?}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRange(String),
+    #[error("{0}")]
+    Config(String),
+    #[error("rules file: {0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Search(#[from] SearchError),
+}
+
+impl AlertError {
+    /// The protocol's error body for this failure.
+    pub fn to_error_body(&self) -> ErrorBody {
+        let plain = |code| ErrorBody {
+            code,
+            message: self.to_string(),
+            position: None,
+            field: None,
+        };
+        match self {
+            AlertError::Rule(e) => e.to_error_body(),
+            AlertError::NotFound(_) => plain(ErrorCode::NotFound),
+            AlertError::BadRange(_) => plain(ErrorCode::BadRange),
+            AlertError::Search(SearchError::BadQuery { message, position }) => ErrorBody {
+                code: ErrorCode::BadRule,
+                message: message.clone(),
+                position: Some(*position),
+                field: Some("query".into()),
+            },
+            AlertError::Search(SearchError::BadRange(_)) => plain(ErrorCode::BadRange),
+            _ => plain(ErrorCode::Internal),
+        }
+    }
+}
+
+/// Counters for metrics and benchmarks.
+#[derive(Debug, Clone, Default)]
+pub struct EngineStats {
+    pub rules: usize,
+    /// Entries dropped because the evaluator fell behind (its channel was full).
+    pub dropped_entries: u64,
+    /// CPU time the evaluator thread has used (matching + evaluation).
+    pub eval_cpu: Duration,
+    pub ticks: u64,
+    /// Notifications delivered / failed attempts / dropped from full queues, all sinks.
+    pub sent: u64,
+    pub send_failures: u64,
+    pub send_dropped: u64,
+}
+
+enum Cmd {
+    Upsert(Box<CompiledRule>),
+    Delete(String),
+}
+
+struct Shared {
+    data_dir: PathBuf,
+    rules: Mutex<Vec<RuleSpec>>,
+    snapshot: Mutex<BTreeMap<String, Vec<Alert>>>,
+    events: broadcast::Sender<Alert>,
+    sinks: Vec<Arc<Sink>>,
+    dropped_entries: AtomicU64,
+    eval_cpu_ns: AtomicU64,
+    ticks: AtomicU64,
+    /// No enabled rule: `publish` skips even the channel.
+    idle: AtomicBool,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    batch_tx: Sender<Vec<Arc<LogEntry>>>,
+    cmd_tx: Sender<Cmd>,
+    stop: Arc<AtomicBool>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for t in lock(&self.threads).drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The alerting engine; clones share one engine, which stops when the last is dropped.
+#[derive(Clone)]
+pub struct AlertEngine {
+    inner: Arc<Inner>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// Batches waiting for the evaluator; beyond this, batches are dropped and counted.
+const BATCH_QUEUE: usize = 4096;
+
+impl AlertEngine {
+    /// Loads `rules.yaml` from `data_dir` and starts evaluation and delivery.
+    ///
+    /// Returns warnings to show the operator (a rules file set aside, …).
+    pub fn open(
+        data_dir: &Path,
+        cfg: EngineConfig,
+    ) -> Result<(AlertEngine, Vec<String>), AlertError> {
+        std::fs::create_dir_all(data_dir)?;
+        let loaded = store::load(data_dir)?;
+        let mut sinks = Vec::new();
+        for u in &cfg.alertmanager_urls {
+            let url = HttpUrl::parse(u).map_err(|e| AlertError::Config(e.to_string()))?;
+            sinks.push(Arc::new(Sink::new(SinkKind::Alertmanager(url))));
+        }
+        if let Some(u) = &cfg.webhook_url {
+            let url = HttpUrl::parse(u).map_err(|e| AlertError::Config(e.to_string()))?;
+            sinks.push(Arc::new(Sink::new(SinkKind::Webhook(url))));
+        }
+        let (events, _) = broadcast::channel(1024);
+        let shared = Arc::new(Shared {
+            data_dir: data_dir.to_path_buf(),
+            rules: Mutex::new(loaded.rules.iter().map(|r| r.spec.clone()).collect()),
+            snapshot: Mutex::new(BTreeMap::new()),
+            events,
+            sinks,
+            dropped_entries: AtomicU64::new(0),
+            eval_cpu_ns: AtomicU64::new(0),
+            ticks: AtomicU64::new(0),
+            idle: AtomicBool::new(!loaded.rules.iter().any(|r| r.spec.enabled)),
+        });
+        let (batch_tx, batch_rx) = crossbeam_channel::bounded(BATCH_QUEUE);
+        let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
+        let stop = Arc::new(AtomicBool::new(false));
+        let params = EvalParams {
+            node: cfg.node.clone(),
+            resend_interval: cfg.resend_interval,
+            group_ttl: cfg.group_ttl,
+            resolved_keep: cfg.resolved_keep,
+            ..EvalParams::default()
+        };
+        let mut threads = Vec::new();
+        {
+            let (shared, stop) = (Arc::clone(&shared), Arc::clone(&stop));
+            let rules = loaded.rules;
+            let interval = cfg.eval_interval.max(Duration::from_millis(10));
+            threads.push(
+                std::thread::Builder::new()
+                    .name("alert-eval".into())
+                    .spawn(move || {
+                        Evaluator::new(shared, params, rules).run(batch_rx, cmd_rx, stop, interval)
+                    })?,
+            );
+        }
+        if !shared.sinks.is_empty() {
+            let (shared, stop) = (Arc::clone(&shared), Arc::clone(&stop));
+            let (gen, backoff) = (cfg.generator_url.clone(), cfg.backoff.clone());
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            threads.push(
+                std::thread::Builder::new()
+                    .name("alert-deliver".into())
+                    .spawn(move || {
+                        rt.block_on(async move {
+                            let tasks: Vec<_> = shared
+                                .sinks
+                                .iter()
+                                .map(|s| {
+                                    tokio::spawn(deliver::run_sink(
+                                        Arc::clone(s),
+                                        gen.clone(),
+                                        backoff.clone(),
+                                        Arc::clone(&stop),
+                                    ))
+                                })
+                                .collect();
+                            for t in tasks {
+                                let _ = t.await;
+                            }
+                        })
+                    })?,
+            );
+        }
+        let engine = AlertEngine {
+            inner: Arc::new(Inner {
+                shared,
+                batch_tx,
+                cmd_tx,
+                stop,
+                threads: Mutex::new(threads),
+            }),
+        };
+        Ok((engine, loaded.warnings))
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.inner.shared
+    }
+
+    fn status_of(&self, spec: &RuleSpec) -> RuleStatus {
+        let alerts = if spec.enabled {
+            lock(&self.shared().snapshot)
+                .get(&spec.name)
+                .cloned()
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        RuleStatus {
+            rule: spec.clone(),
+            state: eval::worst_state(&alerts),
+            alerts,
+        }
+    }
+
+    /// Every rule with its live state, in the order they were created.
+    pub fn list(&self) -> Vec<RuleStatus> {
+        let specs = lock(&self.shared().rules).clone();
+        specs.iter().map(|s| self.status_of(s)).collect()
+    }
+
+    /// One rule with its live state.
+    pub fn get(&self, name: &str) -> Result<RuleStatus, AlertError> {
+        let spec = lock(&self.shared().rules)
+            .iter()
+            .find(|s| s.name == name)
+            .cloned()
+            .ok_or_else(|| AlertError::NotFound(name.to_string()))?;
+        Ok(self.status_of(&spec))
+    }
+
+    /// Checks a rule without saving it.
+    pub fn validate(&self, spec: &RuleSpec) -> Result<(), AlertError> {
+        compile(spec).map(|_| ()).map_err(AlertError::from)
+    }
+
+    /// Creates or replaces the rule named `spec.name`; validated, then saved, then run.
+    ///
+    /// Re-applying an identical rule keeps its alert state.
+    pub fn put(&self, spec: RuleSpec) -> Result<RuleStatus, AlertError> {
+        let compiled = compile(&spec)?;
+        {
+            let mut rules = lock(&self.shared().rules);
+            let pos = rules.iter().position(|r| r.name == spec.name);
+            if let Some(i) = pos {
+                if rules[i] == spec {
+                    drop(rules);
+                    return Ok(self.status_of(&spec));
+                }
+            }
+            let mut next = rules.clone();
+            match pos {
+                Some(i) => next[i] = spec.clone(),
+                None => next.push(spec.clone()),
+            }
+            store::save(&self.shared().data_dir, &next)?;
+            *rules = next;
+            self.update_idle(&rules);
+            let _ = self.inner.cmd_tx.send(Cmd::Upsert(Box::new(compiled)));
+        }
+        Ok(self.status_of(&spec))
+    }
+
+    /// Applies a whole rule set (a file with several rules): all valid, names
+    /// unique, or nothing changes. Rules not in the set are left alone.
+    pub fn put_all(&self, specs: Vec<RuleSpec>) -> Result<Vec<RuleStatus>, AlertError> {
+        let compiled = compile_all(&specs).map_err(|(i, mut e)| {
+            e.message = format!("rule #{} ({:?}): {}", i + 1, specs[i].name, e.message);
+            e
+        })?;
+        {
+            let mut rules = lock(&self.shared().rules);
+            let mut next = rules.clone();
+            let mut changed = Vec::new();
+            for c in compiled {
+                match next.iter().position(|r| r.name == c.spec.name) {
+                    Some(i) if next[i] == c.spec => continue,
+                    Some(i) => next[i] = c.spec.clone(),
+                    None => next.push(c.spec.clone()),
+                }
+                changed.push(c);
+            }
+            if !changed.is_empty() {
+                store::save(&self.shared().data_dir, &next)?;
+                *rules = next;
+                self.update_idle(&rules);
+                for c in changed {
+                    let _ = self.inner.cmd_tx.send(Cmd::Upsert(Box::new(c)));
+                }
+            }
+        }
+        Ok(specs.iter().map(|s| self.status_of(s)).collect())
+    }
+
+    /// Deletes a rule; its firing alerts are resolved at the sinks.
+    pub fn delete(&self, name: &str) -> Result<(), AlertError> {
+        let mut rules = lock(&self.shared().rules);
+        let i = rules
+            .iter()
+            .position(|r| r.name == name)
+            .ok_or_else(|| AlertError::NotFound(name.to_string()))?;
+        let mut next = rules.clone();
+        next.remove(i);
+        store::save(&self.shared().data_dir, &next)?;
+        *rules = next;
+        self.update_idle(&rules);
+        let _ = self.inner.cmd_tx.send(Cmd::Delete(name.to_string()));
+        Ok(())
+    }
+
+    /// Enables or disables a rule (disabling resolves its firing alerts).
+    pub fn set_enabled(&self, name: &str, enabled: bool) -> Result<RuleStatus, AlertError> {
+        let mut spec = self.get(name)?.rule;
+        spec.enabled = enabled;
+        self.put(spec)
+    }
+
+    fn update_idle(&self, rules: &[RuleSpec]) {
+        self.shared()
+            .idle
+            .store(!rules.iter().any(|r| r.enabled), Ordering::Relaxed);
+    }
+
+    /// Replays `spec` over stored history (default: the last 24 h) without saving it.
+    /// Blocking: reads the index.
+    pub fn test(
+        &self,
+        spec: &RuleSpec,
+        range: &TimeRange,
+        index: &Index,
+    ) -> Result<RuleTestResult, AlertError> {
+        let rule = compile(spec)?;
+        let (from, until) = resolve_range(range, Timestamp::now())?;
+        eval::preview(&rule, from, until, |a, b, width| {
+            index
+                .histogram(&rule.query, a, b, width)
+                .map(|h| h.buckets.into_iter().map(|b| b.count).collect())
+        })
+        .map_err(AlertError::from)
+    }
+
+    /// Alert instances that are pending, firing or recently resolved.
+    pub fn alerts(&self) -> Vec<Alert> {
+        lock(&self.shared().snapshot)
+            .values()
+            .flatten()
+            .filter(|a| a.state != AlertState::Inactive)
+            .cloned()
+            .collect()
+    }
+
+    /// Every state change from now on (a lagging receiver skips, never blocks).
+    pub fn subscribe(&self) -> broadcast::Receiver<Alert> {
+        self.shared().events.subscribe()
+    }
+
+    pub fn stats(&self) -> EngineStats {
+        let s = self.shared();
+        let mut st = EngineStats {
+            rules: lock(&s.rules).len(),
+            dropped_entries: s.dropped_entries.load(Ordering::Relaxed),
+            eval_cpu: Duration::from_nanos(s.eval_cpu_ns.load(Ordering::Relaxed)),
+            ticks: s.ticks.load(Ordering::Relaxed),
+            ..EngineStats::default()
+        };
+        for k in &s.sinks {
+            st.sent += k.stats.sent.load(Ordering::Relaxed);
+            st.send_failures += k.stats.failures.load(Ordering::Relaxed);
+            st.send_dropped += k.stats.dropped.load(Ordering::Relaxed);
+        }
+        st
+    }
+}
+
+impl EntrySink for AlertEngine {
+    fn publish(&self, entries: &[Arc<LogEntry>]) {
+        let s = self.shared();
+        if entries.is_empty() || s.idle.load(Ordering::Relaxed) {
+            return;
+        }
+        match self.inner.batch_tx.try_send(entries.to_vec()) {
+            Ok(()) => {}
+            Err(TrySendError::Full(b)) | Err(TrySendError::Disconnected(b)) => {
+                let n = s
+                    .dropped_entries
+                    .fetch_add(b.len() as u64, Ordering::Relaxed);
+                if n == 0 {
+                    tracing::warn!("alert evaluation is behind: dropping entries (counted)");
+                }
+            }
+        }
+    }
+}
+
+/// Turns a protocol range into `[from, until)`; all absent means the last 24 h.
+pub fn resolve_range(
+    range: &TimeRange,
+    now: Timestamp,
+) -> Result<(Timestamp, Timestamp), AlertError> {
+    let until = range.until.unwrap_or(now);
+    let from = match (&range.since, range.from) {
+        (Some(s), _) => {
+            let d = parse_duration(s).map_err(|e| AlertError::BadRange(e.to_string()))?;
+            until.add_nanos(-i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        }
+        (None, Some(f)) => f,
+        (None, None) => until.add_nanos(-86_400 * 1_000_000_000),
+    };
+    if from >= until {
+        return Err(AlertError::BadRange(format!(
+            "empty range: from {from} is not before until {until}"
+        )));
+    }
+    Ok((from, until))
+}
+
+/// Thread CPU time of the calling thread.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(
+        ts.tv_sec.max(0) as u64,
+        ts.tv_nsec.clamp(0, 999_999_999) as u32,
+    )
+}
+
+/// The evaluator thread's state: every enabled rule, and its matchers grouped by
+/// query text (rules sharing a query match each entry once).
+struct Evaluator {
+    shared: Arc<Shared>,
+    params: EvalParams,
+    rules: BTreeMap<String, RuleState>,
+    matchers: Vec<(Query, Vec<String>)>,
+}
+
+impl Evaluator {
+    fn new(shared: Arc<Shared>, params: EvalParams, rules: Vec<CompiledRule>) -> Evaluator {
+        let now = Timestamp::now();
+        let mut e = Evaluator {
+            shared,
+            params,
+            rules: BTreeMap::new(),
+            matchers: Vec::new(),
+        };
+        for r in rules.into_iter().filter(|r| r.spec.enabled) {
+            let st = RuleState::new(r, &e.params, now);
+            e.rules.insert(st.rule.spec.name.clone(), st);
+        }
+        e.rebuild_matchers();
+        e
+    }
+
+    fn rebuild_matchers(&mut self) {
+        let mut by_text: BTreeMap<String, (Query, Vec<String>)> = BTreeMap::new();
+        for (name, st) in &self.rules {
+            by_text
+                .entry(st.rule.spec.query.clone())
+                .or_insert_with(|| (st.rule.query.clone(), Vec::new()))
+                .1
+                .push(name.clone());
+        }
+        self.matchers = by_text.into_values().collect();
+    }
+
+    fn run(
+        mut self,
+        batch_rx: Receiver<Vec<Arc<LogEntry>>>,
+        cmd_rx: Receiver<Cmd>,
+        stop: Arc<AtomicBool>,
+        interval: Duration,
+    ) {
+        let mut next_tick = Instant::now() + interval;
+        self.publish_snapshot();
+        while !stop.load(Ordering::Relaxed) {
+            let wait = next_tick
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(200));
+            crossbeam_channel::select! {
+                recv(cmd_rx) -> m => match m {
+                    Ok(c) => self.apply(c),
+                    Err(_) => break,
+                },
+                recv(batch_rx) -> m => match m {
+                    Ok(b) => self.record(&b),
+                    Err(_) => break,
+                },
+                default(wait) => {}
+            }
+            if Instant::now() >= next_tick {
+                self.tick(Timestamp::now());
+                next_tick += interval;
+                let now = Instant::now();
+                if next_tick < now {
+                    next_tick = now + interval;
+                }
+                self.shared
+                    .eval_cpu_ns
+                    .store(thread_cpu().as_nanos() as u64, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn apply(&mut self, cmd: Cmd) {
+        let now = Timestamp::now();
+        let mut fx = eval::Effects::default();
+        match cmd {
+            Cmd::Upsert(rule) => {
+                if let Some(mut old) = self.rules.remove(&rule.spec.name) {
+                    old.resolve_all(now, &mut fx);
+                }
+                if rule.spec.enabled {
+                    let st = RuleState::new(*rule, &self.params, now);
+                    self.rules.insert(st.rule.spec.name.clone(), st);
+                }
+            }
+            Cmd::Delete(name) => {
+                if let Some(mut old) = self.rules.remove(&name) {
+                    old.resolve_all(now, &mut fx);
+                }
+            }
+        }
+        self.rebuild_matchers();
+        // Snapshot first: a subscriber told of a change must find it in `alerts()`.
+        self.publish_snapshot();
+        self.emit(fx);
+    }
+
+    fn record(&mut self, batch: &[Arc<LogEntry>]) {
+        for e in batch {
+            // Tokenise each message once for all rules, not once per rule.
+            let mut words = None;
+            for (q, names) in &self.matchers {
+                if q.matches_cached(e, &mut words) {
+                    for n in names {
+                        if let Some(st) = self.rules.get_mut(n) {
+                            st.record(e, &self.params);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn tick(&mut self, now: Timestamp) {
+        let mut fx = eval::Effects::default();
+        for st in self.rules.values_mut() {
+            st.evaluate(now, &self.params, &mut fx);
+        }
+        self.shared.ticks.fetch_add(1, Ordering::Relaxed);
+        self.publish_snapshot();
+        self.emit(fx);
+    }
+
+    fn emit(&self, fx: eval::Effects) {
+        for a in fx.changed {
+            tracing::info!(
+                rule = %a.rule,
+                state = ?a.state,
+                value = a.value,
+                "alert state change"
+            );
+            let _ = self.shared.events.send(a);
+        }
+        for n in fx.notify {
+            for s in &self.shared.sinks {
+                s.enqueue(n.clone());
+            }
+        }
+    }
+
+    fn publish_snapshot(&self) {
+        let snap: BTreeMap<String, Vec<Alert>> = self
+            .rules
+            .iter()
+            .map(|(k, st)| (k.clone(), st.alerts()))
+            .collect();
+        *lock(&self.shared.snapshot) = snap;
+    }
+}

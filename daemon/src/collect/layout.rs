@@ -1,0 +1,170 @@
+//! What file names say: kubelet paths to metadata, live vs rotated names, and the
+//! container ids carried by the `containers/` symlink names.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Metadata shared by every entry of one file.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FileMeta {
+    pub namespace: String,
+    pub pod: String,
+    pub pod_uid: String,
+    pub container: String,
+    pub container_id: String,
+    pub restart: u32,
+    /// Kubelet layout (CRI or docker json expected) rather than a plain `*.log`.
+    pub kubelet: bool,
+}
+
+/// How a file name in a followed directory is treated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameKind {
+    /// `X.log`: the file a writer appends to now.
+    Live { stem: String },
+    /// `X.log.<suffix>` (kubelet `N.log.YYYYmmdd-HHMMSS`, logrotate `X.log.1`):
+    /// renamed away, may still receive late writes, then gets compressed.
+    Rotated { stem: String },
+    /// Anything else, including `*.gz` and `*.tmp`.
+    Ignored,
+}
+
+/// Classifies a file name.
+pub fn classify(name: &str) -> NameKind {
+    if name.ends_with(".gz") || name.ends_with(".tmp") || name.starts_with('.') {
+        return NameKind::Ignored;
+    }
+    if let Some(stem) = name.strip_suffix(".log") {
+        if stem.is_empty() {
+            return NameKind::Ignored;
+        }
+        return NameKind::Live { stem: stem.into() };
+    }
+    if let Some(i) = name.find(".log.") {
+        let stem = &name[..i];
+        let suffix = &name[i + 5..];
+        if stem.is_empty() || suffix.is_empty() || suffix.contains(".log") {
+            return NameKind::Ignored;
+        }
+        return NameKind::Rotated { stem: stem.into() };
+    }
+    NameKind::Ignored
+}
+
+/// The restart count `N` of `N.log` / `N.log.<suffix>` (0 when not a number).
+fn restart_of(stem: &str) -> u32 {
+    stem.parse().unwrap_or(0)
+}
+
+/// Metadata of a file under `pods/<ns>_<pod>_<uid>/<container>/`.
+pub fn kubelet_meta(pod_dir: &str, container: &str, file_stem: &str) -> FileMeta {
+    // Namespaces and pod names cannot contain `_`; the uid (or a static pod's
+    // config hash) comes last and is kept whole.
+    let mut parts = pod_dir.splitn(3, '_');
+    let namespace = parts.next().unwrap_or_default().to_string();
+    let pod = parts.next().unwrap_or_default().to_string();
+    let pod_uid = parts.next().unwrap_or_default().to_string();
+    FileMeta {
+        namespace,
+        pod,
+        pod_uid,
+        container: container.to_string(),
+        container_id: String::new(),
+        restart: restart_of(file_stem),
+        kubelet: true,
+    }
+}
+
+/// Metadata of a plain `*.log` file: pod and container are the stem, the rest
+/// is empty (as documented on `LogEntry`).
+pub fn plain_meta(stem: &str) -> FileMeta {
+    FileMeta {
+        pod: stem.to_string(),
+        container: stem.to_string(),
+        ..FileMeta::default()
+    }
+}
+
+/// The 64-hex container id at the end of a `containers/` symlink name, if the
+/// name was not cut at 255 bytes before (or inside) it.
+pub fn container_id_of_link(name: &str) -> Option<String> {
+    let base = name.strip_suffix(".log")?;
+    let (_, id) = base.rsplit_once('-')?;
+    (id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_string())
+}
+
+/// Key under which the container id of a `pods/…` file is looked up: the last
+/// three components `<pod dir>/<container>/<N.log>`, so that a symlink's absolute
+/// host path still matches when the log root is mounted elsewhere.
+pub fn tail_key(path: &Path) -> Option<(String, String, String)> {
+    let mut comps = path.components().rev();
+    let file = comps.next()?.as_os_str().to_str()?.to_string();
+    let container = comps.next()?.as_os_str().to_str()?.to_string();
+    let pod = comps.next()?.as_os_str().to_str()?.to_string();
+    Some((pod, container, file))
+}
+
+/// Reads `containers/` and maps each symlink's target to its container id.
+pub fn scan_container_links(dir: &Path) -> HashMap<(String, String, String), String> {
+    let mut map = HashMap::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return map;
+    };
+    for entry in rd.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(id) = container_id_of_link(name) else {
+            continue;
+        };
+        let Ok(target) = std::fs::read_link(entry.path()) else {
+            continue;
+        };
+        let target: PathBuf = if target.is_absolute() {
+            target
+        } else {
+            dir.join(target)
+        };
+        if let Some(key) = tail_key(&target) {
+            map.insert(key, id);
+        }
+    }
+    map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(classify("0.log"), NameKind::Live { stem: "0".into() });
+        assert_eq!(
+            classify("0.log.20261125-194207"),
+            NameKind::Rotated { stem: "0".into() }
+        );
+        assert_eq!(classify("0.log.20261125-194207.gz"), NameKind::Ignored);
+        assert_eq!(classify("0.log.20261125-194207.tmp"), NameKind::Ignored);
+        assert_eq!(classify("x.txt"), NameKind::Ignored);
+        assert_eq!(classify(".log"), NameKind::Ignored);
+    }
+
+    #[test]
+    fn kubelet_names() {
+        let m = kubelet_meta("payments_checkout-7d9_0a1b-c2", "app", "3");
+        assert_eq!(m.namespace, "payments");
+        assert_eq!(m.pod, "checkout-7d9");
+        assert_eq!(m.pod_uid, "0a1b-c2");
+        assert_eq!(m.restart, 3);
+        let id = "a".repeat(64);
+        assert_eq!(
+            container_id_of_link(&format!("checkout_payments_app-{id}.log")),
+            Some(id.clone())
+        );
+        // Cut at 255 bytes: the id is gone or partial.
+        assert_eq!(
+            container_id_of_link(&format!("p_ns_app-{}", &id[..30])),
+            None
+        );
+        assert_eq!(container_id_of_link("p_ns_app-abc.log"), None);
+    }
+}

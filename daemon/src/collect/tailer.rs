@@ -1,0 +1,491 @@
+//! One open file being read: chunked reads at our own offset (`pread`), line
+//! splitting, format detection, CRI/docker chunk joining, truncation of over-long
+//! lines, and the state a restart needs.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lookout_shared::{LogEntry, Stream, Timestamp};
+
+use super::layout::FileMeta;
+use super::parse::{parse_cri, parse_docker};
+use super::positions::{
+    fingerprint_of, FileKey, FilePosition, Format, PendingPartial, FINGERPRINT_MAX,
+};
+
+/// Bytes asked of the kernel per read.
+pub const CHUNK: usize = 256 * 1024;
+
+/// Appended to a message cut at the size limit.
+pub const TRUNCATED_MARKER: &str = " [truncated]";
+
+/// Room for a CRI/docker header on top of the message size limit.
+const HEADER_SLACK: usize = 256;
+
+/// What every tailer needs to build entries.
+pub struct TailCtx {
+    pub node: String,
+    pub max_line: usize,
+    /// Lines not valid in their file's format (kept raw).
+    pub bad_lines: Arc<AtomicU64>,
+    /// Lines cut at the size limit.
+    pub truncated_lines: Arc<AtomicU64>,
+}
+
+struct Pending {
+    p: PendingPartial,
+    since: Instant,
+}
+
+/// Why [`Tailer::read`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadOutcome {
+    /// Everything the file holds now was consumed (a trailing line without `\n`
+    /// stays buffered).
+    Eof,
+    /// The batch is full: send it and call again.
+    Full,
+}
+
+/// A followed file.
+pub struct Tailer {
+    pub key: FileKey,
+    file: File,
+    pub path: PathBuf,
+    pub meta: Arc<FileMeta>,
+    /// Sits at its live name (`X.log`), so writers append to it.
+    pub live: bool,
+    /// Stream identity within its directory (`X` of `X.log`).
+    pub stem: String,
+    offset: u64,
+    buf: Vec<u8>,
+    format: Option<Format>,
+    partials: [Option<Pending>; 2],
+    skipping: bool,
+    fp_len: u32,
+    fingerprint: u64,
+    /// Changed since the last position update was taken.
+    pub dirty: bool,
+    /// Last time data arrived.
+    pub last_data: Instant,
+}
+
+fn slot(stream: Stream) -> usize {
+    match stream {
+        Stream::Stdout => 0,
+        Stream::Stderr => 1,
+    }
+}
+
+impl Tailer {
+    /// Starts following `file` at `offset` with fresh parser state.
+    pub fn new(
+        key: FileKey,
+        file: File,
+        path: PathBuf,
+        meta: Arc<FileMeta>,
+        stem: String,
+        live: bool,
+        offset: u64,
+    ) -> Self {
+        let mut t = Tailer {
+            key,
+            file,
+            path,
+            meta,
+            live,
+            stem,
+            offset,
+            buf: Vec::new(),
+            format: None,
+            partials: [None, None],
+            skipping: false,
+            fp_len: 0,
+            fingerprint: 0,
+            dirty: true,
+            last_data: Instant::now(),
+        };
+        t.refresh_fingerprint();
+        t
+    }
+
+    /// Resumes from a stored position (already checked against this file).
+    pub fn resume(
+        pos: &FilePosition,
+        file: File,
+        path: PathBuf,
+        meta: Arc<FileMeta>,
+        stem: String,
+        live: bool,
+    ) -> Self {
+        let mut t = Tailer::new(pos.key, file, path, meta, stem, live, pos.offset);
+        t.format = pos.format;
+        t.skipping = pos.skipping;
+        let now = Instant::now();
+        for p in &pos.partials {
+            t.partials[slot(p.stream)] = Some(Pending {
+                p: p.clone(),
+                since: now,
+            });
+        }
+        t
+    }
+
+    /// Offset just after the last consumed byte.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The fingerprint of the file's first bytes as last computed.
+    pub fn fingerprint(&self) -> (u32, u64) {
+        (self.fp_len, self.fingerprint)
+    }
+
+    /// Recomputes the fingerprint while the file is still shorter than its span.
+    fn refresh_fingerprint(&mut self) {
+        if self.fp_len >= FINGERPRINT_MAX {
+            return;
+        }
+        let size = self.file.metadata().map(|m| m.len()).unwrap_or(0);
+        let len = size.min(u64::from(FINGERPRINT_MAX)) as u32;
+        if len > self.fp_len {
+            if let Some(fp) = fingerprint_of(&self.file, len) {
+                self.fp_len = len;
+                self.fingerprint = fp;
+            }
+        }
+    }
+
+    /// The state to persist for this file.
+    pub fn position(&self) -> FilePosition {
+        FilePosition {
+            key: self.key,
+            fp_len: self.fp_len,
+            fingerprint: self.fingerprint,
+            path: self.path.clone(),
+            offset: self.offset,
+            format: self.format,
+            partials: self
+                .partials
+                .iter()
+                .flatten()
+                .map(|p| p.p.clone())
+                .collect(),
+            skipping: self.skipping,
+        }
+    }
+
+    /// Links to the inode (0 once deleted).
+    pub fn nlink(&self) -> u64 {
+        self.file.metadata().map(|m| m.nlink()).unwrap_or(0)
+    }
+
+    /// Current size of the inode.
+    pub fn size(&self) -> u64 {
+        self.file.metadata().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Bytes read but not yet consumed (an incomplete last line).
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Whether a logical line is waiting for its continuation.
+    pub fn has_partials(&self) -> bool {
+        self.partials.iter().any(Option::is_some)
+    }
+
+    /// Reads and parses until EOF or until `out` holds `max` entries.
+    pub fn read(
+        &mut self,
+        ctx: &TailCtx,
+        out: &mut Vec<LogEntry>,
+        max: usize,
+    ) -> io::Result<ReadOutcome> {
+        let now = Timestamp::now();
+        loop {
+            if !self.consume(ctx, out, max, now) {
+                return Ok(ReadOutcome::Full);
+            }
+            if self.buf.len() >= ctx.max_line + HEADER_SLACK {
+                self.cut_overlong(ctx, out, now);
+                if out.len() >= max {
+                    return Ok(ReadOutcome::Full);
+                }
+            }
+            let start = self.buf.len();
+            self.buf.resize(start + CHUNK, 0);
+            let at = self.offset + start as u64;
+            let n = loop {
+                match self.file.read_at(&mut self.buf[start..], at) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        self.buf.truncate(start);
+                        return Err(e);
+                    }
+                }
+            };
+            self.buf.truncate(start + n);
+            if n == 0 {
+                let size = self.size();
+                if size < at {
+                    // copytruncate: what we had buffered is no longer there; the
+                    // file starts over.
+                    self.flush_tail(ctx, out, now);
+                    self.offset = 0;
+                    self.buf.clear();
+                    self.skipping = false;
+                    self.fp_len = 0;
+                    self.refresh_fingerprint();
+                    self.dirty = true;
+                    if size == 0 {
+                        return Ok(ReadOutcome::Eof);
+                    }
+                    continue;
+                }
+                return Ok(ReadOutcome::Eof);
+            }
+            self.last_data = Instant::now();
+            if self.fp_len < FINGERPRINT_MAX {
+                self.refresh_fingerprint();
+            }
+        }
+    }
+
+    /// Consumes every complete line in the buffer; `false` when `out` filled up.
+    fn consume(
+        &mut self,
+        ctx: &TailCtx,
+        out: &mut Vec<LogEntry>,
+        max: usize,
+        now: Timestamp,
+    ) -> bool {
+        if out.len() >= max {
+            return false;
+        }
+        let buf = std::mem::take(&mut self.buf);
+        let mut pos = 0usize;
+        let mut full = false;
+        while let Some(i) = memchr::memchr(b'\n', &buf[pos..]) {
+            let line = &buf[pos..pos + i];
+            pos += i + 1;
+            if self.skipping {
+                self.skipping = false;
+            } else {
+                self.line(ctx, line, false, out, now);
+            }
+            if out.len() >= max {
+                full = true;
+                break;
+            }
+        }
+        self.buf = buf;
+        if pos > 0 {
+            self.buf.drain(..pos);
+            self.offset += pos as u64;
+            self.dirty = true;
+        }
+        !full
+    }
+
+    /// A line longer than the limit with no end in sight: emit its head and skip
+    /// the rest up to its `\n`, so the file keeps flowing with bounded memory.
+    fn cut_overlong(&mut self, ctx: &TailCtx, out: &mut Vec<LogEntry>, now: Timestamp) {
+        let buf = std::mem::take(&mut self.buf);
+        if !self.skipping {
+            self.line(ctx, &buf, true, out, now);
+        }
+        self.offset += buf.len() as u64;
+        self.skipping = true;
+        self.dirty = true;
+        self.buf = buf;
+        self.buf.clear();
+    }
+
+    /// Handles one raw line (without `\n`).
+    fn line(
+        &mut self,
+        ctx: &TailCtx,
+        line: &[u8],
+        cut: bool,
+        out: &mut Vec<LogEntry>,
+        now: Timestamp,
+    ) {
+        if self.format.is_none() {
+            self.format = if parse_cri(line).is_some() {
+                Some(Format::Cri)
+            } else if parse_docker(line).is_some() {
+                Some(Format::Docker)
+            } else if !self.meta.kubelet {
+                Some(Format::Plain)
+            } else {
+                None
+            };
+        }
+        match self.format {
+            Some(Format::Cri) => match parse_cri(line) {
+                Some(c) => self.chunk(ctx, c.stream, c.ts, c.text, c.partial, cut, out),
+                None => self.raw(ctx, line, cut, out, now),
+            },
+            Some(Format::Docker) => match parse_docker(line) {
+                Some(d) => self.chunk(
+                    ctx,
+                    d.stream,
+                    d.ts.unwrap_or(now),
+                    d.text.as_bytes(),
+                    d.partial && !cut,
+                    cut,
+                    out,
+                ),
+                None => self.raw(ctx, line, cut, out, now),
+            },
+            Some(Format::Plain) => self.emit(ctx, now, Stream::Stdout, line, cut, out),
+            None => self.raw(ctx, line, cut, out, now),
+        }
+    }
+
+    /// A line that is not valid in its file's format: kept whole, and counted.
+    fn raw(
+        &mut self,
+        ctx: &TailCtx,
+        line: &[u8],
+        cut: bool,
+        out: &mut Vec<LogEntry>,
+        now: Timestamp,
+    ) {
+        ctx.bad_lines.fetch_add(1, Ordering::Relaxed);
+        self.emit(ctx, now, Stream::Stdout, line, cut, out);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn chunk(
+        &mut self,
+        ctx: &TailCtx,
+        stream: Stream,
+        ts: Timestamp,
+        text: &[u8],
+        partial: bool,
+        cut: bool,
+        out: &mut Vec<LogEntry>,
+    ) {
+        let s = slot(stream);
+        match self.partials[s].take() {
+            None if !partial => self.emit(ctx, ts, stream, text, cut, out),
+            None => {
+                let keep = text.len().min(ctx.max_line);
+                self.partials[s] = Some(Pending {
+                    p: PendingPartial {
+                        stream,
+                        ts,
+                        bytes: text[..keep].to_vec(),
+                        truncated: cut || keep < text.len(),
+                    },
+                    since: Instant::now(),
+                });
+            }
+            Some(mut pend) => {
+                let room = ctx.max_line.saturating_sub(pend.p.bytes.len());
+                let keep = text.len().min(room);
+                pend.p.bytes.extend_from_slice(&text[..keep]);
+                pend.p.truncated |= cut || keep < text.len();
+                if partial {
+                    self.partials[s] = Some(pend);
+                } else {
+                    let p = pend.p;
+                    self.emit(ctx, p.ts, p.stream, &p.bytes, p.truncated, out);
+                }
+            }
+        }
+    }
+
+    fn emit(
+        &self,
+        ctx: &TailCtx,
+        ts: Timestamp,
+        stream: Stream,
+        text: &[u8],
+        cut: bool,
+        out: &mut Vec<LogEntry>,
+    ) {
+        let mut text = text;
+        let mut cut = cut;
+        if text.len() > ctx.max_line {
+            text = &text[..ctx.max_line];
+            cut = true;
+        } else if let Some(t) = text.strip_suffix(b"\r") {
+            text = t;
+        }
+        let mut message = String::from_utf8_lossy(text).into_owned();
+        if cut {
+            ctx.truncated_lines.fetch_add(1, Ordering::Relaxed);
+            message.push_str(TRUNCATED_MARKER);
+        }
+        let m = &*self.meta;
+        out.push(LogEntry {
+            ts,
+            node: ctx.node.clone(),
+            namespace: m.namespace.clone(),
+            pod: m.pod.clone(),
+            pod_uid: m.pod_uid.clone(),
+            container: m.container.clone(),
+            container_id: m.container_id.clone(),
+            restart: m.restart,
+            stream,
+            message,
+            level: None,
+            seq: 0,
+        });
+    }
+
+    /// Emits partial lines that waited longer than `timeout` (a container that
+    /// died mid-line never writes the closing `F`).
+    pub fn flush_stale(&mut self, ctx: &TailCtx, timeout: Duration, out: &mut Vec<LogEntry>) {
+        for s in 0..2 {
+            if self.partials[s]
+                .as_ref()
+                .is_some_and(|p| p.since.elapsed() >= timeout)
+            {
+                if let Some(pend) = self.partials[s].take() {
+                    let p = pend.p;
+                    self.emit(ctx, p.ts, p.stream, &p.bytes, p.truncated, out);
+                    self.dirty = true;
+                }
+            }
+        }
+    }
+
+    /// The earliest instant a pending partial becomes stale.
+    pub fn partial_deadline(&self, timeout: Duration) -> Option<Instant> {
+        self.partials
+            .iter()
+            .flatten()
+            .map(|p| p.since + timeout)
+            .min()
+    }
+
+    /// The file is finished (deleted or truncated): emit the unterminated last
+    /// line and every pending partial.
+    pub fn flush_tail(&mut self, ctx: &TailCtx, out: &mut Vec<LogEntry>, now: Timestamp) {
+        if !self.buf.is_empty() {
+            let buf = std::mem::take(&mut self.buf);
+            if !self.skipping {
+                self.line(ctx, &buf, false, out, now);
+            }
+            self.offset += buf.len() as u64;
+            self.skipping = false;
+        }
+        for s in 0..2 {
+            if let Some(pend) = self.partials[s].take() {
+                let p = pend.p;
+                self.emit(ctx, p.ts, p.stream, &p.bytes, p.truncated, out);
+            }
+        }
+        self.dirty = true;
+    }
+}

@@ -1,0 +1,126 @@
+//! `lookoutd --stdout`: every collected entry as one JSON line on stdout.
+//!
+//! The seed's first milestone and a lasting debugging aid. Positions are saved in
+//! `<data-dir>/positions.json` after the output is flushed (write to a temporary
+//! file, fsync, rename, fsync the directory), so a restart continues where the
+//! previous run stopped. A graceful stop (SIGTERM, SIGINT) prints and saves
+//! everything already collected: exactly once. A SIGKILL between a flush and the
+//! rename re-delivers the batches printed since the last save: at least once.
+//! (The index makes it exactly once by committing positions with the data.)
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::collect::{Batch, Collector, CollectorConfig, Positions};
+use crate::config::Config;
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+fn install_signal_handlers() {
+    let handler: extern "C" fn(libc::c_int) = on_signal;
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            libc::signal(sig, handler as libc::sighandler_t);
+        }
+    }
+}
+
+/// Where positions live under `--data-dir`.
+pub fn positions_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("positions.json")
+}
+
+/// Reads saved positions; a missing file means a first start.
+pub fn load_positions(path: &Path) -> anyhow::Result<Positions> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| {
+            format!(
+                "{} is not a valid positions file (move it away to start over)",
+                path.display()
+            )
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Positions::default()),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Saves positions atomically: temp file, fsync, rename, fsync of the directory.
+pub fn save_positions(path: &Path, positions: &Positions) -> anyhow::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    let mut f = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    serde_json::to_writer(&mut f, positions)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    if let Some(dir) = path.parent() {
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// Runs the collector and prints until SIGTERM/SIGINT or a closed stdout.
+pub fn run(config: &Config) -> anyhow::Result<()> {
+    install_signal_handlers();
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
+    let pos_path = positions_path(&config.data_dir);
+    let mut positions = load_positions(&pos_path)?;
+    let cfg = CollectorConfig::from_config(config);
+    let (tx, rx) = crossbeam_channel::bounded::<Batch>(4);
+    let handle = Collector::spawn(cfg, positions.clone(), tx)
+        .with_context(|| format!("collecting {}", config.log_dir.display()))?;
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
+
+    loop {
+        if STOP.load(Ordering::SeqCst) {
+            break;
+        }
+        let first = match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(b) => b,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                anyhow::bail!("the collector stopped unexpectedly")
+            }
+        };
+        print_batch(&mut out, &first, &mut positions)?;
+        while let Ok(b) = rx.try_recv() {
+            print_batch(&mut out, &b, &mut positions)?;
+        }
+        out.flush().context("writing to stdout")?;
+        save_positions(&pos_path, &positions)?;
+    }
+    // Graceful stop: what was already collected is printed and saved.
+    handle.stop();
+    while let Ok(b) = rx.try_recv() {
+        print_batch(&mut out, &b, &mut positions)?;
+    }
+    out.flush().context("writing to stdout")?;
+    save_positions(&pos_path, &positions)?;
+    Ok(())
+}
+
+fn print_batch(
+    out: &mut impl Write,
+    batch: &Batch,
+    positions: &mut Positions,
+) -> anyhow::Result<()> {
+    for e in &batch.entries {
+        serde_json::to_writer(&mut *out, e)?;
+        out.write_all(b"\n")?;
+    }
+    positions.apply(&batch.positions);
+    Ok(())
+}

@@ -1,0 +1,301 @@
+//! The Search screen's state: query, range, histogram, results paging, context view.
+
+use std::cell::Cell;
+
+use lookout_shared::protocol::{
+    ContextPage, Cursor, ErrorBody, Histogram, Order, SearchPage, SearchParams, TimeRange,
+};
+use lookout_shared::{LogEntry, Timestamp};
+
+use super::input::TextInput;
+
+/// The preset ranges `Ctrl-r` cycles through; `None` is all time.
+pub const RANGES: &[Option<&str>] = &[
+    Some("15m"),
+    Some("1h"),
+    Some("6h"),
+    Some("24h"),
+    Some("7d"),
+    None,
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchFocus {
+    Input,
+    Histogram,
+    Results,
+}
+
+/// The chosen time range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RangeChoice {
+    Preset(usize),
+    Custom(TimeRange),
+}
+
+impl RangeChoice {
+    pub fn to_range(&self) -> TimeRange {
+        match self {
+            RangeChoice::Preset(i) => TimeRange {
+                since: RANGES.get(*i).copied().flatten().map(str::to_string),
+                ..Default::default()
+            },
+            RangeChoice::Custom(r) => r.clone(),
+        }
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            RangeChoice::Preset(i) => match RANGES.get(*i).copied().flatten() {
+                Some(s) => format!("last {s}"),
+                None => "all time".into(),
+            },
+            RangeChoice::Custom(r) => {
+                if let Some(s) = &r.since {
+                    return format!("last {s}");
+                }
+                let f = r.from.map(super::hm).unwrap_or_else(|| "…".into());
+                let u = r.until.map(super::hm).unwrap_or_else(|| "now".into());
+                format!("{f} → {u}")
+            }
+        }
+    }
+}
+
+/// Lines around one hit, in its stream.
+#[derive(Debug, Clone, Default)]
+pub struct ContextView {
+    pub req: Option<u64>,
+    pub hit: Option<LogEntry>,
+    pub page: ContextPage,
+    pub scroll: usize,
+}
+
+#[derive(Debug)]
+pub struct Search {
+    pub input: TextInput,
+    pub focus: SearchFocus,
+    pub range: RangeChoice,
+    /// The params of the running search (for paging).
+    pub params: Option<SearchParams>,
+    pub req: Option<u64>,
+    pub more_req: Option<u64>,
+    pub results: Vec<LogEntry>,
+    pub total: u64,
+    pub histogram: Option<Histogram>,
+    pub next_cursor: Option<Cursor>,
+    pub error: Option<ErrorBody>,
+    pub took_ms: f64,
+    pub selected: usize,
+    /// First visible result row.
+    pub offset: Cell<usize>,
+    pub bar: Option<usize>,
+    pub context: Option<ContextView>,
+    pub view_rows: Cell<usize>,
+    /// Whether a search has ever run (for the empty-state hint).
+    pub searched: bool,
+}
+
+/// Page size for the results list.
+pub const PAGE: u32 = 200;
+
+impl Search {
+    pub fn new() -> Search {
+        Search {
+            input: TextInput::default(),
+            focus: SearchFocus::Input,
+            range: RangeChoice::Preset(1),
+            params: None,
+            req: None,
+            more_req: None,
+            results: Vec::new(),
+            total: 0,
+            histogram: None,
+            next_cursor: None,
+            error: None,
+            took_ms: 0.0,
+            selected: 0,
+            offset: Cell::new(0),
+            bar: None,
+            context: None,
+            view_rows: Cell::new(10),
+            searched: false,
+        }
+    }
+
+    /// The params for a fresh search of the current input and range.
+    pub fn fresh_params(&self) -> SearchParams {
+        SearchParams {
+            query: self.input.text.trim().to_string(),
+            range: self.range.to_range(),
+            limit: PAGE,
+            cursor: None,
+            order: Order::NewestFirst,
+            histogram: true,
+        }
+    }
+
+    /// Records a request for a new search, keeping old results until the answer.
+    pub fn started(&mut self, id: u64, params: SearchParams) {
+        self.req = Some(id);
+        self.more_req = None;
+        self.params = Some(params);
+        self.searched = true;
+    }
+
+    pub fn on_page(&mut self, id: u64, page: SearchPage) {
+        if Some(id) == self.req {
+            self.req = None;
+            self.error = None;
+            self.results = page.entries;
+            self.total = page.total;
+            self.histogram = page.histogram;
+            self.next_cursor = page.next_cursor;
+            self.took_ms = page.took_ms;
+            self.selected = 0;
+            self.offset.set(0);
+            self.bar = None;
+        } else if Some(id) == self.more_req {
+            self.more_req = None;
+            self.results.extend(page.entries);
+            self.next_cursor = page.next_cursor;
+        }
+    }
+
+    pub fn on_error(&mut self, id: u64, error: ErrorBody) -> bool {
+        if Some(id) == self.req || Some(id) == self.more_req {
+            self.req = None;
+            self.more_req = None;
+            self.error = Some(error);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The params for the next page when the selection nears the end of what is loaded.
+    pub fn want_more(&self) -> Option<SearchParams> {
+        if self.more_req.is_some() || self.req.is_some() {
+            return None;
+        }
+        let cursor = self.next_cursor?;
+        let near = self.selected + self.view_rows.get().max(1) + 10 >= self.results.len();
+        if !near {
+            return None;
+        }
+        let mut p = self.params.clone()?;
+        p.cursor = Some(cursor);
+        p.histogram = false;
+        Some(p)
+    }
+
+    pub fn move_by(&mut self, d: isize) {
+        if self.results.is_empty() {
+            self.selected = 0;
+            return;
+        }
+        let max = self.results.len() - 1;
+        self.selected = (self.selected as isize + d).clamp(0, max as isize) as usize;
+    }
+
+    /// The time range of histogram bar `i`, for narrowing.
+    pub fn bar_range(&self, i: usize) -> Option<TimeRange> {
+        let h = self.histogram.as_ref()?;
+        let b = h.buckets.get(i)?;
+        let width = i64::try_from(h.width_ms).ok()?.checked_mul(1_000_000)?;
+        Some(TimeRange {
+            since: None,
+            from: Some(b.start),
+            until: Some(b.start.add_nanos(width)),
+        })
+    }
+}
+
+impl Default for Search {
+    fn default() -> Self {
+        Search::new()
+    }
+}
+
+/// Parses a custom range: a duration (`90m`) or `FROM..UNTIL` (RFC 3339, either
+/// side may be empty).
+pub fn parse_range(s: &str) -> Result<TimeRange, String> {
+    let s = s.trim();
+    if let Some((f, u)) = s.split_once("..") {
+        let parse = |x: &str| -> Result<Option<Timestamp>, String> {
+            let x = x.trim();
+            if x.is_empty() {
+                Ok(None)
+            } else {
+                Timestamp::parse_rfc3339(x)
+                    .map(Some)
+                    .map_err(|e| e.to_string())
+            }
+        };
+        Ok(TimeRange {
+            since: None,
+            from: parse(f)?,
+            until: parse(u)?,
+        })
+    } else {
+        lookout_shared::duration::parse_duration(s).map_err(|e| e.to_string())?;
+        Ok(TimeRange {
+            since: Some(s.to_string()),
+            ..Default::default()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn custom_ranges() {
+        assert_eq!(parse_range("90m").unwrap().since.as_deref(), Some("90m"));
+        let r = parse_range("2026-11-25T10:00:00Z..").unwrap();
+        assert!(r.from.is_some() && r.until.is_none());
+        assert!(parse_range("soon").is_err());
+        assert!(parse_range("x..y").is_err());
+    }
+
+    #[test]
+    fn paging_asks_for_more_near_the_end() {
+        let mut s = Search::new();
+        s.view_rows.set(10);
+        s.started(1, s.fresh_params());
+        s.on_page(
+            1,
+            SearchPage {
+                entries: vec![LogEntry::default(); 30],
+                total: 100,
+                next_cursor: Some(Cursor {
+                    ts: Timestamp(5),
+                    seq: 1,
+                }),
+                ..Default::default()
+            },
+        );
+        assert!(s.want_more().is_none());
+        s.move_by(15);
+        let p = s.want_more().unwrap();
+        assert_eq!(
+            p.cursor,
+            Some(Cursor {
+                ts: Timestamp(5),
+                seq: 1
+            })
+        );
+        s.more_req = Some(2);
+        s.on_page(
+            2,
+            SearchPage {
+                entries: vec![LogEntry::default(); 30],
+                total: 100,
+                ..Default::default()
+            },
+        );
+        assert_eq!(s.results.len(), 60);
+        assert!(s.want_more().is_none());
+    }
+}

@@ -1,0 +1,99 @@
+//! `lookout`: the dashboard and CLI for lookoutd.
+//!
+//! - [`client`]: the websocket client (handshake, requests, reconnect and resume).
+//! - [`cli`]: the script-friendly subcommands.
+//! - [`app`]: the dashboard's state, changed only by events (pure, unit-tested).
+//! - [`ui`]: drawing the state (one module per screen).
+//! - [`keys`]: the key tables the bottom bar and the `?` overlay read.
+//! - [`term`]: the terminal: raw mode, restore on exit, panic and Ctrl-C.
+//!
+//! The event loop ([`run_dashboard`]) drains everything pending from the keyboard and
+//! (for at most 8 ms) the connection, then draws at most every 33 ms: a flood of log
+//! lines costs one frame, never a frame per line, and keys are handled first. When
+//! the screen cannot keep up, the bounded channel from the connection task fills, the
+//! task stops reading the socket, and the daemon drops for this client and says so
+//! (a red marker in the tail) instead of memory growing.
+
+pub mod app;
+pub mod cli;
+pub mod client;
+pub mod keys;
+pub mod term;
+pub mod ui;
+
+use std::time::{Duration, Instant};
+
+use lookout_shared::Timestamp;
+use tokio::sync::mpsc;
+
+use app::{App, Event};
+
+/// Frame interval cap (about 30 fps).
+const FRAME: Duration = Duration::from_millis(33);
+/// Longest stretch spent on connection messages before looking at the keyboard
+/// again: keeps key latency far under 50 ms however fast lines arrive.
+const MSG_BUDGET: Duration = Duration::from_millis(8);
+
+/// Whether colour is wanted: `NO_COLOR` set to anything non-empty turns it off.
+pub fn color_enabled() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Opens the dashboard and runs it until the user quits.
+pub async fn run_dashboard(g: cli::Global, scrollback: usize) -> anyhow::Result<()> {
+    let mut terminal = term::enter()?;
+    let (key_tx, mut key_rx) = mpsc::channel(1024);
+    let stop = term::spawn_input(key_tx);
+    let (req_tx, mut ev_rx) = client::spawn(g.url.clone(), g.token.clone());
+    let mut app = App::new(g.url, scrollback, color_enabled(), Timestamp::now());
+    let mut last_draw = Instant::now() - FRAME;
+    let mut dirty = true;
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let result = loop {
+        // Wait for something, or for the next frame when there is something to draw.
+        let wait = if dirty {
+            FRAME.saturating_sub(last_draw.elapsed())
+        } else {
+            Duration::from_secs(3600)
+        };
+        tokio::select! {
+            biased;
+            k = key_rx.recv() => match k {
+                Some(ev) => { app.on_event(ev); dirty = true; }
+                None => break Ok(()),
+            },
+            m = ev_rx.recv() => match m {
+                Some(ev) => { app.on_event(Event::Client(ev)); dirty = true; }
+                None => break Err(anyhow::anyhow!("connection task ended")),
+            },
+            _ = tick.tick() => { app.on_event(Event::Tick(Timestamp::now())); dirty = true; }
+            _ = tokio::time::sleep(wait), if dirty => {}
+        }
+        // Drain: keys first (latency), then server messages for a bounded time.
+        while let Ok(ev) = key_rx.try_recv() {
+            app.on_event(ev);
+        }
+        let budget = Instant::now() + MSG_BUDGET;
+        while Instant::now() < budget {
+            match ev_rx.try_recv() {
+                Ok(ev) => app.on_event(Event::Client(ev)),
+                Err(_) => break,
+            }
+        }
+        for m in app.outbox.drain(..) {
+            let _ = req_tx.send(m);
+        }
+        if app.quit {
+            break Ok(());
+        }
+        if dirty && last_draw.elapsed() >= FRAME {
+            terminal.draw(|f| ui::draw(f, &app))?;
+            last_draw = Instant::now();
+            dirty = false;
+        }
+    };
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    term::leave(&mut terminal);
+    result
+}

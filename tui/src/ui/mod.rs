@@ -1,0 +1,488 @@
+//! Drawing: a pure function of [`App`] onto a ratatui frame. One module per screen,
+//! plus the frame every screen shares (status bar, tabs, key bar, help overlay).
+
+mod alerts;
+mod search;
+mod tail;
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::Frame;
+
+use crate::app::{App, ConnState, PromptKind, Screen};
+use crate::keys::{self, Ctx};
+use lookout_shared::{Level, LogEntry, Timestamp};
+
+/// Styles that fall back to text attributes when colour is off (`NO_COLOR`).
+#[derive(Debug, Clone, Copy)]
+pub struct Theme {
+    pub color: bool,
+}
+
+impl Theme {
+    pub fn fg(self, c: Color) -> Style {
+        if self.color {
+            Style::default().fg(c)
+        } else {
+            Style::default()
+        }
+    }
+
+    pub fn dim(self) -> Style {
+        if self.color {
+            Style::default().fg(Color::DarkGray)
+        } else {
+            Style::default()
+        }
+    }
+
+    pub fn bold(self) -> Style {
+        Style::default().add_modifier(Modifier::BOLD)
+    }
+
+    /// The selected row of a list: reversed works with and without colour.
+    pub fn selected(self) -> Style {
+        Style::default().add_modifier(Modifier::REVERSED)
+    }
+
+    pub fn highlight(self) -> Style {
+        if self.color {
+            Style::default()
+                .bg(Color::Yellow)
+                .fg(Color::Black)
+                .add_modifier(Modifier::BOLD)
+        } else {
+            Style::default().add_modifier(Modifier::REVERSED | Modifier::UNDERLINED)
+        }
+    }
+
+    pub fn level(self, l: Option<Level>) -> Style {
+        match l {
+            Some(Level::Error) => self.fg(Color::Red).add_modifier(Modifier::BOLD),
+            Some(Level::Warn) => self.fg(Color::Yellow).add_modifier(if self.color {
+                Modifier::empty()
+            } else {
+                Modifier::BOLD
+            }),
+            Some(Level::Debug) | Some(Level::Trace) => self.dim(),
+            _ => self.fg(Color::Green),
+        }
+    }
+
+    /// One stable colour per pod, as stern does.
+    pub fn pod(self, pod: &str) -> Style {
+        const PALETTE: &[Color] = &[
+            Color::Cyan,
+            Color::Magenta,
+            Color::Blue,
+            Color::LightGreen,
+            Color::LightMagenta,
+            Color::LightCyan,
+            Color::LightBlue,
+            Color::LightYellow,
+        ];
+        let mut h: u32 = 0x811c_9dc5;
+        for b in pod.bytes() {
+            h = (h ^ b as u32).wrapping_mul(0x0100_0193);
+        }
+        self.fg(PALETTE[(h as usize) % PALETTE.len()])
+    }
+}
+
+/// `12.4k`, `980`, `3.1M`.
+pub fn rate(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.1}M", v / 1e6)
+    } else if v >= 1e3 {
+        format!("{:.1}k", v / 1e3)
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+/// `3,412`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `19:42:07.118` (UTC).
+pub fn clock_ms(ts: Timestamp) -> String {
+    ts.to_datetime().format("%H:%M:%S%.3f").to_string()
+}
+
+/// `3s ago`, `5m ago`, `2h ago`.
+pub fn ago(now: Timestamp, ts: Timestamp) -> String {
+    let s = now.nanos().saturating_sub(ts.nanos()) / 1_000_000_000;
+    match s {
+        i64::MIN..=0 => "now".into(),
+        1..=59 => format!("{s}s ago"),
+        60..=3599 => format!("{}m ago", s / 60),
+        3600..=86399 => format!("{}h ago", s / 3600),
+        _ => format!("{}d ago", s / 86400),
+    }
+}
+
+/// The level word as shown in a column (5 wide).
+pub fn level_word(l: Option<Level>) -> &'static str {
+    match l {
+        Some(Level::Error) => "ERROR",
+        Some(Level::Warn) => "WARN",
+        Some(Level::Info) => "INFO",
+        Some(Level::Debug) => "DEBUG",
+        Some(Level::Trace) => "TRACE",
+        None => "",
+    }
+}
+
+/// Splits `text` into spans, highlighting every case-insensitive occurrence of the
+/// `needles`.
+pub fn highlighted<'a>(text: &'a str, needles: &[String], base: Style, hl: Style) -> Vec<Span<'a>> {
+    let mut marks: Vec<(usize, usize)> = Vec::new();
+    for n in needles.iter().filter(|n| !n.is_empty()) {
+        let mut from = 0;
+        while let Some(i) = crate::app::tail::find_ci(text, n, from) {
+            marks.push((i, i + n.len()));
+            from = i + n.len();
+        }
+    }
+    if marks.is_empty() {
+        return vec![Span::styled(text, base)];
+    }
+    marks.sort_unstable();
+    let mut out = Vec::new();
+    let mut at = 0;
+    for (s, e) in marks {
+        if s < at {
+            continue;
+        }
+        if s > at {
+            out.push(Span::styled(&text[at..s], base));
+        }
+        out.push(Span::styled(&text[s..e], hl));
+        at = e;
+    }
+    if at < text.len() {
+        out.push(Span::styled(&text[at..], base));
+    }
+    out
+}
+
+/// One entry as a styled line: `time pod container LEVEL message`.
+pub fn entry_spans<'a>(
+    t: Theme,
+    e: &'a LogEntry,
+    time: Option<String>,
+    needles: &[String],
+    pod_width: usize,
+) -> Vec<Span<'a>> {
+    let mut spans = Vec::new();
+    if let Some(ts) = time {
+        spans.push(Span::styled(format!("{ts} "), t.dim()));
+    }
+    let pod = format!("{:<w$} ", truncate(&e.pod, pod_width), w = pod_width);
+    spans.push(Span::styled(pod, t.pod(&e.pod)));
+    spans.push(Span::styled(
+        format!("{:<6} ", truncate(&e.container, 6)),
+        t.dim(),
+    ));
+    let lw = level_word(e.level);
+    spans.push(Span::styled(format!("{lw:<5} "), t.level(e.level)));
+    spans.extend(highlighted(
+        &e.message,
+        needles,
+        Style::default(),
+        t.highlight(),
+    ));
+    spans
+}
+
+/// Cuts to `n` chars, marking the cut with `…`.
+pub fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else if n == 0 {
+        String::new()
+    } else {
+        let mut out: String = s.chars().take(n - 1).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// Draws the whole dashboard.
+pub fn draw(f: &mut Frame, app: &App) {
+    let t = Theme { color: app.color };
+    let area = f.area();
+    if area.height < 6 || area.width < 30 {
+        let p = Paragraph::new(format!(
+            "lookout: terminal too small ({}x{}); need 30x6",
+            area.width, area.height
+        ))
+        .wrap(ratatui::widgets::Wrap { trim: true });
+        f.render_widget(p, area);
+        return;
+    }
+    let footer_rows = footer_lines(app).len() as u16;
+    let [top, tabs, body, foot] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(footer_rows),
+    ])
+    .areas(area);
+    status_bar(f, app, t, top);
+    tab_bar(f, app, t, tabs);
+    match app.screen {
+        Screen::Tail => tail::draw(f, app, t, body),
+        Screen::Search => search::draw(f, app, t, body),
+        Screen::Alerts => alerts::draw(f, app, t, body),
+    }
+    let lines: Vec<Line> = footer_lines(app)
+        .into_iter()
+        .map(|l| l.into_line(t))
+        .collect();
+    f.render_widget(Paragraph::new(lines), foot);
+    if app.help {
+        help_overlay(f, app, t, area);
+    }
+}
+
+fn status_bar(f: &mut Frame, app: &App, t: Theme, area: Rect) {
+    let (dot, state, color) = match &app.conn {
+        ConnState::Connected => ("●", "connected".to_string(), Color::Green),
+        ConnState::Connecting => ("◌", "connecting".to_string(), Color::Yellow),
+        ConnState::Down { reason, fatal, .. } => {
+            let secs = app
+                .retry_in()
+                .map(|d| d.as_secs_f64().ceil() as u64)
+                .unwrap_or(0);
+            if *fatal {
+                ("●", format!("{reason} (retry in {secs}s)"), Color::Red)
+            } else {
+                (
+                    "●",
+                    format!("reconnecting in {secs}s ({reason})"),
+                    Color::Yellow,
+                )
+            }
+        }
+    };
+    let node = if app.server.node.is_empty() {
+        String::new()
+    } else {
+        format!("node {} ─ ", app.server.node)
+    };
+    let conn = Span::styled(
+        format!("{dot} {state} "),
+        t.fg(color).add_modifier(Modifier::BOLD),
+    );
+    let full = format!("─ {node}{} ", app.url);
+    let firing = app.firing();
+    let mut right = vec![Span::raw(format!(
+        " {} lines/s ─ ",
+        rate(app.status.lines_per_sec)
+    ))];
+    if firing > 0 {
+        right.push(Span::styled(
+            format!("▲ {firing} firing "),
+            t.fg(Color::Red)
+                .add_modifier(Modifier::BOLD | Modifier::REVERSED),
+        ));
+    } else {
+        right.push(Span::styled("0 firing ", t.dim()));
+    }
+    // Narrow terminals lose the URL, then the node, before the connection state.
+    let rw: usize = right.iter().map(|s| s.width()).sum();
+    let room = (area.width as usize).saturating_sub(rw + 9 + conn.width());
+    let middle = [full, format!("─ {node}"), String::new()]
+        .into_iter()
+        .find(|m| m.chars().count() <= room)
+        .unwrap_or_default();
+    let left = vec![Span::styled(" Lookout ", t.bold()), Span::raw(middle), conn];
+    f.render_widget(Paragraph::new(fill_between(left, right, area.width)), area);
+}
+
+/// `left ─── right` across `width` cells; `left` is cut first when too narrow.
+pub fn fill_between<'a>(left: Vec<Span<'a>>, right: Vec<Span<'a>>, width: u16) -> Line<'a> {
+    let lw: usize = left.iter().map(|s| s.width()).sum();
+    let rw: usize = right.iter().map(|s| s.width()).sum();
+    let w = width as usize;
+    let mut spans = Vec::new();
+    if lw + rw < w {
+        spans.extend(left);
+        spans.push(Span::raw("─".repeat(w - lw - rw)));
+        spans.extend(right);
+    } else {
+        // Right side (alerts) matters more than the URL.
+        let room = w.saturating_sub(rw);
+        let text: String = left.iter().map(|s| s.content.as_ref()).collect();
+        spans.push(Span::raw(truncate(&text, room)));
+        spans.extend(right);
+    }
+    Line::from(spans)
+}
+
+fn tab_bar(f: &mut Frame, app: &App, t: Theme, area: Rect) {
+    let mut spans = vec![Span::raw(" ")];
+    for (s, name) in [
+        (Screen::Tail, "1 Tail"),
+        (Screen::Search, "2 Search"),
+        (Screen::Alerts, "3 Alerts"),
+    ] {
+        if s == app.screen {
+            spans.push(Span::styled(
+                format!("[{name}]"),
+                t.bold().add_modifier(Modifier::UNDERLINED),
+            ));
+        } else {
+            spans.push(Span::styled(format!(" {name} "), t.dim()));
+        }
+        spans.push(Span::raw("  "));
+    }
+    if let Some((m, _)) = &app.message {
+        spans.push(Span::styled(m.clone(), t.fg(Color::Cyan)));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// A footer line before styling.
+enum Foot {
+    Prompt(String, String),
+    Info(String, String),
+    Keys(Ctx),
+}
+
+impl Foot {
+    fn into_line(self, t: Theme) -> Line<'static> {
+        match self {
+            Foot::Prompt(label, text) => Line::from(vec![
+                Span::styled(format!(" {label}: "), t.bold()),
+                Span::raw(text),
+                Span::styled("▏", t.fg(Color::Yellow)),
+            ]),
+            Foot::Info(l, r) => Line::from(vec![
+                Span::styled(l, t.fg(Color::Cyan)),
+                Span::raw("   "),
+                Span::styled(r, t.fg(Color::Yellow)),
+            ]),
+            Foot::Keys(ctx) => {
+                let mut spans = Vec::new();
+                // `?` first so it survives narrow terminals; then the pane's keys.
+                let globals = if keys::globals_apply(ctx) {
+                    keys::GLOBAL
+                } else {
+                    &[]
+                };
+                let help = globals.iter().filter(|k| k.keys == "?");
+                let rest = globals.iter().filter(|k| k.keys != "?");
+                let rows = help.chain(keys::table(ctx)).chain(rest);
+                for k in rows.filter(|k| k.bar) {
+                    spans.push(Span::styled(format!(" {}", k.keys), t.bold()));
+                    spans.push(Span::styled(format!(" {} ", k.what), t.dim()));
+                }
+                Line::from(spans)
+            }
+        }
+    }
+}
+
+fn footer_lines(app: &App) -> Vec<Foot> {
+    let mut out = Vec::new();
+    if let Some(p) = &app.prompt {
+        let label = match p.kind {
+            PromptKind::Filter => "filter (query language, empty clears)",
+            PromptKind::Find => "find",
+            PromptKind::Save => "save to",
+            PromptKind::Range => "range (15m, 2h, or FROM..UNTIL in RFC 3339)",
+        };
+        out.push(Foot::Prompt(label.into(), p.input.text.clone()));
+    } else if app.screen == Screen::Tail
+        && (!app.tail.filter.is_empty() || !app.tail.find.is_empty())
+    {
+        let l = if app.tail.filter.is_empty() {
+            String::new()
+        } else {
+            format!(" filter: {}", app.tail.filter)
+        };
+        let r = if app.tail.find.is_empty() {
+            String::new()
+        } else {
+            let (pos, total) = app.tail.find_count();
+            format!("find: {}  ({pos}/{total})  n/N", app.tail.find)
+        };
+        out.push(Foot::Info(l, r));
+    }
+    out.push(Foot::Keys(app.ctx()));
+    out
+}
+
+/// A rectangle centred in `area`.
+pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+fn help_overlay(f: &mut Frame, app: &App, t: Theme, area: Rect) {
+    let ctx = app.ctx();
+    let mut lines = Vec::new();
+    let section = |name: &str| {
+        Line::from(Span::styled(
+            name.to_string(),
+            t.bold().add_modifier(Modifier::UNDERLINED),
+        ))
+    };
+    lines.push(section(match ctx {
+        Ctx::TailStreams => "Tail · streams",
+        Ctx::TailLog => "Tail · log",
+        Ctx::SearchInput => "Search · query",
+        Ctx::SearchHistogram => "Search · histogram",
+        Ctx::SearchResults => "Search · results",
+        Ctx::SearchContext => "Search · context",
+        Ctx::AlertsList => "Alerts · rules",
+        Ctx::AlertsEditor => "Alerts · editor",
+        Ctx::Prompt => "Prompt",
+        Ctx::Confirm => "Confirm",
+    }));
+    let kw = 20;
+    for k in keys::table(ctx) {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {:<kw$}", k.keys), t.fg(Color::Yellow)),
+            Span::raw(k.what),
+        ]));
+    }
+    lines.push(Line::raw(""));
+    lines.push(section("Everywhere"));
+    for k in keys::GLOBAL {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {:<kw$}", k.keys), t.fg(Color::Yellow)),
+            Span::raw(k.what),
+        ]));
+    }
+    let h = lines.len() as u16 + 2;
+    let r = centered(area, 64, h);
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" Keys · any key closes "),
+        ),
+        r,
+    );
+}

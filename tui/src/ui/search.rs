@@ -1,0 +1,453 @@
+//! The Search screen: query box, histogram, results, context view.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::Frame;
+
+use super::{clock_ms, highlighted, level_word, thousands, truncate, Theme};
+use crate::app::hm;
+use crate::app::search::SearchFocus;
+use crate::app::App;
+use lookout_shared::protocol::Histogram;
+use lookout_shared::Timestamp;
+
+pub fn draw(f: &mut Frame, app: &App, t: Theme, area: Rect) {
+    let s = &app.search;
+    let bar_rows: u16 = if area.height >= 30 { 3 } else { 1 };
+    let [query, hist, results] = Layout::vertical([
+        Constraint::Length(4),
+        Constraint::Length(bar_rows + 3),
+        Constraint::Min(3),
+    ])
+    .areas(area);
+    draw_query(f, app, t, query);
+    draw_histogram(f, app, t, hist, bar_rows);
+    if s.context.is_some() {
+        draw_context(f, app, t, results);
+    } else {
+        draw_results(f, app, t, results);
+    }
+}
+
+fn border(t: Theme, focused: bool) -> Style {
+    if focused {
+        t.fg(Color::Cyan).add_modifier(Modifier::BOLD)
+    } else {
+        t.dim()
+    }
+}
+
+fn draw_query(f: &mut Frame, app: &App, t: Theme, area: Rect) {
+    let s = &app.search;
+    let focused = s.focus == SearchFocus::Input && s.context.is_none();
+    let range = format!("[ {} ▾ ]", s.range.label());
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(border(t, focused))
+        .title(" Query ")
+        .title(Line::from(Span::styled(format!(" {range} "), t.fg(Color::Cyan))).right_aligned());
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let w = inner.width as usize;
+    // Keep the cursor visible on long queries.
+    let text = &s.input.text;
+    let start = s.input.cursor.saturating_sub(w.saturating_sub(2));
+    let shown: String = text.chars().skip(start).take(w.saturating_sub(1)).collect();
+    let mut first = vec![Span::raw(shown.clone())];
+    if text.is_empty() && !focused {
+        first = vec![Span::styled(
+            "press / to type a query (e.g. level:error AND timeout)",
+            t.dim(),
+        )];
+    } else if focused {
+        let cur = s.input.cursor - start;
+        let (a, b): (String, String) = (
+            shown.chars().take(cur).collect(),
+            shown.chars().skip(cur).collect(),
+        );
+        let mut bi = b.chars();
+        let at = bi
+            .next()
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| " ".into());
+        first = vec![
+            Span::raw(a),
+            Span::styled(at, Style::default().add_modifier(Modifier::REVERSED)),
+            Span::raw(bi.collect::<String>()),
+        ];
+    }
+    let second = match &s.error {
+        Some(e) => {
+            let col = e
+                .position
+                .map(|p| p.column)
+                .unwrap_or(0)
+                .saturating_sub(start);
+            let len = e.position.map(|p| p.length.max(1)).unwrap_or(1);
+            let pos = e
+                .position
+                .map(|p| format!(" (col {})", p.column + 1))
+                .unwrap_or_default();
+            Line::from(vec![
+                Span::raw(" ".repeat(col.min(w.saturating_sub(1)))),
+                Span::styled(
+                    format!("{} {}{pos}", "^".repeat(len), e.message),
+                    t.fg(Color::Red).add_modifier(Modifier::BOLD),
+                ),
+            ])
+        }
+        None if s.req.is_some() => Line::from(Span::styled("searching…", t.dim())),
+        None => Line::raw(""),
+    };
+    f.render_widget(Paragraph::new(vec![Line::from(first), second]), inner);
+}
+
+/// Resamples bucket counts to `width` columns (summing when squeezing, repeating
+/// when stretching).
+pub fn columns(h: &Histogram, width: usize) -> Vec<(u64, usize)> {
+    let n = h.buckets.len();
+    if n == 0 || width == 0 {
+        return Vec::new();
+    }
+    if n <= width {
+        // Stretch: every column shows the bucket under it, so the chart spans the pane.
+        (0..width)
+            .map(|c| {
+                let i = (c * n / width).min(n - 1);
+                (h.buckets[i].count, i)
+            })
+            .collect()
+    } else {
+        (0..width)
+            .map(|c| {
+                let a = c * n / width;
+                let z = ((c + 1) * n / width).max(a + 1);
+                let sum = h.buckets[a..z.min(n)].iter().map(|b| b.count).sum();
+                (sum, a)
+            })
+            .collect()
+    }
+}
+
+const BARS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// The histogram as `rows` lines of block characters, newest on the right.
+pub fn bars(
+    cols: &[(u64, usize)],
+    rows: usize,
+    selected: Option<usize>,
+    t: Theme,
+) -> Vec<Line<'static>> {
+    let max = cols.iter().map(|c| c.0).max().unwrap_or(0).max(1);
+    let mut lines = Vec::new();
+    for r in (0..rows).rev() {
+        let spans: Vec<Span> = cols
+            .iter()
+            .map(|(v, b)| {
+                let eighths = if *v == 0 {
+                    0
+                } else {
+                    ((*v as f64 / max as f64) * (rows * 8) as f64)
+                        .ceil()
+                        .max(1.0) as usize
+                };
+                let level = eighths.saturating_sub(r * 8).min(8);
+                // A baseline so an empty range still reads as a chart.
+                let ch = if r == 0 && level == 0 {
+                    '▁'
+                } else {
+                    BARS[level]
+                };
+                let style = if Some(*b) == selected {
+                    t.fg(Color::Yellow).add_modifier(Modifier::REVERSED)
+                } else if *v == 0 {
+                    t.dim()
+                } else {
+                    t.fg(Color::Cyan)
+                };
+                Span::styled(ch.to_string(), style)
+            })
+            .collect();
+        lines.push(Line::from(spans));
+    }
+    lines
+}
+
+fn draw_histogram(f: &mut Frame, app: &App, t: Theme, area: Rect, rows: u16) {
+    let s = &app.search;
+    let focused = s.focus == SearchFocus::Histogram && s.context.is_none();
+    let title = match &s.histogram {
+        Some(h) if !h.buckets.is_empty() => {
+            let first = h.buckets.first().map(|b| b.start).unwrap_or_default();
+            let last = h
+                .buckets
+                .last()
+                .map(|b| {
+                    b.start
+                        .add_nanos((h.width_ms as i64).saturating_mul(1_000_000))
+                })
+                .unwrap_or_default();
+            format!(
+                " {} matches · {} → {} · {:.0} ms ",
+                thousands(s.total),
+                hm(first),
+                hm(last),
+                s.took_ms
+            )
+        }
+        _ if s.searched => format!(" {} matches ", thousands(s.total)),
+        _ => " Matches over time ".into(),
+    };
+    let mut block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(border(t, focused))
+        .title(title);
+    if let (Some(b), Some(r)) = (s.bar, s.bar.and_then(|b| s.bar_range(b))) {
+        let count = s
+            .histogram
+            .as_ref()
+            .and_then(|h| h.buckets.get(b))
+            .map(|b| b.count)
+            .unwrap_or(0);
+        block = block.title(
+            Line::from(Span::styled(
+                format!(
+                    " bar {} → {}: {} · Enter narrows ",
+                    r.from.map(clock_ms).unwrap_or_default(),
+                    r.until.map(clock_ms).unwrap_or_default(),
+                    thousands(count)
+                ),
+                t.fg(Color::Yellow),
+            ))
+            .right_aligned(),
+        );
+    }
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let Some(h) = &s.histogram else {
+        return;
+    };
+    let w = inner.width as usize;
+    let cols = columns(h, w);
+    let mut lines = bars(&cols, rows as usize, s.bar, t);
+    // Axis: start, middle and end times.
+    if let (Some(first), Some(last)) = (h.buckets.first(), h.buckets.last()) {
+        let end = last
+            .start
+            .add_nanos((h.width_ms as i64).saturating_mul(1_000_000));
+        let mid = Timestamp(first.start.nanos() / 2 + end.nanos() / 2);
+        let (a, m, z) = (hm(first.start), hm(mid), hm(end));
+        let used = cols.len().max(a.len() + m.len() + z.len() + 2);
+        let gap1 = (used / 2).saturating_sub(a.len() + m.len() / 2);
+        let gap2 = used.saturating_sub(a.len() + gap1 + m.len() + z.len());
+        lines.push(Line::from(Span::styled(
+            format!("{a}{}{m}{}{z}", " ".repeat(gap1), " ".repeat(gap2)),
+            t.dim(),
+        )));
+    }
+    f.render_widget(Paragraph::new(lines), inner);
+}
+
+/// Words worth highlighting in results: the query's free-text terms.
+pub fn query_terms(q: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = q;
+    while !rest.is_empty() {
+        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '(' || c == ')');
+        if rest.is_empty() {
+            break;
+        }
+        if let Some(r) = rest.strip_prefix('"') {
+            let end = r.find('"').unwrap_or(r.len());
+            out.push(r[..end].to_string());
+            rest = r.get(end + 1..).unwrap_or("");
+            continue;
+        }
+        let end = rest
+            .find(|c: char| c.is_whitespace() || c == '(' || c == ')')
+            .unwrap_or(rest.len());
+        let word = &rest[..end];
+        rest = &rest[end..];
+        if word.starts_with('-') || word.contains(':') {
+            continue;
+        }
+        if matches!(word, "AND" | "OR" | "NOT" | "*") {
+            continue;
+        }
+        let w = word.trim_matches('*');
+        if !w.is_empty() {
+            out.push(w.to_string());
+        }
+    }
+    out
+}
+
+fn draw_results(f: &mut Frame, app: &App, t: Theme, area: Rect) {
+    let s = &app.search;
+    let focused = s.focus == SearchFocus::Results;
+    let more = if s.more_req.is_some() {
+        " · loading…"
+    } else if s.next_cursor.is_some() {
+        " · more below"
+    } else {
+        ""
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(border(t, focused))
+        .title(format!(
+            " Results (newest first) · {} of {}{more} ",
+            thousands(s.results.len() as u64),
+            thousands(s.total)
+        ));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let h = inner.height as usize;
+    s.view_rows.set(h.max(1));
+    if s.results.is_empty() {
+        let msg = if !s.searched {
+            "type a query and press Enter; Ctrl-r changes the range"
+        } else if s.req.is_some() {
+            "searching…"
+        } else if s.error.is_some() {
+            "fix the query above"
+        } else {
+            "no matches in this range"
+        };
+        f.render_widget(Paragraph::new(Span::styled(msg, t.dim())), inner);
+        return;
+    }
+    let mut off = s.offset.get();
+    if s.selected < off {
+        off = s.selected;
+    } else if s.selected >= off + h {
+        off = s.selected + 1 - h;
+    }
+    s.offset.set(off);
+    let terms = s
+        .params
+        .as_ref()
+        .map(|p| query_terms(&p.query))
+        .unwrap_or_default();
+    let src_w = 30.min(inner.width as usize / 3);
+    let lines: Vec<Line> = s
+        .results
+        .iter()
+        .enumerate()
+        .skip(off)
+        .take(h)
+        .map(|(i, e)| {
+            let src = format!("{}/{}/{}", e.namespace, e.pod, e.container);
+            let mut spans = vec![
+                Span::styled(format!("{} ", clock_ms(e.ts)), t.dim()),
+                Span::styled(format!("{:<src_w$} ", truncate(&src, src_w)), t.pod(&e.pod)),
+                Span::styled(format!("{:<5} ", level_word(e.level)), t.level(e.level)),
+            ];
+            spans.extend(highlighted(
+                &e.message,
+                &terms,
+                Style::default(),
+                t.highlight(),
+            ));
+            let mut l = Line::from(spans);
+            if i == s.selected && focused {
+                l.style = t.selected();
+            }
+            l
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines), inner);
+}
+
+fn draw_context(f: &mut Frame, app: &App, t: Theme, area: Rect) {
+    let Some(cv) = &app.search.context else {
+        return;
+    };
+    let src = cv
+        .hit
+        .as_ref()
+        .map(|e| format!("{}/{}/{}", e.namespace, e.pod, e.container))
+        .unwrap_or_default();
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(border(t, true))
+        .title(format!(" Context · {src} · l live tail · Esc back "));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    if cv.req.is_some() {
+        f.render_widget(Paragraph::new(Span::styled("loading…", t.dim())), inner);
+        return;
+    }
+    let h = inner.height as usize;
+    let all: Vec<(bool, &lookout_shared::LogEntry)> = cv
+        .page
+        .before
+        .iter()
+        .map(|e| (false, e))
+        .chain(cv.page.entry.iter().map(|e| (true, e)))
+        .chain(cv.page.after.iter().map(|e| (false, e)))
+        .collect();
+    // Keep the scroll position (the hit at first) in the middle.
+    let start = cv
+        .scroll
+        .saturating_sub(h / 2)
+        .min(all.len().saturating_sub(h));
+    let lines: Vec<Line> = all
+        .iter()
+        .skip(start)
+        .take(h)
+        .map(|(hit, e)| {
+            let mark = if *hit { "▶ " } else { "  " };
+            let mut spans = vec![
+                Span::styled(mark, t.fg(Color::Yellow).add_modifier(Modifier::BOLD)),
+                Span::styled(format!("{} ", clock_ms(e.ts)), t.dim()),
+                Span::styled(format!("{:<5} ", level_word(e.level)), t.level(e.level)),
+                Span::raw(e.message.as_str()),
+            ];
+            if *hit {
+                for s in &mut spans[3..] {
+                    s.style = s.style.add_modifier(Modifier::BOLD);
+                }
+            }
+            let mut l = Line::from(spans);
+            if *hit {
+                l.style = Style::default().add_modifier(Modifier::UNDERLINED);
+            }
+            l
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines), inner);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lookout_shared::protocol::Bucket;
+
+    #[test]
+    fn terms_skip_fields_and_operators() {
+        assert_eq!(
+            query_terms(r#"namespace:payments AND (timeout OR "connection refused") -pod:canary*"#),
+            vec!["timeout", "connection refused"]
+        );
+    }
+
+    #[test]
+    fn columns_squeeze_and_stretch() {
+        let h = Histogram {
+            width_ms: 1000,
+            buckets: (0..10)
+                .map(|i| Bucket {
+                    start: Timestamp(i),
+                    count: 1,
+                })
+                .collect(),
+        };
+        let c = columns(&h, 5);
+        assert_eq!(c.len(), 5);
+        assert!(c.iter().all(|(v, _)| *v == 2));
+        assert_eq!(columns(&h, 20).len(), 20);
+    }
+}

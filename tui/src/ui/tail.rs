@@ -1,0 +1,382 @@
+//! The Tail screen: stream tree beside the log pane.
+
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::Frame;
+
+use super::{ago, clock_ms, entry_spans, rate, thousands, truncate, Theme};
+use crate::app::tail::{TailFocus, TailLine, TimeFmt, TreeRow};
+use crate::app::App;
+
+/// Below this width the tree folds into a one-line picker.
+const WIDE: u16 = 100;
+const TREE_WIDTH: u16 = 32;
+
+pub fn draw(f: &mut Frame, app: &App, t: Theme, area: Rect) {
+    if area.width >= WIDE {
+        let [tree, log] =
+            Layout::horizontal([Constraint::Length(TREE_WIDTH), Constraint::Min(20)]).areas(area);
+        draw_tree(f, app, t, tree);
+        draw_log(f, app, t, log);
+    } else {
+        let [picker, log] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(2)]).areas(area);
+        let focus = app.tail.focus == TailFocus::Streams;
+        let live = app.tail.streams.iter().filter(|s| s.live).count();
+        let line = Line::from(vec![
+            Span::styled(" streams ▾ ", t.bold()),
+            Span::raw(format!(
+                "{} ({} of {} live)",
+                app.tail.title(),
+                live,
+                app.tail.streams.len()
+            )),
+            Span::styled(if focus { "" } else { "  Tab to pick" }, t.dim()),
+        ]);
+        f.render_widget(Paragraph::new(line), picker);
+        draw_log(f, app, t, log);
+        if focus {
+            let w = TREE_WIDTH.min(area.width);
+            let r = Rect {
+                x: area.x,
+                y: log.y,
+                width: w,
+                height: log.height,
+            };
+            f.render_widget(Clear, r);
+            draw_tree(f, app, t, r);
+        }
+    }
+}
+
+fn focus_border(t: Theme, focused: bool) -> Style {
+    if focused {
+        t.fg(Color::Cyan).add_modifier(Modifier::BOLD)
+    } else {
+        t.dim()
+    }
+}
+
+fn draw_tree(f: &mut Frame, app: &App, t: Theme, area: Rect) {
+    let focused = app.tail.focus == TailFocus::Streams;
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(focus_border(t, focused))
+        .title(" Streams ");
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let rows = app.tail.tree();
+    let h = inner.height as usize;
+    app.tail.tree_rows.set(h.max(1));
+    if rows.is_empty() {
+        f.render_widget(
+            Paragraph::new(Span::styled("no streams yet", t.dim())),
+            inner,
+        );
+        return;
+    }
+    let cur = app.tail.tree_cursor.min(rows.len() - 1);
+    let start = if cur >= h { cur + 1 - h } else { 0 };
+    let w = inner.width as usize;
+    let mut lines = Vec::new();
+    for (i, row) in rows.iter().enumerate().skip(start).take(h) {
+        let (label, right, style) = match row {
+            TreeRow::Namespace {
+                name,
+                rate: r,
+                expanded,
+            } => (
+                format!("{} {name}", if *expanded { "▾" } else { "▸" }),
+                format!("{}/s", rate(*r)),
+                t.bold(),
+            ),
+            TreeRow::Pod {
+                name,
+                rate: r,
+                containers,
+                live,
+                expanded,
+                ..
+            } => (
+                format!(
+                    "  {} {} {name}",
+                    if *expanded { "▾" } else { "▸" },
+                    if *live { "●" } else { "✗" }
+                ),
+                format!("{containers}c {}/s", rate(*r)),
+                t.pod(name),
+            ),
+            TreeRow::Container {
+                key,
+                rate: r,
+                live,
+                restarts,
+            } => {
+                let on = app.tail.selected.contains(key);
+                let restart = if *restarts > 0 {
+                    format!(" ↻{restarts}")
+                } else {
+                    String::new()
+                };
+                (
+                    format!(
+                        "    {} {}{restart}",
+                        if on { "■" } else { "□" },
+                        key.container
+                    ),
+                    if *live {
+                        format!("{}/s", rate(*r))
+                    } else {
+                        "(done)".to_string()
+                    },
+                    if *live { Style::default() } else { t.dim() },
+                )
+            }
+        };
+        let rw = right.chars().count();
+        let label = truncate(&label, w.saturating_sub(rw + 1));
+        let pad = w.saturating_sub(label.chars().count() + rw);
+        let mut style = style;
+        if i == cur && focused {
+            style = style.patch(t.selected());
+        }
+        lines.push(Line::from(vec![
+            Span::styled(label, style),
+            Span::styled(" ".repeat(pad), style),
+            Span::styled(
+                right,
+                if i == cur && focused {
+                    t.selected()
+                } else {
+                    t.dim()
+                },
+            ),
+        ]));
+    }
+    f.render_widget(Paragraph::new(lines), inner);
+}
+
+/// Cuts the first `skip` chars off a list of spans (horizontal scroll).
+fn skip_chars(spans: Vec<Span<'_>>, mut skip: usize) -> Vec<Span<'_>> {
+    let mut out = Vec::new();
+    for s in spans {
+        if skip == 0 {
+            out.push(s);
+            continue;
+        }
+        let n = s.content.chars().count();
+        if n <= skip {
+            skip -= n;
+        } else {
+            let rest: String = s.content.chars().skip(skip).collect();
+            skip = 0;
+            out.push(Span::styled(rest, s.style));
+        }
+    }
+    out
+}
+
+/// Splits spans into rows of at most `width` chars.
+fn wrap_spans(spans: Vec<Span<'_>>, width: usize, indent: usize) -> Vec<Line<'_>> {
+    let width = width.max(1);
+    let mut rows: Vec<Line> = Vec::new();
+    let mut cur: Vec<Span> = Vec::new();
+    let mut used = 0;
+    for s in spans {
+        let mut buf = String::new();
+        for c in s.content.chars() {
+            if used == width {
+                if !buf.is_empty() {
+                    cur.push(Span::styled(std::mem::take(&mut buf), s.style));
+                }
+                rows.push(Line::from(std::mem::take(&mut cur)));
+                let ind = indent.min(width.saturating_sub(1));
+                cur.push(Span::raw(" ".repeat(ind)));
+                used = ind;
+            }
+            buf.push(c);
+            used += 1;
+        }
+        if !buf.is_empty() {
+            cur.push(Span::styled(buf, s.style));
+        }
+    }
+    if !cur.is_empty() || rows.is_empty() {
+        rows.push(Line::from(cur));
+    }
+    rows
+}
+
+/// Whether a message continues the one before it (stack traces, wrapped JSON).
+fn is_continuation(msg: &str) -> bool {
+    msg.starts_with(' ')
+        || msg.starts_with('\t')
+        || msg.starts_with("at ")
+        || msg.starts_with("Caused by")
+}
+
+fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
+    let tail = &app.tail;
+    let focused = tail.focus == TailFocus::Log;
+    let state = if tail.follow {
+        Span::styled(" following ● ", t.fg(Color::Green))
+    } else {
+        Span::styled(" paused ", t.fg(Color::Yellow).add_modifier(Modifier::BOLD))
+    };
+    let mut block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(focus_border(t, focused))
+        .title(Line::from(vec![
+            Span::raw(format!(" {} ─", tail.title())),
+            state,
+        ]));
+    if !tail.follow {
+        block = block.title_bottom(
+            Line::from(Span::styled(
+                format!(
+                    " paused: {} new ─ G to follow ",
+                    thousands(tail.new_while_paused)
+                ),
+                t.fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            ))
+            .alignment(Alignment::Right),
+        );
+    }
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let h = inner.height as usize;
+    let w = inner.width as usize;
+    tail.view_rows.set(h.max(1));
+    if tail.lines.is_empty() {
+        let msg = match tail.sub {
+            None => "waiting for the daemon…".to_string(),
+            Some(_) if tail.filter.is_empty() => "no lines yet: waiting for logs".to_string(),
+            Some(_) => format!("no lines match {:?} yet", tail.filter),
+        };
+        f.render_widget(Paragraph::new(Span::styled(msg, t.dim())), inner);
+        return;
+    }
+    let end = tail.bottom_index();
+    let needles = if tail.find.is_empty() {
+        Vec::new()
+    } else {
+        vec![tail.find.clone()]
+    };
+    let pod_width = 14.min(w / 5);
+    let time_width = match tail.time_fmt {
+        TimeFmt::Absolute => 13,
+        TimeFmt::Relative => 9,
+        TimeFmt::Off => 0,
+    };
+    let prefix = time_width + pod_width + 1 + 7 + 6;
+    // Walk up from the bottom until the pane is full.
+    let mut rows: Vec<Line> = Vec::new();
+    let mut i = end;
+    while i > 0 && rows.len() < h {
+        i -= 1;
+        let Some(line) = tail.lines.get(i) else { break };
+        let is_cur = tail.find_at == Some(i);
+        let mut lines = match line {
+            TailLine::Entry(e) => {
+                let cont = is_continuation(&e.message)
+                    && i > 0
+                    && matches!(tail.lines.get(i - 1), Some(TailLine::Entry(p)) if p.pod == e.pod && p.container == e.container);
+                let spans: Vec<Span> = if cont {
+                    let mut s = vec![Span::raw(" ".repeat(prefix))];
+                    s.extend(super::highlighted(
+                        &e.message,
+                        &needles,
+                        t.level(e.level).remove_modifier(Modifier::BOLD),
+                        t.highlight(),
+                    ));
+                    s
+                } else {
+                    let time = match tail.time_fmt {
+                        TimeFmt::Absolute => Some(clock_ms(e.ts)),
+                        TimeFmt::Relative => Some(format!("{:>8}", ago(app.now, e.ts))),
+                        TimeFmt::Off => None,
+                    };
+                    entry_spans(t, e, time, &needles, pod_width)
+                };
+                if tail.wrap {
+                    wrap_spans(spans, w, prefix.min(w / 2))
+                } else {
+                    // Keep the prefix, scroll the message.
+                    let spans = if tail.hscroll > 0 {
+                        let n_prefix = if cont {
+                            1
+                        } else {
+                            spans.len().min(if time_width > 0 { 4 } else { 3 })
+                        };
+                        let mut s: Vec<Span> = spans.clone().into_iter().take(n_prefix).collect();
+                        let rest: Vec<Span> = spans.into_iter().skip(n_prefix).collect();
+                        s.push(Span::styled("…", t.dim()));
+                        s.extend(skip_chars(rest, tail.hscroll));
+                        s
+                    } else {
+                        spans
+                    };
+                    vec![Line::from(spans)]
+                }
+            }
+            TailLine::Dropped { count, from, until } => {
+                let text = format!(
+                    " {} lines dropped {}–{} (client too slow) ",
+                    thousands(*count),
+                    clock_ms(*from),
+                    clock_ms(*until)
+                );
+                let side = w.saturating_sub(text.chars().count()) / 2;
+                vec![Line::from(Span::styled(
+                    format!("{}{text}{}", "─".repeat(side.min(3)), "─".repeat(side)),
+                    t.fg(Color::Red).add_modifier(Modifier::BOLD),
+                ))]
+            }
+            TailLine::Notice(n) => vec![Line::from(Span::styled(
+                format!("─── {n} ───"),
+                t.fg(Color::Cyan),
+            ))],
+        };
+        if is_cur {
+            for l in &mut lines {
+                l.style = Style::default().add_modifier(Modifier::UNDERLINED);
+            }
+        }
+        for l in lines.into_iter().rev() {
+            rows.push(l);
+        }
+    }
+    rows.truncate(h);
+    rows.reverse();
+    // Short content sits at the top like a terminal; the newest line is last.
+    f.render_widget(Paragraph::new(rows), inner);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapping_splits_by_width_with_indent() {
+        let rows = wrap_spans(vec![Span::raw("abcdefghij")], 4, 2);
+        let text: Vec<String> = rows
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect();
+        assert_eq!(text, vec!["abcd", "  ef", "  gh", "  ij"]);
+    }
+
+    #[test]
+    fn skip_chars_crosses_spans() {
+        let s = skip_chars(vec![Span::raw("abc"), Span::raw("defg")], 4);
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].content, "efg");
+    }
+
+    #[test]
+    fn truncation_marks_the_cut() {
+        assert_eq!(truncate("checkout-7d9f-abc", 8), "checkou…");
+    }
+}

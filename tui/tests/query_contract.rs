@@ -1,0 +1,75 @@
+//! The queries the dashboard writes for the daemon (stream selection + filter) parse
+//! with the daemon's own parser and select exactly the streams the tree shows.
+
+use std::collections::BTreeSet;
+
+use lookout_daemon::query::Query;
+use lookout_shared::protocol::StreamInfo;
+use lookout_shared::{Level, LogEntry};
+use lookout_tui::app::tail::{subscription_query, StreamKey};
+
+fn key(ns: &str, pod: &str, c: &str) -> StreamKey {
+    StreamKey {
+        namespace: ns.into(),
+        pod: pod.into(),
+        container: c.into(),
+    }
+}
+
+fn info(k: &StreamKey) -> StreamInfo {
+    StreamInfo {
+        namespace: k.namespace.clone(),
+        pod: k.pod.clone(),
+        container: k.container.clone(),
+        ..Default::default()
+    }
+}
+
+fn entry(k: &StreamKey, level: Option<Level>, msg: &str) -> LogEntry {
+    LogEntry {
+        namespace: k.namespace.clone(),
+        pod: k.pod.clone(),
+        container: k.container.clone(),
+        level,
+        message: msg.into(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn selections_parse_and_select_exactly_their_streams() {
+    let all = [
+        key("payments", "checkout-7d9f-x2", "app"),
+        key("payments", "checkout-7d9f-x2", "istio-proxy"),
+        key("payments", "ledger-0", "app"),
+        key("kube-system", "coredns-5d78c9869d-abcde", "coredns"),
+        key("odd.ns", "web_1", "c.1"),
+    ];
+    let known: Vec<StreamInfo> = all.iter().map(info).collect();
+    let selections: Vec<Vec<usize>> = vec![
+        vec![],
+        vec![0],
+        vec![0, 1],    // a whole pod
+        vec![0, 1, 2], // a whole namespace
+        vec![1, 3],
+        vec![4],
+    ];
+    for sel in selections {
+        let selected: BTreeSet<StreamKey> = sel.iter().map(|&i| all[i].clone()).collect();
+        for filter in ["", "timeout", "level:error OR \"deadlock detected\""] {
+            let q = subscription_query(&selected, &known, filter);
+            let parsed = Query::parse(&q).unwrap_or_else(|e| panic!("{q:?}: {e}"));
+            for (i, k) in all.iter().enumerate() {
+                let in_sel = sel.is_empty() || sel.contains(&i);
+                let hit = entry(k, Some(Level::Error), "upstream timeout; deadlock detected");
+                assert_eq!(parsed.matches(&hit), in_sel, "{q:?} on {k:?}");
+                let miss = entry(k, Some(Level::Info), "all good");
+                assert_eq!(
+                    parsed.matches(&miss),
+                    in_sel && filter.is_empty(),
+                    "{q:?} on {k:?}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! End to end in a real terminal: a real daemon on a temp log tree, `lookout` in a
+//! tmux pane, log lines written to files, keys sent with `send-keys`, and assertions
+//! on what `capture-pane` shows.
+//!
+//! Skips (with the reason printed) when tmux is missing or the daemon cannot start.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{Daemon, LogTree, Tmux};
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// With `LOOKOUT_CAPTURE_DIR` set, keeps each screen as text (the docs' captures).
+fn keep(name: &str, screen: &str) {
+    if let Some(dir) = std::env::var_os("LOOKOUT_CAPTURE_DIR") {
+        let dir = std::path::PathBuf::from(dir);
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(dir.join(format!("{name}.txt")), screen);
+    }
+}
+
+#[test]
+fn dashboard_tails_searches_and_creates_a_rule() {
+    let Some(tmux) = Tmux::available() else {
+        eprintln!("SKIP: tmux is not installed (scripts/test-deps.sh installs it)");
+        return;
+    };
+    let tree = LogTree::new();
+    tree.write("payments", "checkout-7d9f", "app", &["booting checkout"]);
+    let daemon = match Daemon::start(&tree) {
+        Ok(d) => d,
+        Err(reason) => {
+            eprintln!("SKIP: cannot start the daemon in-process: {reason}");
+            return;
+        }
+    };
+    let url = daemon.url();
+    let pane = tmux.open(
+        120,
+        40,
+        &[
+            ("LOOKOUT_URL", url.as_str()),
+            ("NO_COLOR", "1"),
+            ("TERM", "xterm-256color"),
+        ],
+        &[env!("CARGO_BIN_EXE_lookout")],
+    );
+
+    // Tail: connected, the stream tree, and a line written after start arriving live.
+    pane.wait_for("connected", DEADLINE);
+    pane.wait_for("checkout-7d9f", DEADLINE);
+    tree.write(
+        "payments",
+        "checkout-7d9f",
+        "app",
+        &["ERROR card declined for order 8831 (issuer timeout)"],
+    );
+    let screen = pane.wait_for("card declined for order 8831", DEADLINE);
+    assert!(screen.contains("[1 Tail]"), "{screen}");
+    assert!(screen.contains("following"), "{screen}");
+    keep("tail", &screen);
+
+    // Search: switch screen, type a query, see the hit and the count.
+    pane.keys(&["2"]);
+    pane.wait_for("[2 Search]", DEADLINE);
+    pane.type_text("declined");
+    pane.keys(&["Enter"]);
+    let screen = pane.wait_for("matches", DEADLINE);
+    let screen = if screen.contains("order 8831") {
+        screen
+    } else {
+        pane.wait_for("order 8831", DEADLINE)
+    };
+    assert!(screen.contains("Results"), "{screen}");
+    keep("search", &screen);
+
+    // Alerts: new rule through the form, saved, listed.
+    pane.keys(&["Escape", "3"]);
+    pane.wait_for("[3 Alerts]", DEADLINE);
+    pane.keys(&["n"]);
+    pane.wait_for("New rule", DEADLINE);
+    pane.type_text("CardDeclines");
+    pane.keys(&["Tab"]);
+    pane.type_text("declined");
+    pane.keys(&["Tab", "C-u"]);
+    pane.type_text("1h");
+    let screen = pane.wait_for("would have fired", DEADLINE);
+    keep("editor", &screen);
+    pane.keys(&["C-s"]);
+    let screen = pane.wait_for("rule CardDeclines saved", DEADLINE);
+    assert!(screen.contains("CardDeclines"), "{screen}");
+    keep("alerts", &screen);
+
+    // Help overlay, then quit: the terminal comes back.
+    pane.keys(&["?"]);
+    pane.wait_for("any key closes", DEADLINE);
+    pane.keys(&["Escape", "q"]);
+    pane.wait_exited(DEADLINE);
+    drop(daemon);
+}

@@ -51,25 +51,51 @@ impl LogTree {
 /// The daemon, running in this process on a loopback port.
 pub struct Daemon {
     url: String,
+    inner: Option<lookout_daemon::app::Lookoutd>,
     _data: tempfile::TempDir,
 }
 
 impl Daemon {
-    /// Starts lookoutd on `tree`; `Err` says why it cannot (yet).
-    ///
-    /// `lookout_daemon::app::Daemon::start` runs the pipeline (collect, ingest,
-    /// index) but the websocket server (`serve`) is not on main yet; once it is, this
-    /// starts both on 127.0.0.1:0 and returns the bound URL.
+    /// Starts the whole lookoutd (pipeline, alerting, server) on `tree`, listening on
+    /// 127.0.0.1 with an OS-chosen port.
     pub fn start(tree: &LogTree) -> Result<Daemon, String> {
-        let _ = tree;
-        Err(
-            "lookout_daemon has no websocket server (daemon/src/serve.rs) on this branch yet"
-                .into(),
-        )
+        use clap::Parser;
+        let data = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let config = lookout_daemon::config::Config::try_parse_from([
+            "lookoutd",
+            "--log-dir",
+            tree.root().to_str().ok_or("log dir not UTF-8")?,
+            "--data-dir",
+            data.path().to_str().ok_or("data dir not UTF-8")?,
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--commit-interval",
+            "200ms",
+            "--node",
+            "e2e-node",
+        ])
+        .map_err(|e| e.to_string())?;
+        let inner = lookout_daemon::app::Lookoutd::start(config).map_err(|e| format!("{e:#}"))?;
+        let addr = inner.addr().ok_or("no listen address")?;
+        Ok(Daemon {
+            url: format!("ws://{addr}"),
+            inner: Some(inner),
+            _data: data,
+        })
     }
 
     pub fn url(&self) -> String {
         self.url.clone()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(d) = self.inner.take() {
+            d.shutdown();
+        }
     }
 }
 

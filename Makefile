@@ -18,15 +18,15 @@ build: ## release build of lookoutd, lookout and loadgen
 test: ## THE test command: installs test dependencies (apt, pip venv), runs every test
 	./scripts/test-deps.sh
 	$(MAKE) test-rust
+	$(MAKE) lint
 	./scripts/check-ship.sh
 	$(CARGO) build --release --locked --bin lookoutd --bin lookout --bin loadgen
 
 test-rust: ## cargo tests only (assumes test dependencies are installed)
-	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace
 
 check-ship: ## lint the Dockerfile and validate the Kubernetes manifests, offline
 	./scripts/check-ship.sh
-	$(CARGO) build --release --locked --bin lookoutd --bin lookout --bin loadgen
 
 demo: ## lookoutd on a simulated node, with the dashboard on top (q quits both)
 	./scripts/demo.sh

@@ -14,21 +14,21 @@ use anyhow::Context as _;
 use lookout_shared::duration::parse_duration;
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 
 use lookout_shared::protocol::RuleSpec;
 
 use crate::alert::{AlertEngine, EngineConfig};
 use crate::collect::{Collector, CollectorConfig, CollectorHandle};
+use crate::config::Config;
+use crate::index::{Index, IndexConfig};
+use crate::ingest::{self, IngestCounters, Sinks};
 use crate::live::{Live, LiveConfig};
 use crate::metrics::Metrics;
 use crate::serve::alerting::EngineAlerting;
 use crate::serve::{ServeConfig, ServeContext, ServerHandle};
 use crate::streams::Streams;
-use crate::config::Config;
-use crate::index::{Index, IndexConfig};
-use crate::ingest::{self, IngestCounters, Sinks};
 
 /// Batches in flight between collector and ingest, and between ingest and the index
 /// writer. Small: a full queue pauses the collector, it never drops.

@@ -73,7 +73,10 @@ fn dashboard_tails_searches_and_creates_a_rule() {
         if screen.contains("order 8831") && screen.contains("matches") {
             break screen;
         }
-        assert!(start.elapsed() < DEADLINE, "search never found the line:\n{screen}");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "search never found the line:\n{screen}"
+        );
     };
     assert!(screen.contains("Results"), "{screen}");
     keep("search", &screen);

@@ -66,8 +66,15 @@ fn dashboard_tails_searches_and_creates_a_rule() {
     // interval, so a search run at once may not see it yet: run it again, as a
     // user would, until it does.
     let start = std::time::Instant::now();
+    let mut first = true;
     let screen = loop {
-        pane.keys(&["Enter"]);
+        if first {
+            pane.keys(&["Enter"]);
+            first = false;
+        } else {
+            // Enter moved focus to the results: `/` goes back to the query.
+            pane.keys(&["/", "Enter"]);
+        }
         std::thread::sleep(Duration::from_millis(300));
         let screen = pane.capture();
         if screen.contains("order 8831") && screen.contains("matches") {

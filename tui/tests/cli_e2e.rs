@@ -1,0 +1,173 @@
+//! The `lookout` CLI end to end: the real binary against a real in-process lookoutd on
+//! a temp log tree, asserting on what a script would read (stdout, stderr, exit code).
+
+mod support;
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use lookout_shared::protocol::{RuleStatus, StreamInfo};
+use lookout_shared::LogEntry;
+use support::{Daemon, LogTree};
+
+fn lookout(url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lookout"))
+        .arg("--url")
+        .arg(url)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("LOOKOUT_TOKEN")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run lookout")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs `args` until `pred` holds on the output (the index commits every 200 ms).
+fn until(url: &str, args: &[&str], pred: impl Fn(&Output) -> bool) -> Output {
+    let start = Instant::now();
+    loop {
+        let o = lookout(url, args);
+        if pred(&o) {
+            return o;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "lookout {args:?} never satisfied the check: status {:?}\nstdout:\n{}\nstderr:\n{}",
+            o.status,
+            stdout(&o),
+            stderr(&o)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn search_streams_and_rules_from_the_command_line() {
+    let tree = LogTree::new();
+    let lines: Vec<String> = (0..250)
+        .map(|i| format!("order {i} accepted by checkout"))
+        .collect();
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    tree.write("payments", "checkout-1", "app", &refs);
+    tree.write(
+        "web",
+        "frontend-1",
+        "httpd",
+        &["GET / 200", "ERROR upstream refused"],
+    );
+    let daemon = Daemon::start(&tree).expect("daemon");
+    let url = daemon.url();
+
+    // search --limit 0 --json walks every match through cursor pages (page size 100).
+    let o = until(
+        &url,
+        &["search", "accepted", "--limit", "0", "--json"],
+        |o| o.status.success() && stdout(o).lines().count() == 250,
+    );
+    let entries: Vec<LogEntry> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one LogEntry per line"))
+        .collect();
+    assert!(entries
+        .iter()
+        .all(|e| e.namespace == "payments" && e.pod == "checkout-1"));
+    let mut msgs: Vec<&str> = entries.iter().map(|e| e.message.as_str()).collect();
+    msgs.sort();
+    msgs.dedup();
+    assert_eq!(msgs.len(), 250, "every line once");
+    // Newest first by default; --oldest-first reverses.
+    assert!(entries
+        .windows(2)
+        .all(|w| w[0].sort_key() > w[1].sort_key()));
+    let o = lookout(
+        &url,
+        &[
+            "search",
+            "accepted",
+            "--limit",
+            "3",
+            "--oldest-first",
+            "--json",
+        ],
+    );
+    let first: LogEntry = serde_json::from_str(stdout(&o).lines().next().unwrap()).unwrap();
+    assert_eq!(first.message, "order 0 accepted by checkout");
+
+    // Human output names the stream and the level.
+    let o = lookout(&url, &["search", "level:error"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("web/frontend-1/httpd"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains("upstream refused"), "{}", stdout(&o));
+
+    // A bad query: non-zero exit, the message and a caret under the column.
+    let o = lookout(&url, &["search", "level:error AND ("]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains('^'), "{}", stderr(&o));
+
+    // streams --json: both containers with their line counts.
+    let o = until(&url, &["streams", "--json"], |o| {
+        stdout(o).lines().count() >= 2
+    });
+    let streams: Vec<StreamInfo> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let checkout = streams
+        .iter()
+        .find(|s| s.pod == "checkout-1")
+        .expect("checkout stream");
+    assert_eq!(checkout.lines, 250);
+    assert!(checkout.live);
+
+    // rules: apply a file, list, test it against history, delete.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rules.yaml");
+    std::fs::write(
+        &file,
+        "rules:\n  - name: CheckoutBusy\n    query: namespace:payments accepted\n    window: 1h\n    condition: \"> 10\"\n    group_by: [pod]\n",
+    )
+    .unwrap();
+    let o = lookout(&url, &["rules", "apply", "-f", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = lookout(&url, &["rules", "list", "--json"]);
+    let rules: Vec<RuleStatus> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0].rule.name, "CheckoutBusy");
+    let o = lookout(&url, &["rules", "test", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("CheckoutBusy"), "{}", stdout(&o));
+
+    // A rule with a bad window is refused with the field named; nothing is saved.
+    std::fs::write(
+        &file,
+        "name: Broken\nquery: x\nwindow: \"5\"\ncondition: \"> 1\"\n",
+    )
+    .unwrap();
+    let o = lookout(&url, &["rules", "apply", "-f", file.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("window"), "{}", stderr(&o));
+    let o = lookout(&url, &["rules", "delete", "CheckoutBusy"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = lookout(&url, &["rules", "list", "--json"]);
+    assert_eq!(stdout(&o).lines().count(), 0, "{}", stdout(&o));
+
+    // A daemon that is not there: a clear error and a non-zero exit, not a hang.
+    let o = lookout("ws://127.0.0.1:9", &["streams"]);
+    assert!(!o.status.success());
+    assert!(!stderr(&o).is_empty());
+}

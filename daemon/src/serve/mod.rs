@@ -279,6 +279,12 @@ pub async fn start(cfg: ServeConfig, ctx: ServeContext) -> Result<ServerHandle, 
         .with_state(Arc::clone(&shared));
     let mut stop = shutdown_rx.clone();
     tasks.push(tokio::spawn(async move {
+        // Tail frames are small and latency-bound: no Nagle (its pairing with delayed
+        // ACKs stalled a steady 10k lines/s tail by 40 ms at p99).
+        use axum::serve::ListenerExt;
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let serve = axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),

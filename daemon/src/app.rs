@@ -361,11 +361,7 @@ impl Lookoutd {
                 loop {
                     tick.tick().await;
                     let st = alerts.stats();
-                    let firing = alerts
-                        .alerts()
-                        .iter()
-                        .filter(|a| a.state == lookout_shared::protocol::AlertState::Firing)
-                        .count() as u64;
+                    let firing = u64::from(alerts.firing());
                     metrics
                         .rule_evaluations
                         .store(st.ticks.saturating_mul(st.rules as u64), Ordering::Relaxed);

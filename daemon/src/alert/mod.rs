@@ -465,6 +465,16 @@ impl AlertEngine {
             .collect()
     }
 
+    /// Instances firing now (status bar, metrics), without cloning them.
+    pub fn firing(&self) -> u32 {
+        let n = lock(&self.shared().snapshot)
+            .values()
+            .flatten()
+            .filter(|a| a.state == AlertState::Firing)
+            .count();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
     /// Every state change from now on (a lagging receiver skips, never blocks).
     pub fn subscribe(&self) -> broadcast::Receiver<Alert> {
         self.shared().events.subscribe()

@@ -78,10 +78,6 @@ impl Alerting for EngineAlerting {
         self.engine.subscribe()
     }
     fn firing(&self) -> u32 {
-        self.engine
-            .alerts()
-            .iter()
-            .filter(|a| a.state == lookout_shared::protocol::AlertState::Firing)
-            .count() as u32
+        self.engine.firing()
     }
 }

@@ -117,16 +117,23 @@ fn search_streams_and_rules_from_the_command_line() {
     assert!(stderr(&o).contains('^'), "{}", stderr(&o));
 
     // streams --json: both containers with their line counts.
+    // The registry refreshes about once a second: wait for the counts to catch up.
+    let parse = |o: &Output| -> Vec<StreamInfo> {
+        stdout(o)
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    };
     let o = until(&url, &["streams", "--json"], |o| {
-        stdout(o).lines().count() >= 2
+        parse(o)
+            .iter()
+            .any(|s| s.pod == "checkout-1" && s.lines == 250)
     });
-    let streams: Vec<StreamInfo> = stdout(&o)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let streams = parse(&o);
+    assert!(streams.iter().any(|s| s.pod == "frontend-1"), "{streams:?}");
     let checkout = streams
         .iter()
-        .find(|s| s.pod == "checkout-1")
+        .find(|s| s.pod == "checkout-1" && s.lines == 250)
         .expect("checkout stream");
     assert_eq!(checkout.lines, 250);
     assert!(checkout.live);

@@ -1,6 +1,7 @@
 # Lookout's everyday commands. `make help` lists them.
 # Targets that need Docker or a cluster say so and stop when there is none.
 CARGO ?= cargo
+SHELL := /bin/bash
 COMPOSE ?= docker compose
 KUBECTL ?= kubectl
 NS ?= lookout
@@ -21,9 +22,11 @@ test: ## THE test command: installs test dependencies (apt, pip venv), runs ever
 	$(MAKE) lint
 	./scripts/check-ship.sh
 	$(CARGO) build --release --locked --bin lookoutd --bin lookout --bin loadgen
+	@awk '/^test result:/ {p+=$$4; f+=$$6} END {printf "tests: %d passed, %d failed\n", p, f}' target/test-output.log
 
 test-rust: ## cargo tests only (assumes test dependencies are installed)
-	$(CARGO) test --workspace
+	@mkdir -p target
+	set -o pipefail; $(CARGO) test --workspace 2>&1 | tee target/test-output.log
 
 check-ship: ## lint the Dockerfile and validate the Kubernetes manifests, offline
 	./scripts/check-ship.sh

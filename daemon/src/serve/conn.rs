@@ -632,19 +632,7 @@ impl Reader {
         }
         let query = match Query::parse(query) {
             Ok(q) => q,
-            Err(e) => {
-                return self
-                    .send(err_body(
-                        Some(id),
-                        ErrorBody {
-                            code: ErrorCode::BadQuery,
-                            message: e.message,
-                            position: Some(e.position),
-                            field: None,
-                        },
-                    ))
-                    .await
-            }
+            Err(e) => return self.send(err_body(Some(id), bad_query(e))).await,
         };
         let live = Arc::clone(&self.shared.live);
         let (sub, snap) = live.subscribe(
@@ -712,17 +700,7 @@ impl Reader {
 
     async fn search(&mut self, id: ReqId, mut params: SearchParams) {
         if let Err(e) = Query::parse(&params.query) {
-            return self
-                .send(err_body(
-                    Some(id),
-                    ErrorBody {
-                        code: ErrorCode::BadQuery,
-                        message: e.message,
-                        position: Some(e.position),
-                        field: None,
-                    },
-                ))
-                .await;
+            return self.send(err_body(Some(id), bad_query(e))).await;
         }
         params.limit = params.limit.min(1000);
         self.blocking(id, "search", move |shared| {
@@ -1098,6 +1076,16 @@ impl Writer {
             .metrics
             .entries_sent
             .fetch_add(sent, Ordering::Relaxed);
+    }
+}
+
+/// A query that did not parse, as the client sees it: what and where.
+fn bad_query(e: crate::query::QueryError) -> ErrorBody {
+    ErrorBody {
+        code: ErrorCode::BadQuery,
+        message: e.message,
+        position: Some(e.position),
+        field: None,
     }
 }
 

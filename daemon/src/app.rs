@@ -307,7 +307,7 @@ impl Lookoutd {
         let live = Arc::new(Live::new(LiveConfig::default()));
         let streams = Arc::new(Streams::new());
         let mut engine = None;
-        let daemon = Daemon::start_with(&config, |_index| {
+        let daemon = Daemon::start_with(&config, |index| {
             let (alerts, warnings) = AlertEngine::open(
                 &config.data_dir,
                 EngineConfig {
@@ -326,6 +326,11 @@ impl Lookoutd {
                 if let Err(e) = alerts.put(demo_rule()) {
                     tracing::warn!("demo rule: {}", e.to_error_body().message);
                 }
+            }
+            // Before the first batch: the index holds exactly what predates this run.
+            let seeded = alerts.seed_from_index(index);
+            if seeded > 0 {
+                tracing::info!(rules = seeded, "alert windows refilled from the index");
             }
             let sinks = Sinks::default();
             sinks.add(live.clone());

@@ -103,3 +103,70 @@ fn rule_counts_equal_index_counts() {
     assert!(body.position.is_some());
     assert!(eng.list().is_empty());
 }
+
+/// Regression: after a restart every window started empty, so a "went silent" rule
+/// fired at once although the service had logged a minute ago, and a burst that was
+/// firing was forgotten. Seeding from the index restores both windows.
+#[test]
+fn restart_refills_windows_from_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut idx = Running::open(config(dir.path()));
+    // 60 lines in the last 70 s, none of them "zzzneverlogged".
+    let t0 = Timestamp::now().0 - 70 * S;
+    let mut entries = loghub_entries(60, t0, 1);
+    for (i, e) in entries.iter_mut().enumerate() {
+        e.ts = Timestamp(t0 + i as i64 * S);
+        e.message = format!("upstream timeout {i}");
+    }
+    idx.ingest(entries);
+    idx.wait_docs(60);
+    let index = idx.index.clone();
+
+    let (eng, _) = AlertEngine::open(
+        &dir.path().join("alerts"),
+        EngineConfig {
+            eval_interval: std::time::Duration::from_millis(50),
+            ..EngineConfig::default()
+        },
+    )
+    .unwrap();
+    eng.put(spec("burst", "timeout", "5m", "> 50")).unwrap();
+    eng.put(spec("silent", "timeout", "5m", "< 1")).unwrap();
+    eng.put(spec("never", "zzzneverlogged", "5m", "< 1"))
+        .unwrap();
+    assert_eq!(eng.seed_from_index(&index), 3);
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let state = |name: &str| {
+        eng.alerts()
+            .into_iter()
+            .find(|a| a.rule == name)
+            .map(|a| (a.state, a.value))
+    };
+    while state("burst").map(|s| s.0) != Some(lookout_shared::protocol::AlertState::Firing) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "burst never fired: {:?}",
+            eng.alerts()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(state("burst").map(|s| s.1), Some(60));
+    // The service logged within the window: its silence rule must stay quiet…
+    assert!(
+        !matches!(
+            state("silent").map(|s| s.0),
+            Some(
+                lookout_shared::protocol::AlertState::Firing
+                    | lookout_shared::protocol::AlertState::Pending
+            )
+        ),
+        "{:?}",
+        eng.alerts()
+    );
+    // …while a query that never matched still fires (the seed is not a blanket grace).
+    assert_eq!(
+        state("never").map(|s| s.0),
+        Some(lookout_shared::protocol::AlertState::Firing)
+    );
+}

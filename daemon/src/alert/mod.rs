@@ -165,6 +165,10 @@ pub struct EngineStats {
 enum Cmd {
     Upsert(Box<CompiledRule>),
     Delete(String),
+    /// Per-second counts read from the index at startup for an ungrouped rule:
+    /// `(rule name, query text, first second, counts)`. The query text guards against
+    /// a rule replaced between the read and the evaluator applying it.
+    Seed(String, String, i64, Vec<u64>),
 }
 
 struct Shared {
@@ -455,6 +459,49 @@ impl AlertEngine {
         .map_err(AlertError::from)
     }
 
+    /// Refills the windows of enabled ungrouped rules from stored history, so that a
+    /// daemon restart neither forgets a burst that was firing nor fires every
+    /// "no lines for 5m" rule at once because its window starts empty.
+    ///
+    /// Call it after the index is open and before the pipeline publishes its first
+    /// batch (the app does so while building its sinks): then everything in the index
+    /// predates the live stream and no line is counted twice. Grouped rules start
+    /// empty (a histogram has no per-group breakdown); their groups appear as lines
+    /// arrive, and a silent group only fires after being seen. Blocking: reads the
+    /// index once per rule. Returns how many rules were seeded.
+    pub fn seed_from_index(&self, index: &Index) -> usize {
+        let specs: Vec<RuleSpec> = lock(&self.shared().rules).clone();
+        let now = Timestamp::now();
+        let end = eval::sec_of(now) + 1;
+        let mut seeded = 0;
+        for spec in specs.iter().filter(|s| s.enabled) {
+            let Ok(rule) = compile(spec) else { continue };
+            if !rule.group_by.is_empty() {
+                continue;
+            }
+            let start = end - rule.window_secs() - 1;
+            let bars = index.histogram(
+                &rule.query,
+                Timestamp(start.saturating_mul(1_000_000_000)),
+                Timestamp(end.saturating_mul(1_000_000_000)),
+                Duration::from_secs(1),
+            );
+            match bars {
+                Ok(h) => {
+                    let counts: Vec<u64> = h.buckets.into_iter().map(|b| b.count).collect();
+                    let cmd = Cmd::Seed(spec.name.clone(), spec.query.clone(), start, counts);
+                    if self.inner.cmd_tx.send(cmd).is_ok() {
+                        seeded += 1;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(rule = %spec.name, error = %e, "cannot seed the rule's window from the index");
+                }
+            }
+        }
+        seeded
+    }
+
     /// Alert instances that are pending, firing or recently resolved.
     pub fn alerts(&self) -> Vec<Alert> {
         lock(&self.shared().snapshot)
@@ -650,6 +697,16 @@ impl Evaluator {
                 if let Some(mut old) = self.rules.remove(&name) {
                     old.resolve_all(now, &mut fx);
                 }
+            }
+            Cmd::Seed(name, query, start, counts) => {
+                if let Some(st) = self.rules.get_mut(&name) {
+                    if st.rule.spec.query == query {
+                        for (sec, n) in (start..).zip(counts) {
+                            st.seed(sec, u32::try_from(n).unwrap_or(u32::MAX));
+                        }
+                    }
+                }
+                return;
             }
         }
         self.rebuild_matchers();

@@ -290,7 +290,7 @@ impl<'s> TopK<'s> {
     }
 
     fn finish(mut self) -> Vec<Hit> {
-        self.buf.sort_unstable_by(|a, b| b.rank.cmp(&a.rank));
+        self.buf.sort_unstable_by_key(|h| std::cmp::Reverse(h.rank));
         self.buf.truncate(self.spec.limit);
         self.buf
     }

@@ -586,7 +586,7 @@ impl Index {
     ) -> Result<(Vec<Searcher>, TopFruit), SearchError> {
         let buckets = self.shared.snapshot();
         let mut searchers = Vec::new();
-        let mut weights: Vec<(Box<dyn Weight>, Option<Box<dyn Weight>>)> = Vec::new();
+        let mut weights: Vec<(Box<dyn Weight>, Option<BoxedWeight>)> = Vec::new();
         let mut live = HashSet::new();
         for b in buckets.iter() {
             let searcher = b.reader.searcher();
@@ -639,6 +639,8 @@ impl Index {
         Ok(out)
     }
 }
+
+type BoxedWeight = Box<dyn Weight>;
 
 /// `since` or `from`/`until` to nanosecond bounds (`from` inclusive, `until` exclusive).
 pub fn resolve_range(

@@ -1,10 +1,16 @@
 //! Index benchmark: ingest N entries built from the loghub samples, then measure
 //! query latencies (p50/p99) through `Index::search` (the daemon's search path, less
-//! the websocket), and ripgrep over the same lines as plain files.
+//! the websocket), and `rg` and `grep -F` over the same lines as plain files.
 //!
 //! ```text
-//! cargo bench -p lookout-daemon --bench index -- --entries 10000000 [--dir /tmp/x] [--runs 200]
+//! cargo bench -p lookout-daemon --bench index -- --entries 10000000 [--dir /tmp/x]
+//!     [--runs 200] [--repeat 3] [--tool-runs 3]
 //! ```
+//!
+//! Each latency figure is the median over `--repeat` independent runs of that run's
+//! p50 (or p99) over `--runs` queries; `rg`/`grep` figures are the median over
+//! `--repeat` runs of the median of `--tool-runs` invocations, after one untimed
+//! warm-up invocation (so both sides read from the page cache).
 //!
 //! Prints a Markdown table for `docs/BENCHMARKS.md`.
 
@@ -23,6 +29,8 @@ struct Args {
     entries: usize,
     dir: Option<PathBuf>,
     runs: usize,
+    repeat: usize,
+    tool_runs: usize,
 }
 
 fn args() -> Args {
@@ -30,6 +38,8 @@ fn args() -> Args {
         entries: 1_000_000,
         dir: None,
         runs: 200,
+        repeat: 3,
+        tool_runs: 3,
     };
     let mut it = std::env::args().skip(1);
     let mut bench = false;
@@ -39,6 +49,13 @@ fn args() -> Args {
             "--entries" => a.entries = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.entries),
             "--dir" => a.dir = it.next().map(PathBuf::from),
             "--runs" => a.runs = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.runs),
+            "--repeat" => a.repeat = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.repeat),
+            "--tool-runs" => {
+                a.tool_runs = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(a.tool_runs)
+            }
             _ => {}
         }
     }
@@ -47,7 +64,12 @@ fn args() -> Args {
         // smoke run so the suite stays fast.
         a.entries = a.entries.min(5_000);
         a.runs = a.runs.min(3);
+        a.repeat = 1;
+        a.tool_runs = 1;
     }
+    a.runs = a.runs.max(1);
+    a.repeat = a.repeat.max(1);
+    a.tool_runs = a.tool_runs.max(1);
     a
 }
 
@@ -113,35 +135,69 @@ fn pct(v: &mut [f64], p: f64) -> f64 {
     v[i.min(v.len() - 1)]
 }
 
-fn time_search(index: &Index, params: &SearchParams, runs: usize) -> (f64, f64, u64) {
-    let mut v = Vec::with_capacity(runs);
-    let mut total = 0;
-    for _ in 0..runs {
-        let t = Instant::now();
-        let p = index.search(params).expect("search");
-        v.push(t.elapsed().as_secs_f64() * 1000.0);
-        total = p.total;
-    }
-    (pct(&mut v.clone(), 0.5), pct(&mut v, 0.99), total)
+fn median(mut v: Vec<f64>) -> f64 {
+    pct(&mut v, 0.5)
 }
 
-fn rg(dir: &Path, pattern: &str, runs: usize) -> Option<(f64, u64)> {
-    let mut v = Vec::new();
-    let mut count = 0;
-    for _ in 0..runs {
+/// Median over `repeat` runs of each run's (p50, p99); the hit total.
+fn time_search(
+    index: &Index,
+    params: &SearchParams,
+    runs: usize,
+    repeat: usize,
+) -> (f64, f64, u64) {
+    let (mut p50s, mut p99s) = (Vec::new(), Vec::new());
+    let mut total = 0;
+    for _ in 0..repeat {
+        let mut v = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let t = Instant::now();
+            let p = index.search(params).expect("search");
+            v.push(t.elapsed().as_secs_f64() * 1000.0);
+            total = p.total;
+        }
+        p50s.push(pct(&mut v, 0.5));
+        p99s.push(pct(&mut v, 0.99));
+    }
+    (median(p50s), median(p99s), total)
+}
+
+/// A line-counting tool over the plain files: median ms (as [`time_search`] but
+/// per invocation) and the summed per-file counts. `None` when not installed.
+fn tool(cmd: &[&str], files: &[PathBuf], runs: usize, repeat: usize) -> Option<(f64, u64)> {
+    let once = || -> Option<(f64, u64)> {
         let t = Instant::now();
-        let out = Command::new("rg")
-            .args(["-c", "--no-filename", "-i", "-w", "-F", pattern])
-            .arg(dir)
+        let out = Command::new(cmd[0])
+            .args(&cmd[1..])
+            .args(files)
             .output()
             .ok()?;
-        v.push(t.elapsed().as_secs_f64() * 1000.0);
-        count = String::from_utf8_lossy(&out.stdout)
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        // Exit 1 is "no match", anything else an error.
+        if !out.status.success() && out.status.code() != Some(1) {
+            eprintln!(
+                "{}: {}",
+                cmd[0],
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            return None;
+        }
+        let count = String::from_utf8_lossy(&out.stdout)
             .lines()
-            .filter_map(|l| l.trim().parse::<u64>().ok())
+            .filter_map(|l| l.rsplit(':').next()?.trim().parse::<u64>().ok())
             .sum();
+        Some((ms, count))
+    };
+    let (_, count) = once()?; // warm-up: the files are in the page cache from here on
+    let mut meds = Vec::new();
+    for _ in 0..repeat {
+        let mut v = Vec::new();
+        for _ in 0..runs {
+            v.push(once()?.0);
+        }
+        meds.push(median(v));
     }
-    Some((pct(&mut v, 0.5), count))
+    Some((median(meds), count))
 }
 
 fn main() {
@@ -198,6 +254,9 @@ fn main() {
         tx.send(b).unwrap();
         ingest_time += t.elapsed();
         i += m;
+        if i % 1_000_000 < m {
+            eprintln!("  {i} sent ({:.0} s)", t_all.elapsed().as_secs_f64());
+        }
     }
     drop(tx);
     writer.join().unwrap();
@@ -209,16 +268,21 @@ fn main() {
     let mibs = bytes as f64 / wall / (1 << 20) as f64;
     eprintln!("ingest: {wall:.1} s, {eps:.0} entries/s, {mibs:.1} MiB/s");
 
-    // The same lines as plain files, one per pod, for rg.
+    // The same lines as plain files, one per pod, for rg and grep.
+    eprintln!("writing the plain files…");
     std::fs::create_dir_all(&plain).unwrap();
+    let mut plain_files = Vec::new();
     {
         let mut files = std::collections::HashMap::new();
         for j in 0..n {
+            if j > 0 && j % 1_000_000 == 0 {
+                eprintln!("  {j} lines written");
+            }
             let e = entry(&lines, j, n, end);
             let f = files.entry(e.pod.clone()).or_insert_with(|| {
-                std::io::BufWriter::new(
-                    std::fs::File::create(plain.join(format!("{}.log", e.pod))).unwrap(),
-                )
+                let path = plain.join(format!("{}.log", e.pod));
+                plain_files.push(path.clone());
+                std::io::BufWriter::new(std::fs::File::create(path).unwrap())
             });
             writeln!(f, "{}", e.message).unwrap();
         }
@@ -285,28 +349,61 @@ fn main() {
     println!("| query | hits | p50 ms | p99 ms |");
     println!("| --- | ---: | ---: | ---: |");
     let mut p50s = std::collections::HashMap::new();
+    let mut totals = std::collections::HashMap::new();
     for (name, params) in &cases {
         // Warm once.
         let _ = index.search(params);
-        let (p50, p99, total) = time_search(&index, params, runs);
+        let (p50, p99, total) = time_search(&index, params, runs, a.repeat);
         p50s.insert(*name, p50);
+        totals.insert(*name, total);
         println!("| {name} | {total} | {p50:.2} | {p99:.2} |");
     }
-    println!("\n| rg comparison (`rg -c -i -w -F`) | rg hits | rg ms | index p50 ms | ratio |");
-    println!("| --- | ---: | ---: | ---: | ---: |");
+    println!(
+        "\n(median of {} runs of {runs} queries each; index warm after one query)",
+        a.repeat
+    );
+    plain_files.sort();
+    let tools: [(&str, &[&str]); 2] = [
+        ("rg", &["rg", "-c", "-i", "-w", "-F", "--no-filename"]),
+        ("grep", &["grep", "-c", "-i", "-w", "-F", "--no-filename"]),
+    ];
+    println!(
+        "\n| word | index hits | index p50 ms | `rg -c -i -w -F` hits | rg ms | ×rg | \
+         `grep -c -i -w -F` hits | grep ms | ×grep |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let mut differ = false;
     for (word, name) in [
         ("snapshotting", "(a) selective term `snapshotting`"),
         ("1b1e2", "(a') rare term (one req id)"),
         ("INFO", "(e) common term `INFO` top-100"),
     ] {
-        if let Some((ms, hits)) = rg(&plain, word, 5) {
-            let ix = p50s[name];
-            println!(
-                "| `{word}` | {hits} | {ms:.1} | {ix:.2} | {:.0}x |",
-                ms / ix
-            );
-        } else {
-            println!("| `{word}` | rg not installed | | | |");
+        let ix = p50s[name];
+        let hits = totals[name];
+        let mut row = format!("| `{word}` | {hits} | {ix:.2} |");
+        for (tname, cmd) in tools {
+            let mut c: Vec<&str> = cmd.to_vec();
+            c.push(word);
+            match tool(&c, &plain_files, a.tool_runs, a.repeat) {
+                Some((ms, n)) => {
+                    differ |= n != hits;
+                    row += &format!(" {n} | {ms:.1} | {:.0}x |", ms / ix);
+                }
+                None => row += &format!(" {tname} not run | | |"),
+            }
         }
+        println!("{row}");
+    }
+    println!(
+        "\n(tools: median of {} runs of {} invocations each after one warm-up, so their \
+         input is page-cached as the index is)",
+        a.repeat, a.tool_runs
+    );
+    if differ {
+        println!(
+            "\nHit counts differ where the index's words (runs of letters and digits) and \
+             the tools' -w words (letters, digits and `_`) disagree, e.g. `x_INFO` is the \
+             word `info` to the index but not to `-w`."
+        );
     }
 }

@@ -18,6 +18,7 @@ pub mod compile;
 pub mod schema;
 mod writer;
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -28,14 +29,14 @@ use lookout_shared::protocol::{
     SearchParams, TimeRange,
 };
 use lookout_shared::{LogEntry, Timestamp};
-use tantivy::query::{BooleanQuery, Occur, Query as TQuery, TermQuery};
+use tantivy::query::{BooleanQuery, EnableScoring, Occur, Query as TQuery, TermQuery, Weight};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{Searcher, TantivyDocument, Term};
 
 use crate::collect::{PositionUpdate, Positions};
 use crate::query::{Query, QueryError};
 use bucket::{Bucket, Payload, FORMAT_VERSION};
-use collect::{key, unkey, HistSpec, TopCollector, TopFruit, TopSpec};
+use collect::{key, unkey, HistSpec, Hit, Seg, Summaries, TopFruit, TopSpec};
 use schema::Fields;
 
 /// Index settings (from the daemon flags).
@@ -155,6 +156,8 @@ pub(crate) struct Shared {
     span_ms: i64,
     /// What [`Index::open`] recovered, handed to the writer.
     start: Mutex<Option<Payload>>,
+    /// Per-segment `ts` summaries for searches (see [`collect`]).
+    summaries: Summaries,
 }
 
 impl Shared {
@@ -237,13 +240,6 @@ impl std::fmt::Debug for Index {
     }
 }
 
-/// A hit resolved to its bucket.
-struct Found {
-    key: u128,
-    bucket: usize,
-    addr: tantivy::DocAddress,
-}
-
 impl Index {
     /// Opens (or initialises) the data dir. A non-empty directory without the
     /// `LOOKOUT-DATA` marker, another format version, or an unreadable bucket is an
@@ -291,6 +287,7 @@ impl Index {
                 next_seq: recovered.next_seq,
                 ..start
             })),
+            summaries: Summaries::default(),
         };
         Ok((
             Index {
@@ -344,9 +341,9 @@ impl Index {
             until: until.unwrap_or(i64::MAX),
             hist,
         };
-        let (searchers, fruit, found) = self.run(&query, &spec, None)?;
-        let more = found.len() > limit;
-        let entries = self.load(&searchers, &found[..found.len().min(limit)])?;
+        let (searchers, fruit) = self.run(&query, &spec)?;
+        let more = fruit.hits.len() > limit;
+        let entries = self.load(&searchers, &fruit.hits[..fruit.hits.len().min(limit)])?;
         let next_cursor = if more {
             entries.last().map(Cursor::of)
         } else {
@@ -389,9 +386,9 @@ impl Index {
             Term::from_field_u64(f.seq, at.seq),
             IndexRecordOption::Basic,
         ));
-        let (searchers, _, found) = self.run_tantivy(by_seq, &spec)?;
+        let (searchers, found) = self.run_tantivy(&*by_seq, None, &spec)?;
         let entry = self
-            .load(&searchers, &found)?
+            .load(&searchers, &found.hits)?
             .into_iter()
             .next()
             .ok_or_else(|| {
@@ -438,8 +435,8 @@ impl Index {
                 until: i64::MAX,
                 hist: None,
             };
-            let (s, _, found) = self.run_tantivy(Box::new(stream_q.clone()), &spec)?;
-            self.load(&s, &found)
+            let (s, found) = self.run_tantivy(&stream_q, None, &spec)?;
+            self.load(&s, &found.hits)
         };
         let mut b = side(before, true)?;
         b.reverse();
@@ -477,7 +474,7 @@ impl Index {
             until: until.0,
             hist: None,
         };
-        Ok(self.run(query, &spec, None)?.1.total)
+        Ok(self.run(query, &spec)?.1.total)
     }
 
     /// Counts of `query` per `width` bar over `[from, until)`, oldest bar first (rule
@@ -509,7 +506,7 @@ impl Index {
             until: until.0,
             hist: Some(h),
         };
-        let fruit = self.run(query, &spec, None)?.1;
+        let fruit = self.run(query, &spec)?.1;
         Ok(Histogram {
             width_ms: (w / 1_000_000) as u64,
             buckets: fruit
@@ -569,35 +566,31 @@ impl Index {
         hist_layout(from, until)
     }
 
-    fn run(
-        &self,
-        query: &Query,
-        spec: &TopSpec,
-        _hint: Option<()>,
-    ) -> Result<(Vec<Searcher>, TopFruit, Vec<Found>), SearchError> {
+    fn run(&self, query: &Query, spec: &TopSpec) -> Result<(Vec<Searcher>, TopFruit), SearchError> {
         let tq = compile::compile(query.root(), &self.shared.fields);
         let from = (spec.from != i64::MIN).then_some(spec.from);
         let until = (spec.until != i64::MAX).then_some(spec.until);
-        let tq = compile::with_range(tq, &self.shared.fields, from, until);
-        self.run_tantivy(tq, spec)
+        let ranged = (from.is_some() || until.is_some())
+            .then(|| compile::with_range(tq.box_clone(), &self.shared.fields, from, until));
+        self.run_tantivy(&*tq, ranged.as_deref(), spec)
     }
 
-    /// Runs one tantivy query over every bucket that may hold entries in range, and
-    /// merges the per-bucket results.
+    /// Runs one tantivy query over every bucket that may hold entries in range.
+    /// `ranged` is the query narrowed to the time range, for segments straddling
+    /// its bounds (the exact bounds are checked on the fast field either way).
     fn run_tantivy(
         &self,
-        tq: Box<dyn TQuery>,
+        inner: &dyn TQuery,
+        ranged: Option<&dyn TQuery>,
         spec: &TopSpec,
-    ) -> Result<(Vec<Searcher>, TopFruit, Vec<Found>), SearchError> {
+    ) -> Result<(Vec<Searcher>, TopFruit), SearchError> {
         let buckets = self.shared.snapshot();
         let mut searchers = Vec::new();
-        let mut all: Vec<(u128, Found)> = Vec::new();
-        let mut total = TopFruit {
-            hits: Vec::new(),
-            total: 0,
-            hist: vec![0; spec.hist.map(|h| h.n).unwrap_or(0)],
-        };
+        let mut weights: Vec<(Box<dyn Weight>, Option<BoxedWeight>)> = Vec::new();
+        let mut live = HashSet::new();
         for b in buckets.iter() {
+            let searcher = b.reader.searcher();
+            live.extend(searcher.segment_readers().iter().map(|r| r.segment_id()));
             let overlaps = b
                 .meta
                 .read()
@@ -606,31 +599,33 @@ impl Index {
             if !overlaps {
                 continue;
             }
-            let searcher = b.reader.searcher();
-            let fruit = searcher.search(&*tq, &TopCollector(spec.clone()))?;
-            total.total += fruit.total;
-            for (a, c) in total.hist.iter_mut().zip(&fruit.hist) {
-                *a += c;
-            }
-            let idx = searchers.len();
-            all.extend(fruit.hits.into_iter().map(|h| {
-                (
-                    h.rank,
-                    Found {
-                        key: h.key,
-                        bucket: idx,
-                        addr: h.addr,
-                    },
-                )
-            }));
+            let es = EnableScoring::disabled_from_searcher(&searcher);
+            let w = inner.weight(es)?;
+            let r = match ranged {
+                Some(q) => Some(q.weight(es)?),
+                None => None,
+            };
+            weights.push((w, r));
             searchers.push(searcher);
         }
-        all.sort_unstable_by_key(|a| std::cmp::Reverse(a.0));
-        all.truncate(spec.limit);
-        Ok((searchers, total, all.into_iter().map(|(_, f)| f).collect()))
+        let mut segs = Vec::new();
+        for (i, (s, (w, r))) in searchers.iter().zip(&weights).enumerate() {
+            for (ord, reader) in s.segment_readers().iter().enumerate() {
+                segs.push(Seg {
+                    bucket: i,
+                    ord: ord as u32,
+                    reader,
+                    inner: &**w,
+                    ranged: r.as_deref().unwrap_or(&**w),
+                });
+            }
+        }
+        let fruit = collect::collect(spec, &segs, &self.shared.summaries)?;
+        self.shared.summaries.retain(&live);
+        Ok((searchers, fruit))
     }
 
-    fn load(&self, searchers: &[Searcher], found: &[Found]) -> Result<Vec<LogEntry>, SearchError> {
+    fn load(&self, searchers: &[Searcher], found: &[Hit]) -> Result<Vec<LogEntry>, SearchError> {
         let f = &self.shared.fields;
         let mut out = Vec::with_capacity(found.len());
         for h in found {
@@ -644,6 +639,8 @@ impl Index {
         Ok(out)
     }
 }
+
+type BoxedWeight = Box<dyn Weight>;
 
 /// `since` or `from`/`until` to nanosecond bounds (`from` inclusive, `until` exclusive).
 pub fn resolve_range(

@@ -7,7 +7,7 @@ KUBECTL ?= kubectl
 NS ?= lookout
 NODE ?=
 
-.PHONY: help build test test-rust check-ship demo tui lint fmt bench \
+.PHONY: help build test test-rust check-ship demo tui lint fmt bench bench-scale \
         monitoring writer inspect down reset image deploy port-forward
 
 help: ## list targets
@@ -46,6 +46,9 @@ fmt: ## format the code
 
 bench: ## the benchmark suite; figures go to docs/BENCHMARKS.md
 	./scripts/bench.sh
+
+bench-scale: ## RSS idle/under load and 5,000 log files on one node (FILES, RATE, SECS, RUNS)
+	./scripts/bench-scale.sh
 
 define need_docker
 	@docker info >/dev/null 2>&1 || { echo "make $@ needs a running Docker engine (docker compose); none is reachable here."; exit 2; }

@@ -11,4 +11,5 @@ echo "## collector";   MIB="${MIB:-256}" cargo bench -p lookout-daemon --bench c
 echo "## index";       cargo bench -p lookout-daemon --bench index -- --entries "${ENTRIES:-1000000}"
 echo "## live tail";   cargo bench -p lookout-daemon --bench serve_latency -- --secs 5 --rates 1000,10000,100000 --clients 1,20
 echo "## alerting";    cargo bench -p lookout-daemon --bench alert_eval
+echo "## scale, memory"; ./scripts/bench-scale.sh
 echo "## dashboard";   cargo bench -p lookout-tui --bench dashboard

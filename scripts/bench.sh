@@ -12,3 +12,4 @@ echo "## index";       cargo bench -p lookout-daemon --bench index -- --entries 
 echo "## live tail";   cargo bench -p lookout-daemon --bench serve_latency -- --secs 5 --rates 1000,10000,100000 --clients 1,20
 echo "## alerting";    cargo bench -p lookout-daemon --bench alert_eval
 echo "## dashboard";   cargo bench -p lookout-tui --bench dashboard
+echo "## versus peers: make bench-peers (rsyslog, syslog-ng, end-to-end ingest; apt installs them)"

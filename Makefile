@@ -50,6 +50,10 @@ bench: ## the benchmark suite; figures go to docs/BENCHMARKS.md
 bench-scale: ## RSS idle/under load and 5,000 log files on one node (FILES, RATE, SECS, RUNS)
 	./scripts/bench-scale.sh
 
+.PHONY: bench-peers
+bench-peers: ## collection vs rsyslog/syslog-ng, and end-to-end ingest (QUICK=1: ~1 min; needs root for apt)
+	./scripts/bench-peers.sh
+
 define need_docker
 	@docker info >/dev/null 2>&1 || { echo "make $@ needs a running Docker engine (docker compose); none is reachable here."; exit 2; }
 endef

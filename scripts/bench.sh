@@ -13,3 +13,4 @@ echo "## live tail";   cargo bench -p lookout-daemon --bench serve_latency -- --
 echo "## alerting";    cargo bench -p lookout-daemon --bench alert_eval
 echo "## scale, memory"; ./scripts/bench-scale.sh
 echo "## dashboard";   cargo bench -p lookout-tui --bench dashboard
+echo "## versus peers: make bench-peers (rsyslog, syslog-ng, end-to-end ingest; apt installs them)"

@@ -87,15 +87,7 @@ impl Daemon {
             stop_rx,
         );
         let collector = Collector::spawn(
-            CollectorConfig {
-                log_dir: config.log_dir.clone(),
-                read_from: config.read_from,
-                node: node.clone(),
-                max_line_bytes: config.max_line_bytes,
-                partial_timeout: Duration::from_secs(5),
-                rescan_interval: Duration::from_secs(30),
-                max_batch: 8192,
-            },
+            collector_config(config, node.clone()),
             recovered.positions,
             batch_tx,
         )
@@ -134,6 +126,70 @@ impl Daemon {
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.stop_threads();
+    }
+}
+
+/// The daemon's collector settings (also those of `--discard`, so it measures the
+/// same collector).
+fn collector_config(config: &Config, node: String) -> CollectorConfig {
+    CollectorConfig {
+        log_dir: config.log_dir.clone(),
+        read_from: config.read_from,
+        node,
+        max_line_bytes: config.max_line_bytes,
+        partial_timeout: Duration::from_secs(5),
+        rescan_interval: Duration::from_secs(30),
+        max_batch: 8192,
+    }
+}
+
+/// `--discard`: the collector and ingest's preparation (level, seq) at full speed,
+/// with nothing stored, so a benchmark can time collection alone. Prints running
+/// totals as JSON lines (at most four a second) until killed.
+fn run_discard(config: &Config) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let (tx, rx) = crossbeam_channel::bounded(QUEUE);
+    let _collector = Collector::spawn(
+        collector_config(config, node_name(config)),
+        crate::collect::Positions::default(),
+        tx,
+    )
+    .with_context(|| format!("starting the collector on {}", config.log_dir.display()))?;
+    let start = std::time::Instant::now();
+    let mut last_print = start;
+    let (mut seq, mut lines, mut bytes, mut printed) = (0u64, 0u64, 0u64, u64::MAX);
+    let mut out = std::io::stdout().lock();
+    loop {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(batch) => {
+                let b = ingest::prepare(batch, &mut seq);
+                lines += b.entries.len() as u64;
+                bytes += b
+                    .entries
+                    .iter()
+                    .map(|e| e.message.len() as u64)
+                    .sum::<u64>();
+                if last_print.elapsed() < Duration::from_millis(250) {
+                    continue;
+                }
+            }
+            // Idle: the totals are final until more is written.
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                anyhow::bail!("the collector stopped unexpectedly")
+            }
+        }
+        if lines != printed {
+            let t = start.elapsed().as_secs_f64();
+            writeln!(
+                out,
+                r#"{{"lines":{lines},"bytes":{bytes},"seconds":{t:.3}}}"#
+            )
+            .and_then(|()| out.flush())
+            .context("writing to stdout")?;
+            printed = lines;
+            last_print = std::time::Instant::now();
+        }
     }
 }
 
@@ -429,6 +485,9 @@ impl Lookoutd {
 pub fn run(config: Config) -> anyhow::Result<()> {
     if config.stdout {
         return crate::stdout_sink::run(&config);
+    }
+    if config.discard {
+        return run_discard(&config);
     }
     init_tracing();
     let d = Lookoutd::start(config)?;

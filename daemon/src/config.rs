@@ -43,6 +43,12 @@ pub struct Config {
     #[arg(long)]
     pub stdout: bool,
 
+    /// Benchmark mode: collect, parse and prepare every entry as for the index, then
+    /// drop it (no index, no server, positions not saved). Prints running totals
+    /// `{"lines","bytes","seconds"}` as JSON lines on stdout; stop it with a signal.
+    #[arg(long, conflicts_with = "stdout")]
+    pub discard: bool,
+
     /// Longest logical line kept whole; longer ones are truncated with a marker.
     #[arg(long, env = "LOOKOUT_MAX_LINE_BYTES", default_value_t = 1024 * 1024)]
     pub max_line_bytes: usize,

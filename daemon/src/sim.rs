@@ -14,7 +14,7 @@
 //! `N+1.log` with a new container id; and bursts of errors.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -95,7 +95,8 @@ pub struct SimConfig {
     /// The log root (gets `pods/` and `containers/`).
     pub root: PathBuf,
     pub containers: Vec<ContainerSpec>,
-    /// Lines per second over all containers (before `vary`).
+    /// Lines per second over all containers (before `vary`); 0 or less writes as fast
+    /// as it can (pre-writing a fixed tree for throughput benchmarks).
     pub rate: f64,
     /// Swing the rate by ±this fraction over a minute (0 = steady).
     pub vary: f64,
@@ -278,7 +279,9 @@ struct Container {
 
     restart: u32,
     container_id: String,
-    file: File,
+    /// Buffered; [`run`] flushes every container at the end of each tick, so readers
+    /// see whole lines at most one tick late.
+    file: BufWriter<File>,
     file_bytes: u64,
     lines: Vec<&'static str>,
     next: usize,
@@ -450,6 +453,7 @@ impl Container {
         let m = self.next_message();
         let b = self.write_line(&m, "stdout")?;
         written.add(&m, b);
+        self.file.flush()?;
         let (file, bytes) = open_log(&self.pod_dir, &self.spec.container, self.restart)?;
         self.file = file;
         self.file_bytes = bytes;
@@ -470,6 +474,7 @@ impl Container {
         );
         let b = self.write_line(&m, "stderr")?;
         written.add(&m, b);
+        self.file.flush()?;
         let old_link = root.join("containers").join(format!(
             "{}_{}_{}-{}.log",
             self.spec.pod, self.spec.namespace, self.spec.container, self.container_id
@@ -495,11 +500,15 @@ impl Container {
     }
 }
 
-fn open_log(pod_dir: &Path, container: &str, restart: u32) -> io::Result<(File, u64)> {
+fn open_log(pod_dir: &Path, container: &str, restart: u32) -> io::Result<(BufWriter<File>, u64)> {
     let path = pod_dir.join(container).join(format!("{restart}.log"));
     let file = OpenOptions::new().create(true).append(true).open(path)?;
     let len = file.metadata()?.len();
-    Ok((file, len))
+    Ok((BufWriter::with_capacity(64 * 1024, file), len))
+}
+
+fn flush_all(containers: &mut [Container]) -> io::Result<()> {
+    containers.iter_mut().try_for_each(|c| c.file.flush())
 }
 
 /// Runs the simulator on the calling thread until `stop` is set or a limit is reached.
@@ -517,12 +526,15 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> io::Result<Written> {
     let start = Instant::now();
     let mut last = start;
     let mut next_burst = cfg.burst_every.map(|d| start + d);
-    let tick = if cfg.rate > 5_000.0 {
+    let unlimited = cfg.rate <= 0.0;
+    let tick = if unlimited {
+        Duration::ZERO
+    } else if cfg.rate > 5_000.0 {
         Duration::from_millis(1)
     } else {
         Duration::from_millis(20)
     };
-    loop {
+    'ticks: loop {
         if stop.load(Ordering::Relaxed) {
             break;
         }
@@ -534,12 +546,18 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> io::Result<Written> {
         last = now;
         let phase = start.elapsed().as_secs_f64() * std::f64::consts::TAU / 60.0;
         let rate = cfg.rate * (1.0 + cfg.vary * phase.sin()).max(0.05);
+        let n = containers.len() as f64;
         for (i, c) in containers.iter_mut().enumerate() {
-            c.credit += rate * dt * c.spec.weight / total_weight;
+            c.credit += if unlimited {
+                // A round of about 64 lines per container, weights kept.
+                64.0 * n * c.spec.weight / total_weight
+            } else {
+                rate * dt * c.spec.weight / total_weight
+            };
             while c.credit >= 1.0 {
                 c.credit -= 1.0;
                 if cfg.max_lines.is_some_and(|m| written.lines >= m) {
-                    return Ok(written);
+                    break 'ticks;
                 }
                 let m = c.next_message();
                 let stream = if m.contains("ERROR") || m.contains("[error]") {
@@ -578,8 +596,12 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> io::Result<Written> {
                 next_burst = cfg.burst_every.map(|d| now + d);
             }
         }
-        std::thread::sleep(tick);
+        flush_all(&mut containers)?;
+        if !tick.is_zero() {
+            std::thread::sleep(tick);
+        }
     }
+    flush_all(&mut containers)?;
     Ok(written)
 }
 
@@ -624,6 +646,34 @@ mod tests {
             rfc3339_nano_trimmed(Timestamp::parse_rfc3339("2026-01-02T03:04:05Z").unwrap()),
             "2026-01-02T03:04:05Z"
         );
+    }
+
+    #[test]
+    fn rate_zero_writes_as_fast_as_it_can_and_stops_at_the_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = SimConfig {
+            rate: 0.0,
+            vary: 0.0,
+            rotate_bytes: 0,
+            burst_every: None,
+            max_lines: Some(10_001),
+            duration: Some(Duration::from_secs(20)),
+            ..demo_config(dir.path().to_path_buf())
+        };
+        let w = run(&cfg, &AtomicBool::new(false)).unwrap();
+        assert_eq!(w.lines, 10_001);
+        let mut bytes = 0;
+        let mut lines = 0;
+        for pod in fs::read_dir(dir.path().join("pods")).unwrap() {
+            for cont in fs::read_dir(pod.unwrap().path()).unwrap() {
+                for f in fs::read_dir(cont.unwrap().path()).unwrap() {
+                    let text = fs::read_to_string(f.unwrap().path()).unwrap();
+                    bytes += text.len() as u64;
+                    lines += text.lines().count() as u64;
+                }
+            }
+        }
+        assert_eq!((lines, bytes), (w.lines, w.bytes), "all flushed to disk");
     }
 
     #[test]

@@ -24,7 +24,8 @@ struct Args {
     /// Log root to write (gets pods/ and containers/).
     #[arg(long)]
     root: PathBuf,
-    /// Lines per second over all pods.
+    /// Lines per second over all pods; 0 = as fast as possible (pre-write a fixed
+    /// tree with --lines for throughput benchmarks).
     #[arg(long, default_value_t = 10_000.0)]
     rate: f64,
     /// Number of pods (one container each).

@@ -95,6 +95,7 @@ impl Daemon {
                 partial_timeout: Duration::from_secs(5),
                 rescan_interval: Duration::from_secs(30),
                 max_batch: 8192,
+                read_threads: 0,
             },
             recovered.positions,
             batch_tx,

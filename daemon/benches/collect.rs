@@ -1,18 +1,50 @@
 //! Collector throughput: CRI files built from the loghub samples, collected by
 //! the real collector, entries discarded.
 //!
-//! `cargo bench -p lookout-daemon --bench collect` (env `MIB`, default 256).
+//! `cargo bench -p lookout-daemon --bench collect`; env `MIB` (default 256),
+//! `RUNS` (default 3; each run collects the same files from the start with a
+//! fresh collector; the median is printed last) and `READ_THREADS` (default 0 =
+//! the collector's default).
+//!
+//! CPU is the process's user+sys time over the run (`getrusage`), split into
+//! the consumer thread (this one: receiving and dropping entries) and the rest
+//! (the collector's threads), so `cores` shows how much parallelism was used.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 use lookout_daemon::collect::{Collector, CollectorConfig, Positions};
 
-fn main() {
-    let mib: usize = std::env::var("MIB")
+/// User+sys CPU seconds of `who` (`RUSAGE_SELF` or `RUSAGE_THREAD`).
+fn cpu_secs(who: libc::c_int) -> f64 {
+    // SAFETY: getrusage fills the zeroed struct we pass it.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(who, &mut ru) } != 0 {
+        return 0.0;
+    }
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    t(ru.ru_utime) + t(ru.ru_stime)
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
         .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256);
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
+
+struct Run {
+    secs: f64,
+    mib_s: f64,
+    lines_s: f64,
+    collector_cpu: f64,
+    consumer_cpu: f64,
+}
+
+fn main() {
+    let mib = env_usize("MIB", 256);
+    let runs = env_usize("RUNS", 3).max(1);
+    let read_threads = env_usize("READ_THREADS", 0);
     let root = tempfile::tempdir().expect("tempdir");
     let samples_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/loghub");
     let mut bodies: Vec<String> = Vec::new();
@@ -50,23 +82,58 @@ fn main() {
         bytes += n as u64;
         f.flush().expect("flush");
     }
-    let cfg = CollectorConfig::new(root.path(), "bench");
-    let (tx, rx) = crossbeam_channel::bounded(64);
-    let start = Instant::now();
-    let handle = Collector::spawn(cfg, Positions::default(), tx).expect("spawn");
-    let mut got = 0u64;
-    while got < lines {
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(b) => got += b.entries.len() as u64,
-            Err(_) => panic!("stalled at {got} of {lines}"),
+    let mib_total = bytes as f64 / 1048576.0;
+    let mut results: Vec<Run> = Vec::new();
+    for run in 1..=runs {
+        let cfg = CollectorConfig {
+            read_threads,
+            ..CollectorConfig::new(root.path(), "bench")
+        };
+        let threads = cfg.read_threads();
+        let (tx, rx) = crossbeam_channel::bounded(64);
+        let cpu0 = cpu_secs(libc::RUSAGE_SELF);
+        let mine0 = cpu_secs(libc::RUSAGE_THREAD);
+        let start = Instant::now();
+        let handle = Collector::spawn(cfg, Positions::default(), tx).expect("spawn");
+        let mut got = 0u64;
+        while got < lines {
+            match rx.recv_timeout(Duration::from_secs(30)) {
+                Ok(b) => got += b.entries.len() as u64,
+                Err(_) => panic!("stalled at {got} of {lines}"),
+            }
         }
+        let secs = start.elapsed().as_secs_f64();
+        let consumer_cpu = cpu_secs(libc::RUSAGE_THREAD) - mine0;
+        let collector_cpu = cpu_secs(libc::RUSAGE_SELF) - cpu0 - consumer_cpu;
+        handle.stop();
+        let r = Run {
+            secs,
+            mib_s: mib_total / secs,
+            lines_s: lines as f64 / secs,
+            collector_cpu,
+            consumer_cpu,
+        };
+        println!(
+            "run {run}: collected {lines} CRI lines ({mib_total:.1} MiB) in {:.3} s: {:.0} lines/s, \
+             {:.1} MiB/s; cpu: collector {:.3} s ({} reader threads, {:.2} cores), consumer {:.3} s",
+            r.secs,
+            r.lines_s,
+            r.mib_s,
+            r.collector_cpu,
+            threads,
+            r.collector_cpu / r.secs,
+            r.consumer_cpu
+        );
+        results.push(r);
     }
-    let secs = start.elapsed().as_secs_f64();
-    handle.stop();
+    results.sort_by(|a, b| a.mib_s.total_cmp(&b.mib_s));
+    let m = &results[results.len() / 2];
     println!(
-        "collected {lines} CRI lines ({:.1} MiB) in {secs:.3} s: {:.0} lines/s, {:.1} MiB/s",
-        bytes as f64 / 1048576.0,
-        lines as f64 / secs,
-        bytes as f64 / 1048576.0 / secs
+        "median of {runs}: {:.0} lines/s, {:.1} MiB/s; collector cpu {:.3} s ({:.2} cores), consumer cpu {:.3} s",
+        m.lines_s,
+        m.mib_s,
+        m.collector_cpu,
+        m.collector_cpu / m.secs,
+        m.consumer_cpu
     );
 }

@@ -140,6 +140,7 @@ fn collector_config(config: &Config, node: String) -> CollectorConfig {
         partial_timeout: Duration::from_secs(5),
         rescan_interval: Duration::from_secs(30),
         max_batch: 8192,
+        read_threads: 0,
     }
 }
 

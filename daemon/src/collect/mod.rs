@@ -11,6 +11,7 @@
 
 mod layout;
 pub mod parse;
+mod pool;
 pub mod positions;
 mod runner;
 mod tailer;
@@ -50,10 +51,23 @@ pub struct CollectorConfig {
     pub rescan_interval: Duration,
     /// Most entries per batch.
     pub max_batch: usize,
+    /// Threads reading and parsing files (different files in parallel, each file
+    /// on one thread at a time); `0` picks [`default_read_threads`].
+    pub read_threads: usize,
+}
+
+/// Two reader threads when the machine has two cores or more: parsing is the
+/// collector's cost, and one file's lines stay on one thread anyway.
+pub fn default_read_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 2)
 }
 
 impl CollectorConfig {
-    /// Defaults for a log root: 5 s partial timeout, 10 s rescan, 4096-entry batches.
+    /// Defaults for a log root: 5 s partial timeout, 10 s rescan, 4096-entry batches,
+    /// [`default_read_threads`] readers.
     pub fn new(log_dir: impl Into<PathBuf>, node: impl Into<String>) -> Self {
         CollectorConfig {
             log_dir: log_dir.into(),
@@ -63,6 +77,15 @@ impl CollectorConfig {
             partial_timeout: Duration::from_secs(5),
             rescan_interval: Duration::from_secs(10),
             max_batch: 4096,
+            read_threads: 0,
+        }
+    }
+
+    /// The reader thread count in effect (`read_threads`, or the default for 0).
+    pub fn read_threads(&self) -> usize {
+        match self.read_threads {
+            0 => default_read_threads(),
+            n => n,
         }
     }
 

@@ -25,6 +25,7 @@ use lookout_shared::LogEntry;
 use super::layout::{
     classify, kubelet_meta, plain_meta, scan_container_links, tail_key, FileMeta, NameKind,
 };
+use super::pool::{read_all, Helper, Job};
 use super::positions::{fingerprint_of, FileKey, PositionUpdate, Positions};
 use super::tailer::{ReadOutcome, TailCtx, Tailer};
 use super::{Batch, CollectorConfig, FollowedFile};
@@ -65,7 +66,9 @@ struct Stopped;
 
 pub(crate) struct Runner {
     cfg: CollectorConfig,
-    ctx: TailCtx,
+    ctx: Arc<TailCtx>,
+    /// Threads reading files next to the runner's own share (`read_threads - 1`).
+    helpers: Vec<Helper>,
     inotify: Option<Inotify>,
     wd_dirs: HashMap<i32, (PathBuf, DirKind)>,
     dir_wds: HashMap<PathBuf, i32>,
@@ -112,9 +115,21 @@ impl Runner {
             }
         };
         let first_start = start.files.is_empty();
+        let ctx = Arc::new(ctx);
+        let mut helpers = Vec::new();
+        for n in 1..cfg.read_threads() {
+            match Helper::spawn(ctx.clone(), n) {
+                Ok(h) => helpers.push(h),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot start a reader thread; reading with fewer");
+                    break;
+                }
+            }
+        }
         Runner {
             cfg,
             ctx,
+            helpers,
             inotify,
             wd_dirs: HashMap::new(),
             dir_wds: HashMap::new(),
@@ -320,9 +335,7 @@ impl Runner {
         }
         let mut keys: Vec<FileKey> = to_read.into_iter().collect();
         keys.sort();
-        for key in keys {
-            self.read_file(key)?;
-        }
+        self.read_files(keys)?;
         self.flush_stale();
         self.finish_files()?;
         self.flush_batch()?;
@@ -352,6 +365,108 @@ impl Runner {
                 }
             }
         }
+    }
+
+    /// Reads `keys` to EOF, sharing the files among the runner and its helper
+    /// threads in rounds of one batch per thread. Between rounds every tailer is
+    /// back in `self.tailers`, so scans and position snapshots see them all.
+    fn read_files(&mut self, keys: Vec<FileKey>) -> Result<(), Stopped> {
+        if keys.len() < 2 || self.helpers.is_empty() {
+            for key in keys {
+                self.read_file(key)?;
+            }
+            return Ok(());
+        }
+        let max = self.cfg.max_batch;
+        let mut queue = keys;
+        while !queue.is_empty() {
+            // Deal the files round-robin: share 0 is the runner's.
+            let shares_n = (self.helpers.len() + 1).min(queue.len());
+            let mut shares: Vec<Vec<Tailer>> = (0..shares_n).map(|_| Vec::new()).collect();
+            let mut i = 0;
+            for key in &queue {
+                if let Some(t) = self.tailers.remove(key) {
+                    if let Some(share) = shares.get_mut(i % shares_n) {
+                        share.push(t);
+                    }
+                    i += 1;
+                }
+            }
+            let mut shares = shares.into_iter();
+            let mine = shares.next().unwrap_or_default();
+            let mut submitted: Vec<(usize, Vec<FileKey>)> = Vec::new();
+            let mut inline: Vec<Tailer> = Vec::new();
+            for (hi, (h, share)) in self.helpers.iter().zip(shares).enumerate() {
+                if share.is_empty() {
+                    continue;
+                }
+                let share_keys = share.iter().map(|t| t.key).collect();
+                match h.submit(Job {
+                    tailers: share,
+                    max,
+                }) {
+                    Ok(()) => submitted.push((hi, share_keys)),
+                    Err(job) => inline.extend(job.tailers),
+                }
+            }
+            let mut results = read_all(&self.ctx, mine, &mut self.pending, max);
+            // A helper that could not take its share: read it here, after ours.
+            results.extend(read_all(&self.ctx, inline, &mut self.pending, max));
+            let mut parts: Vec<(Vec<LogEntry>, Vec<FileKey>)> = Vec::new();
+            for (hi, share_keys) in submitted {
+                match self.helpers.get(hi).and_then(Helper::wait) {
+                    Some(done) => {
+                        results.extend(done.tailers);
+                        parts.push((done.entries, share_keys));
+                    }
+                    None => {
+                        tracing::error!(
+                            "a reader thread died; its files are reopened by the next scan"
+                        );
+                    }
+                }
+            }
+            queue.clear();
+            for (t, r) in results {
+                match r {
+                    Ok(ReadOutcome::Full) => queue.push(t.key),
+                    Ok(ReadOutcome::Eof) => {}
+                    Err(e) => {
+                        tracing::warn!(path = %t.path.display(), error = %e, "read failed");
+                    }
+                }
+                self.tailers.insert(t.key, t);
+            }
+            // Each helper's entries go in a batch with its own files' positions;
+            // the runner's share goes with everything else in `flush_batch`.
+            for (entries, share_keys) in parts {
+                self.send_share(entries, &share_keys)?;
+            }
+            self.flush_batch()?;
+        }
+        Ok(())
+    }
+
+    /// Sends a helper's entries with the positions of the files it read (and any
+    /// earlier position change waiting, which must not be overtaken).
+    fn send_share(&mut self, entries: Vec<LogEntry>, keys: &[FileKey]) -> Result<(), Stopped> {
+        let mut positions = std::mem::take(&mut self.update);
+        for key in keys {
+            if let Some(t) = self.tailers.get_mut(key) {
+                if t.dirty {
+                    t.dirty = false;
+                    positions.merge(PositionUpdate {
+                        upsert: vec![t.position()],
+                        remove: vec![],
+                    });
+                }
+            }
+        }
+        if entries.is_empty() && positions.is_empty() {
+            return Ok(());
+        }
+        self.state.apply(&positions);
+        self.send(Batch { entries, positions })
     }
 
     fn flush_stale(&mut self) {
@@ -427,10 +542,17 @@ impl Runner {
         }
         let positions = std::mem::take(&mut self.update);
         self.state.apply(&positions);
-        let mut batch = Batch {
-            entries: std::mem::take(&mut self.pending),
+        // The next batch starts at this one's size: no regrowing (and copying)
+        // while reading fast, no big idle allocation while trickling.
+        let cap = self.pending.len();
+        let batch = Batch {
+            entries: std::mem::replace(&mut self.pending, Vec::with_capacity(cap)),
             positions,
         };
+        self.send(batch)
+    }
+
+    fn send(&mut self, mut batch: Batch) -> Result<(), Stopped> {
         loop {
             match self.tx.send_timeout(batch, MAX_WAIT) {
                 Ok(()) => return Ok(()),

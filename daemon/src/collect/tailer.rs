@@ -416,7 +416,12 @@ impl Tailer {
         } else if let Some(t) = text.strip_suffix(b"\r") {
             text = t;
         }
-        let mut message = String::from_utf8_lossy(text).into_owned();
+        // `from_utf8` validates ASCII a word at a time; the lossy decoder walks
+        // every byte, so it only runs on text that is not valid UTF-8.
+        let mut message = match std::str::from_utf8(text) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(text).into_owned(),
+        };
         if cut {
             ctx.truncated_lines.fetch_add(1, Ordering::Relaxed);
             message.push_str(TRUNCATED_MARKER);

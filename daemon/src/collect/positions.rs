@@ -14,6 +14,7 @@
 //! a restart resumes exactly: no line twice, no line lost.
 
 use std::collections::BTreeMap;
+use std::collections::HashSet;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
@@ -110,17 +111,38 @@ impl PositionUpdate {
     }
 
     /// Folds a later update into this one (later wins).
+    ///
+    /// Linear in the sizes of both (hash sets, not nested scans): with thousands of
+    /// files every flush merges thousands of positions, and the quadratic version
+    /// stalled the collector at 5,000 files.
     pub fn merge(&mut self, later: PositionUpdate) {
-        for key in &later.remove {
-            self.upsert.retain(|p| p.key != *key);
+        if later.is_empty() {
+            return;
         }
-        for p in &later.upsert {
-            self.upsert.retain(|q| q.key != p.key);
-            self.remove.retain(|k| *k != p.key);
+        let touched: HashSet<FileKey> = later
+            .upsert
+            .iter()
+            .map(|p| p.key)
+            .chain(later.remove.iter().copied())
+            .collect();
+        if !self.upsert.is_empty() {
+            self.upsert.retain(|p| !touched.contains(&p.key));
         }
-        self.upsert.extend(later.upsert);
+        if !self.remove.is_empty() && !later.upsert.is_empty() {
+            let revived: HashSet<FileKey> = later.upsert.iter().map(|p| p.key).collect();
+            self.remove.retain(|k| !revived.contains(k));
+        }
+        // Later upserts are unique per key when built by the collector; keep the last
+        // one anyway if not.
+        let mut seen = HashSet::new();
+        let mut ups = later.upsert;
+        ups.reverse();
+        ups.retain(|p| seen.insert(p.key));
+        ups.reverse();
+        self.upsert.extend(ups);
+        let mut have: HashSet<FileKey> = self.remove.iter().copied().collect();
         for k in later.remove {
-            if !self.remove.contains(&k) {
+            if have.insert(k) {
                 self.remove.push(k);
             }
         }

@@ -22,9 +22,7 @@ use crossbeam_channel::{SendTimeoutError, Sender};
 use inotify::{EventMask, Inotify, WatchMask};
 use lookout_shared::LogEntry;
 
-use super::layout::{
-    classify, kubelet_meta, plain_meta, scan_container_links, tail_key, FileMeta, NameKind,
-};
+use super::layout::{classify, kubelet_meta, plain_meta, tail_key, FileMeta, LinkCache, NameKind};
 use super::pool::{read_all, Helper, Job};
 use super::positions::{fingerprint_of, FileKey, PositionUpdate, Positions};
 use super::tailer::{ReadOutcome, TailCtx, Tailer};
@@ -37,6 +35,9 @@ const POLL_INTERVAL: Duration = Duration::from_millis(250);
 const MAX_WAIT: Duration = Duration::from_millis(200);
 /// A rotated file idle this long at EOF is closed (its position is kept; it is
 /// reopened if it grows again).
+/// A new file whose container symlink is unknown re-lists `containers/` at most
+/// this often: thousands of containers starting at once must not cost a listing each.
+const LINKS_RELIST: Duration = Duration::from_millis(250);
 const ROTATED_IDLE: Duration = Duration::from_secs(60);
 
 /// What a watch descriptor watches.
@@ -80,7 +81,9 @@ pub(crate) struct Runner {
     present: HashSet<FileKey>,
     /// Our view of the persisted positions (open and closed files).
     state: Positions,
-    links: HashMap<(String, String, String), String>,
+    links: LinkCache,
+    /// When `containers/` was last listed (new files re-list it at most this often).
+    links_listed: Option<Instant>,
     kubelet: bool,
     first_start: bool,
     pending: Vec<LogEntry>,
@@ -139,7 +142,8 @@ impl Runner {
             by_path: HashMap::new(),
             present: HashSet::new(),
             state: start,
-            links: HashMap::new(),
+            links: LinkCache::default(),
+            links_listed: None,
             kubelet: false,
             first_start,
             pending: Vec::new(),
@@ -346,7 +350,7 @@ impl Runner {
     fn keys_in(&self, dir: &Path) -> Vec<FileKey> {
         self.tailers
             .values()
-            .filter(|t| t.path.parent() == Some(dir))
+            .filter(|t| in_dir(&t.path, dir))
             .map(|t| t.key)
             .collect()
     }
@@ -451,17 +455,19 @@ impl Runner {
     /// earlier position change waiting, which must not be overtaken).
     fn send_share(&mut self, entries: Vec<LogEntry>, keys: &[FileKey]) -> Result<(), Stopped> {
         let mut positions = std::mem::take(&mut self.update);
+        let mut upsert = Vec::new();
         for key in keys {
             if let Some(t) = self.tailers.get_mut(key) {
                 if t.dirty {
                     t.dirty = false;
-                    positions.merge(PositionUpdate {
-                        upsert: vec![t.position()],
-                        remove: vec![],
-                    });
+                    upsert.push(t.position());
                 }
             }
         }
+        positions.merge(PositionUpdate {
+            upsert,
+            remove: vec![],
+        });
         if entries.is_empty() && positions.is_empty() {
             return Ok(());
         }
@@ -527,16 +533,17 @@ impl Runner {
     /// Sends what was collected; blocks (pausing collection) while the consumer
     /// is behind.
     fn flush_batch(&mut self) -> Result<(), Stopped> {
+        let mut upsert = Vec::new();
         for t in self.tailers.values_mut() {
             if t.dirty {
                 t.dirty = false;
-                let p = t.position();
-                self.update.merge(PositionUpdate {
-                    upsert: vec![p],
-                    remove: vec![],
-                });
+                upsert.push(t.position());
             }
         }
+        self.update.merge(PositionUpdate {
+            upsert,
+            remove: vec![],
+        });
         if self.pending.is_empty() && self.update.is_empty() {
             return Ok(());
         }
@@ -636,8 +643,11 @@ impl Runner {
     }
 
     fn reload_links(&mut self) {
-        self.links = scan_container_links(&self.cfg.log_dir.join("containers"));
-        let links = &self.links;
+        self.links_listed = Some(Instant::now());
+        if !self.links.refresh(&self.cfg.log_dir.join("containers")) {
+            return;
+        }
+        let links = &self.links.map;
         let mut changed = false;
         for t in self.tailers.values_mut() {
             if !t.meta.kubelet {
@@ -779,7 +789,7 @@ impl Runner {
         }
         // Tailers of this directory that were not found: renamed away or deleted.
         for t in self.tailers.values_mut() {
-            if t.path.parent() == Some(dir) && !seen.contains(&t.key) {
+            if in_dir(&t.path, dir) && !seen.contains(&t.key) {
                 t.live = false;
                 self.by_path.remove(&t.path);
             }
@@ -790,7 +800,7 @@ impl Runner {
             .state
             .files
             .values()
-            .filter(|p| p.path.parent() == Some(dir) && !seen.contains(&p.key))
+            .filter(|p| in_dir(&p.path, dir) && !seen.contains(&p.key))
             .filter(|p| !self.tailers.contains_key(&p.key))
             .map(|p| p.key)
             .collect();
@@ -911,14 +921,33 @@ impl Runner {
             .and_then(|s| s.to_str())
             .unwrap_or_default();
         let mut m = kubelet_meta(pod, container, stem);
-        if link_id(&self.links, path, stem).is_none() {
-            // The symlink may have appeared just now.
-            self.links = scan_container_links(&self.cfg.log_dir.join("containers"));
+        let listed_lately = self
+            .links_listed
+            .is_some_and(|t| t.elapsed() < LINKS_RELIST);
+        if link_id(&self.links.map, path, stem).is_none() && !listed_lately {
+            // The symlink may have appeared just now (a later `containers/` event
+            // fills the id in if it appears after this).
+            self.links_listed = Some(Instant::now());
+            self.links.refresh(&self.cfg.log_dir.join("containers"));
         }
-        if let Some(id) = link_id(&self.links, path, stem) {
+        if let Some(id) = link_id(&self.links.map, path, stem) {
             m.container_id = id.clone();
         }
         m
+    }
+}
+
+/// Whether `path` is directly inside `dir`, on the bytes: every directory scan asks
+/// this of every followed file, and `Path::parent` equality (component parsing)
+/// made scans at 5,000 files quadratic in a costly way. Paths here are built by
+/// `dir.join(name)`, so the byte form is canonical enough.
+fn in_dir(path: &Path, dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let (p, d) = (path.as_os_str().as_bytes(), dir.as_os_str().as_bytes());
+    let d = d.strip_suffix(b"/").unwrap_or(d);
+    match p.strip_prefix(d).and_then(|rest| rest.strip_prefix(b"/")) {
+        Some(name) => !name.is_empty() && !name.contains(&b'/'),
+        None => false,
     }
 }
 
@@ -942,4 +971,24 @@ fn subdirs(dir: &Path) -> Vec<PathBuf> {
         .collect();
     v.sort();
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_dir;
+    use std::path::Path;
+
+    #[test]
+    fn in_dir_is_direct_children_only() {
+        let d = Path::new("/var/log/pods/ns_p_u/app");
+        assert!(in_dir(&d.join("0.log"), d));
+        assert!(in_dir(
+            Path::new("/var/log/pods/ns_p_u/app/0.log"),
+            Path::new("/var/log/pods/ns_p_u/app/")
+        ));
+        assert!(!in_dir(Path::new("/var/log/pods/ns_p_u/app2/0.log"), d));
+        assert!(!in_dir(Path::new("/var/log/pods/ns_p_u/app/x/0.log"), d));
+        assert!(!in_dir(d, d));
+        assert!(!in_dir(Path::new("/var/log/pods/ns_p_u/0.log"), d));
+    }
 }

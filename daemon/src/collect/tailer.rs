@@ -26,6 +26,8 @@ pub const TRUNCATED_MARKER: &str = " [truncated]";
 
 /// Room for a CRI/docker header on top of the message size limit.
 const HEADER_SLACK: usize = 256;
+/// Most buffer a tailer keeps while idle (a partial line usually fits).
+const IDLE_BUFFER: usize = 4096;
 
 /// What every tailer needs to build entries.
 pub struct TailCtx {
@@ -244,12 +246,22 @@ impl Tailer {
                     }
                     continue;
                 }
+                self.release_buffer();
                 return Ok(ReadOutcome::Eof);
             }
             self.last_data = Instant::now();
             if self.fp_len < FINGERPRINT_MAX {
                 self.refresh_fingerprint();
             }
+        }
+    }
+
+    /// Gives back the read buffer's chunk once caught up: only a partial line (if
+    /// any) stays. Each tailer keeping a 256 KiB chunk made RSS grow by ~0.3 MiB per
+    /// followed file (1.5 GiB at 5,000 files); a fresh chunk per read costs far less.
+    fn release_buffer(&mut self) {
+        if self.buf.capacity() > IDLE_BUFFER {
+            self.buf.shrink_to(self.buf.len().max(IDLE_BUFFER / 2));
         }
     }
 

@@ -108,12 +108,15 @@ pub fn tail_key(path: &Path) -> Option<(String, String, String)> {
 /// incrementally: a link's name carries the
 /// container id and never changes target, so only names not seen before are
 /// `readlink`ed. At 5,000 containers a full rescan per new file was 25 M syscalls.
+/// `(pod dir, container, file)`: see [`tail_key`].
+pub type TailKey = (String, String, String);
+
 #[derive(Debug, Default)]
 pub struct LinkCache {
     /// Link file name → the `(pod dir, container, file)` key its target names.
-    names: HashMap<std::ffi::OsString, Option<((String, String, String), String)>>,
+    names: HashMap<std::ffi::OsString, (TailKey, String)>,
     /// `(pod dir, container, file)` → container id.
-    pub map: HashMap<(String, String, String), String>,
+    pub map: HashMap<TailKey, String>,
 }
 
 impl LinkCache {
@@ -144,14 +147,14 @@ impl LinkCache {
                 tail_key(&target).map(|key| (key, id))
             });
             // A link not resolved now (a race with its creation) is retried next time.
-            if resolved.is_some() {
-                names.insert(name, resolved);
+            if let Some(r) = resolved {
+                names.insert(name, r);
             }
         }
         changed |= !self.names.is_empty();
         self.names = names;
         if changed {
-            self.map = self.names.values().flatten().cloned().collect();
+            self.map = self.names.values().cloned().collect();
         }
         changed
     }

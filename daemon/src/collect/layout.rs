@@ -104,13 +104,13 @@ pub fn tail_key(path: &Path) -> Option<(String, String, String)> {
     Some((pod, container, file))
 }
 
+/// `(pod dir, container, file)`: see [`tail_key`].
+pub type TailKey = (String, String, String);
+
 /// `containers/`: each symlink's target mapped to its container id, kept up to date
 /// incrementally: a link's name carries the
 /// container id and never changes target, so only names not seen before are
 /// `readlink`ed. At 5,000 containers a full rescan per new file was 25 M syscalls.
-/// `(pod dir, container, file)`: see [`tail_key`].
-pub type TailKey = (String, String, String);
-
 #[derive(Debug, Default)]
 pub struct LinkCache {
     /// Link file name → the `(pod dir, container, file)` key its target names.

@@ -1,12 +1,20 @@
 //! The tantivy schema of one bucket, and conversions between entries and documents.
 //!
-//! - `ts`: date, indexed (tantivy truncates the indexed term to seconds) and fast with
-//!   nanosecond precision: ordering and exact range checks read the fast field.
+//! - `ts`: date, fast only, nanosecond precision: ordering, histograms and time ranges
+//!   all read the fast field (tantivy's `RangeQuery` on a fast field scans the column,
+//!   and the column's min/max skip whole segments). Not indexed: the inverted-index
+//!   terms were never read and cost a term per distinct second.
 //! - `seq`: u64, fast and indexed; the tie-break for equal timestamps and the handle
-//!   a context request finds an entry by.
+//!   a context request finds an entry by (a term query on it).
+//! - `ts` and `seq` are not stored: results take them from the fast fields, which
+//!   are exact.
 //! - raw fields (`namespace`, `pod`, `container`, `stream`, `node`, `level`, `pod_uid`):
-//!   one untokenised term each, no fieldnorms (never scored).
+//!   one untokenised term each, stored, no fieldnorms (never scored) and no fast
+//!   column (nothing reads one; building the per-segment dictionaries for six string
+//!   columns was about a third of ingest CPU).
 //! - `message`: [`crate::query::text`] words with positions (phrase queries), stored.
+//!
+//! Changing any of this changes the schema: bump [`super::bucket::FORMAT_VERSION`].
 
 use lookout_shared::{Level, LogEntry, Stream, Timestamp};
 use tantivy::schema::{
@@ -42,18 +50,10 @@ impl Fields {
         let ts = b.add_date_field(
             "ts",
             DateOptions::default()
-                .set_indexed()
                 .set_fast()
-                .set_stored()
                 .set_precision(DateTimePrecision::Nanoseconds),
         );
-        let seq = b.add_u64_field(
-            "seq",
-            NumericOptions::default()
-                .set_indexed()
-                .set_fast()
-                .set_stored(),
-        );
+        let seq = b.add_u64_field("seq", NumericOptions::default().set_indexed().set_fast());
         let raw = || {
             TextOptions::default()
                 .set_indexing_options(
@@ -62,7 +62,6 @@ impl Fields {
                         .set_fieldnorms(false)
                         .set_index_option(IndexRecordOption::Basic),
                 )
-                .set_fast("raw")
                 .set_stored()
         };
         let namespace = b.add_text_field("namespace", raw());

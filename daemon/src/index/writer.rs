@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use lookout_shared::LogEntry;
+use tantivy::indexer::UserOperation;
 use tantivy::IndexWriter;
 
 use super::bucket::{dir_size, Bucket, Payload, FORMAT_VERSION};
@@ -20,6 +21,8 @@ use crate::collect::Positions;
 
 /// Commit early when this many entries wait, whatever the interval.
 const MAX_PENDING: usize = 200_000;
+/// Documents handed to tantivy's indexing threads per message.
+const ADD_CHUNK: usize = 1024;
 /// How often to retry after an indexing error.
 const RETRY_EVERY: Duration = Duration::from_secs(1);
 
@@ -146,8 +149,15 @@ impl Writer {
         self.ensure_writer()?;
         let f = &self.shared.fields;
         if let Some(iw) = &self.iw {
-            for e in entries {
-                iw.add_document(f.to_doc(e))?;
+            // One channel message per chunk instead of per document; chunks small
+            // enough that both indexing threads get work from one batch.
+            for chunk in entries.chunks(ADD_CHUNK) {
+                iw.run(
+                    chunk
+                        .iter()
+                        .map(|e| UserOperation::Add(f.to_doc(e)))
+                        .collect::<Vec<_>>(),
+                )?;
             }
         }
         Ok(())

@@ -174,3 +174,103 @@ fn old_buckets_expire_by_age() {
     assert!(!fresh.is_empty());
     r.close();
 }
+
+/// The bucket schema of format 1 (the first release), as it was written.
+fn format1_schema() -> tantivy::schema::Schema {
+    use tantivy::schema::{
+        DateOptions, DateTimePrecision, IndexRecordOption, NumericOptions, Schema,
+        TextFieldIndexing, TextOptions, STORED,
+    };
+    let mut b = Schema::builder();
+    b.add_date_field(
+        "ts",
+        DateOptions::default()
+            .set_indexed()
+            .set_fast()
+            .set_stored()
+            .set_precision(DateTimePrecision::Nanoseconds),
+    );
+    b.add_u64_field(
+        "seq",
+        NumericOptions::default()
+            .set_indexed()
+            .set_fast()
+            .set_stored(),
+    );
+    let raw = |fast: bool| {
+        let o = TextOptions::default()
+            .set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer("raw")
+                    .set_fieldnorms(false)
+                    .set_index_option(IndexRecordOption::Basic),
+            )
+            .set_stored();
+        if fast {
+            o.set_fast("raw")
+        } else {
+            o
+        }
+    };
+    for f in ["namespace", "pod", "container", "stream", "node", "level"] {
+        b.add_text_field(f, raw(true));
+    }
+    b.add_text_field("pod_uid", raw(false));
+    b.add_text_field("container_id", STORED);
+    b.add_u64_field(
+        "restart",
+        NumericOptions::default().set_indexed().set_stored(),
+    );
+    b.add_text_field(
+        "message",
+        TextOptions::default()
+            .set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(lookout_daemon::query::text::TOKENIZER)
+                    .set_fieldnorms(false)
+                    .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+            )
+            .set_stored(),
+    );
+    b.build()
+}
+
+/// Regression: format 2 changed the bucket schema, and the first build of it refused
+/// every data dir of format 1, so an upgraded DaemonSet crash-looped until someone
+/// emptied the node's history. Old buckets must stay readable and appendable.
+#[test]
+fn a_format1_data_dir_opens_and_keeps_its_history() {
+    use lookout_daemon::index::bucket::{Bucket, Payload};
+    use lookout_daemon::index::schema::Fields;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("LOOKOUT-DATA"), "lookout-data 1\n").unwrap();
+    let old = Fields {
+        schema: format1_schema(),
+        ..Fields::new()
+    };
+    assert!(Fields::new().readable(&old.schema).is_ok());
+    let payload = Payload {
+        version: 1,
+        next_seq: 1,
+        created_ms: Timestamp::now().0 / 1_000_000,
+        ..Payload::default()
+    };
+    drop(Bucket::create(dir.path(), 1, &old, &payload).unwrap());
+
+    let mut r = Running::open(config(dir.path()));
+    let stored = r.ingest(loghub_entries(300, T0, 1));
+    r.wait_docs(300);
+    let (all, total) = walk(&r.index, "*", Order::OldestFirst, 1000);
+    assert_eq!(total, 300);
+    assert_eq!(all, stored);
+    r.close();
+    // Reopened: the history is there, and the marker says format 2 so that an older
+    // lookoutd refuses the dir rather than misreading newer buckets.
+    let (index, rec) = Index::open(config(dir.path())).unwrap();
+    assert_eq!(rec.next_seq, 301);
+    assert_eq!(index.stats().docs, 300);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("LOOKOUT-DATA")).unwrap(),
+        "lookout-data 2\n"
+    );
+}

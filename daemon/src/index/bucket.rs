@@ -33,6 +33,9 @@ pub const MARKER: &str = "LOOKOUT-DATA";
 /// - 2: `ts` no longer indexed, `ts`/`seq` no longer stored, raw fields without
 ///   fast columns (ingest about a third cheaper).
 pub const FORMAT_VERSION: u32 = 2;
+/// Older formats whose data dirs this lookoutd opens (their buckets age out by
+/// retention): an upgrade never strands a node's history.
+pub const READABLE_FORMATS: &[u32] = &[1];
 
 /// What each commit records, as JSON in the tantivy commit payload.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -112,6 +115,20 @@ pub fn check_data_dir(data_dir: &Path) -> Result<(), IndexError> {
                 .and_then(|v| v.parse::<u32>().ok());
             match version {
                 Some(FORMAT_VERSION) => Ok(()),
+                Some(v) if READABLE_FORMATS.contains(&v) => {
+                    // Old buckets are read as they are (see `Fields::readable`); the
+                    // marker moves on so that an older lookoutd, which cannot read the
+                    // buckets this one creates, refuses the dir instead of failing later.
+                    let tmp = data_dir.join(format!("{MARKER}.tmp"));
+                    fs::write(&tmp, format!("lookout-data {FORMAT_VERSION}\n")).map_err(io)?;
+                    fs::rename(&tmp, &marker).map_err(io)?;
+                    tracing::info!(
+                        from = v,
+                        to = FORMAT_VERSION,
+                        "data dir format upgraded; old buckets stay readable"
+                    );
+                    Ok(())
+                }
                 Some(v) => Err(IndexError::Foreign(format!(
                     "{} holds Lookout data of format {v}, this lookoutd reads format \
                      {FORMAT_VERSION}; nothing was changed",
@@ -212,11 +229,15 @@ impl Bucket {
         let path = index_dir(data_dir).join(bucket_name(id));
         let index = tantivy::Index::open_in_dir(&path).map_err(|e| corrupt(&path, e))?;
         if index.schema() != fields.schema {
-            return Err(IndexError::Corrupt(format!(
-                "index bucket {} has a different schema than this lookoutd writes; \
-                 nothing was changed",
-                path.display()
-            )));
+            // An older format's bucket stays readable (and appendable) while it ages
+            // out; anything else is refused untouched.
+            if let Err(why) = fields.readable(&index.schema()) {
+                return Err(IndexError::Corrupt(format!(
+                    "index bucket {} has a schema this lookoutd cannot read ({why}); \
+                     nothing was changed",
+                    path.display()
+                )));
+            }
         }
         register(&index);
         let metas = index.load_metas().map_err(|e| corrupt(&path, e))?;

@@ -114,6 +114,55 @@ impl Fields {
         }
     }
 
+    /// Whether a bucket written with `other` (an older format) can be read and
+    /// appended to with these handles: the same fields, in the same order, of the
+    /// same types, and at least the indexing that queries read (fast `ts`/`seq`,
+    /// indexed `seq`, stored and indexed raw fields, stored message words with
+    /// positions). Extra stored or indexed data (format 1 stored `ts`/`seq` and had
+    /// fast raw columns) is harmless: it is written and never read.
+    pub fn readable(&self, other: &Schema) -> Result<(), String> {
+        let ours: Vec<_> = self.schema.fields().collect();
+        let theirs: Vec<_> = other.fields().collect();
+        if ours.len() != theirs.len() {
+            return Err(format!(
+                "{} fields where this lookoutd has {}",
+                theirs.len(),
+                ours.len()
+            ));
+        }
+        for ((f, a), (g, b)) in ours.iter().zip(&theirs) {
+            if f != g
+                || a.name() != b.name()
+                || a.field_type().value_type() != b.field_type().value_type()
+            {
+                return Err(format!(
+                    "field {} is {:?} {:?}",
+                    a.name(),
+                    b.name(),
+                    b.field_type().value_type()
+                ));
+            }
+            if a.is_fast() && !b.is_fast() {
+                return Err(format!("field {} has no fast column", a.name()));
+            }
+            if a.is_indexed() && !b.is_indexed() {
+                return Err(format!("field {} is not indexed", a.name()));
+            }
+            if a.is_stored() && !b.is_stored() {
+                return Err(format!("field {} is not stored", a.name()));
+            }
+            let positions = |e: &tantivy::schema::FieldEntry| {
+                e.field_type()
+                    .get_index_record_option()
+                    .is_some_and(|o| o.has_positions())
+            };
+            if positions(a) && !positions(b) {
+                return Err(format!("field {} has no positions", a.name()));
+            }
+        }
+        Ok(())
+    }
+
     /// The field of a raw query field.
     pub fn raw(&self, f: RawField) -> Field {
         match f {

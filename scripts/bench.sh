@@ -7,8 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/test-deps.sh   # rg for the index comparison
 echo "# $(date -u +%FT%TZ) on $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r)"
-echo "## collector";   MIB="${MIB:-256}" cargo bench -p lookout-daemon --bench collect
-echo "## index";       cargo bench -p lookout-daemon --bench index -- --entries "${ENTRIES:-1000000}"
+echo "## collector";   RUNS="${RUNS:-3}" MIB="${MIB:-256}" cargo bench -p lookout-daemon --bench collect
+echo "## ingest";      cargo bench -p lookout-daemon --bench ingest -- --entries "${ENTRIES:-1000000}"
+echo "## index";       cargo bench -p lookout-daemon --bench index -- --entries "${ENTRIES:-1000000}" --runs 100 --repeat 3
 echo "## live tail";   cargo bench -p lookout-daemon --bench serve_latency -- --secs 5 --rates 1000,10000,100000 --clients 1,20
 echo "## alerting";    cargo bench -p lookout-daemon --bench alert_eval
 echo "## scale, memory"; ./scripts/bench-scale.sh

@@ -389,6 +389,7 @@ impl Lookoutd {
             if seeded > 0 {
                 tracing::info!(rules = seeded, "alert windows refilled from the index");
             }
+            live.track_index(index.searchable_seq());
             let sinks = Sinks::default();
             sinks.add(live.clone());
             sinks.add(streams.clone());

@@ -26,15 +26,22 @@ use crate::query::Query;
 /// Sizes of the fan-out.
 #[derive(Debug, Clone)]
 pub struct LiveConfig {
-    /// Entries kept for resume/backfill beyond what the index has committed. Must
-    /// exceed what is ingested during one commit interval for resume to be gap-free.
+    /// Most entries kept for resume/backfill. Without index tracking (see
+    /// [`Live::track_index`]) it must exceed what is ingested during one commit
+    /// interval for resume to be gap-free.
     pub ring_capacity: usize,
+    /// With index tracking, entries the index can already serve are dropped from the
+    /// ring down to this many: the ring then holds about one commit interval plus
+    /// this, instead of `ring_capacity` entries (ten seconds at 10k lines/s, most of
+    /// the daemon's memory under load).
+    pub ring_min: usize,
 }
 
 impl Default for LiveConfig {
     fn default() -> Self {
         LiveConfig {
             ring_capacity: 100_000,
+            ring_min: 10_000,
         }
     }
 }
@@ -255,6 +262,8 @@ pub struct LiveStats {
 /// The live-tail fan-out; share it as `Arc<Live>` between ingest and the server.
 pub struct Live {
     cfg: LiveConfig,
+    /// The index's first `seq` not yet searchable; entries below it may leave the ring.
+    searchable: std::sync::OnceLock<Arc<AtomicU64>>,
     state: Mutex<State>,
     published: AtomicU64,
     dropped: AtomicU64,
@@ -264,6 +273,7 @@ impl Live {
     pub fn new(cfg: LiveConfig) -> Live {
         Live {
             cfg,
+            searchable: std::sync::OnceLock::new(),
             state: Mutex::new(State {
                 ring: VecDeque::new(),
                 ring_len: 0,
@@ -272,6 +282,15 @@ impl Live {
             published: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
         }
+    }
+
+    /// Lets the ring shrink to [`LiveConfig::ring_min`] entries once the index can
+    /// serve older ones: `searchable` is the index's first `seq` not yet searchable
+    /// ([`crate::index::Index::searchable_seq`]). Resume stays gap-free because only
+    /// whole batches below it are dropped, so the ring always starts at or below
+    /// what the index has. Set once; later calls are ignored.
+    pub fn track_index(&self, searchable: Arc<AtomicU64>) {
+        let _ = self.searchable.set(searchable);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -342,11 +361,14 @@ impl EntrySink for Live {
         let mut st = self.lock();
         st.ring_len += batch.len();
         st.ring.push_back(Arc::clone(&batch));
-        while st
-            .ring
-            .front()
-            .is_some_and(|f| st.ring_len - f.len() >= self.cfg.ring_capacity)
-        {
+        let searchable = self.searchable.get().map(|a| a.load(Ordering::Acquire));
+        let in_index = |f: &Arc<[Arc<LogEntry>]>| {
+            searchable.is_some_and(|sq| f.last().is_some_and(|e| e.seq < sq))
+        };
+        while st.ring.front().is_some_and(|f| {
+            let rest = st.ring_len - f.len();
+            rest >= self.cfg.ring_capacity || (rest >= self.cfg.ring_min && in_index(f))
+        }) {
             if let Some(f) = st.ring.pop_front() {
                 st.ring_len -= f.len();
             }
@@ -422,7 +444,10 @@ mod tests {
 
     #[test]
     fn ring_is_bounded_and_snapshot_splits_cleanly() {
-        let live = Live::new(LiveConfig { ring_capacity: 10 });
+        let live = Live::new(LiveConfig {
+            ring_capacity: 10,
+            ring_min: 10,
+        });
         for i in 0..20 {
             live.publish(&[entry(i * 2 + 1, "a"), entry(i * 2 + 2, "b")]);
         }
@@ -438,5 +463,47 @@ mod tests {
         live.unsubscribe(&sub);
         assert!(sub.is_closed());
         assert_eq!(live.stats().subscriptions, 0);
+    }
+
+    /// The ring keeps only what the index cannot serve yet (plus `ring_min`), and
+    /// never starts above the index's searchable seq: resume stays gap-free.
+    #[test]
+    fn tracked_ring_shrinks_to_what_the_index_lacks() {
+        let live = Live::new(LiveConfig {
+            ring_capacity: 1000,
+            ring_min: 5,
+        });
+        let searchable = Arc::new(AtomicU64::new(1));
+        live.track_index(Arc::clone(&searchable));
+        let mut seq = 0;
+        let mut batch = |n: u64| {
+            let b: Vec<_> = (0..n)
+                .map(|_| {
+                    seq += 1;
+                    entry(seq, "x")
+                })
+                .collect();
+            b
+        };
+        for _ in 0..20 {
+            live.publish(&batch(10));
+        }
+        // Nothing searchable yet: everything stays (below ring_capacity).
+        assert_eq!(live.snapshot().len(), 200);
+        searchable.store(151, Ordering::Release);
+        live.publish(&batch(10));
+        let snap = live.snapshot();
+        // 1..=150 are in the index and leave; 151.. are not and must all stay.
+        assert_eq!(snap.first_seq(), Some(151));
+        assert_eq!(snap.len(), 60);
+        searchable.store(211, Ordering::Release);
+        live.publish(&batch(10));
+        let snap = live.snapshot();
+        assert!(snap.first_seq().unwrap() <= 211);
+        assert_eq!(
+            snap.len(),
+            10,
+            "only what the index lacks, at least ring_min"
+        );
     }
 }

@@ -34,6 +34,7 @@ pub(crate) struct Done {
 /// entries (the files after that return `Full` without reading anything).
 pub(crate) fn read_all(
     ctx: &TailCtx,
+    scratch: &mut Vec<u8>,
     tailers: Vec<Tailer>,
     out: &mut Vec<LogEntry>,
     max: usize,
@@ -41,7 +42,7 @@ pub(crate) fn read_all(
     tailers
         .into_iter()
         .map(|mut t| {
-            let r = t.read(ctx, out, max);
+            let r = t.read_with(scratch, ctx, out, max);
             (t, r)
         })
         .collect()
@@ -63,9 +64,10 @@ impl Helper {
             .spawn(move || {
                 // Sized like the previous round's output (see `Runner::flush_batch`).
                 let mut cap = 0;
+                let mut scratch = Vec::new();
                 for job in job_rx {
                     let mut entries = Vec::with_capacity(cap);
-                    let tailers = read_all(&ctx, job.tailers, &mut entries, job.max);
+                    let tailers = read_all(&ctx, &mut scratch, job.tailers, &mut entries, job.max);
                     cap = entries.len();
                     if done_tx.send(Done { tailers, entries }).is_err() {
                         return;

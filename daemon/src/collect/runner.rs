@@ -70,6 +70,8 @@ pub(crate) struct Runner {
     ctx: Arc<TailCtx>,
     /// Threads reading files next to the runner's own share (`read_threads - 1`).
     helpers: Vec<Helper>,
+    /// The runner's read buffer, lent to each tailer it reads (see `Tailer::read_with`).
+    scratch: Vec<u8>,
     inotify: Option<Inotify>,
     wd_dirs: HashMap<i32, (PathBuf, DirKind)>,
     dir_wds: HashMap<PathBuf, i32>,
@@ -133,6 +135,7 @@ impl Runner {
             cfg,
             ctx,
             helpers,
+            scratch: Vec::new(),
             inotify,
             wd_dirs: HashMap::new(),
             dir_wds: HashMap::new(),
@@ -360,7 +363,12 @@ impl Runner {
             let Some(t) = self.tailers.get_mut(&key) else {
                 return Ok(());
             };
-            match t.read(&self.ctx, &mut self.pending, self.cfg.max_batch) {
+            match t.read_with(
+                &mut self.scratch,
+                &self.ctx,
+                &mut self.pending,
+                self.cfg.max_batch,
+            ) {
                 Ok(ReadOutcome::Eof) => return Ok(()),
                 Ok(ReadOutcome::Full) => self.flush_batch()?,
                 Err(e) => {
@@ -413,9 +421,15 @@ impl Runner {
                     Err(job) => inline.extend(job.tailers),
                 }
             }
-            let mut results = read_all(&self.ctx, mine, &mut self.pending, max);
+            let mut results = read_all(&self.ctx, &mut self.scratch, mine, &mut self.pending, max);
             // A helper that could not take its share: read it here, after ours.
-            results.extend(read_all(&self.ctx, inline, &mut self.pending, max));
+            results.extend(read_all(
+                &self.ctx,
+                &mut self.scratch,
+                inline,
+                &mut self.pending,
+                max,
+            ));
             let mut parts: Vec<(Vec<LogEntry>, Vec<FileKey>)> = Vec::new();
             for (hi, share_keys) in submitted {
                 match self.helpers.get(hi).and_then(Helper::wait) {

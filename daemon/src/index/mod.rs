@@ -20,6 +20,7 @@ mod writer;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -158,6 +159,8 @@ pub(crate) struct Shared {
     start: Mutex<Option<Payload>>,
     /// Per-segment `ts` summaries for searches (see [`collect`]).
     summaries: Summaries,
+    /// The first `seq` not yet searchable (set after each commit's reader reload).
+    searchable_seq: Arc<AtomicU64>,
 }
 
 impl Shared {
@@ -288,6 +291,7 @@ impl Index {
                 ..start
             })),
             summaries: Summaries::default(),
+            searchable_seq: Arc::new(AtomicU64::new(recovered.next_seq)),
         };
         Ok((
             Index {
@@ -522,6 +526,20 @@ impl Index {
     }
 
     /// Figures for health and metrics.
+    /// The first `seq` not yet searchable, kept current by the writer: every entry
+    /// below it can be found by a search. The live ring uses it to hold only what
+    /// the index cannot serve yet ([`crate::live::Live::track_index`]).
+    pub fn searchable_seq(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.shared.searchable_seq)
+    }
+
+    /// Called by the writer after a commit's reader reload.
+    pub(crate) fn note_searchable(shared: &Shared, next_seq: u64) {
+        shared
+            .searchable_seq
+            .fetch_max(next_seq, std::sync::atomic::Ordering::Release);
+    }
+
     pub fn stats(&self) -> IndexStats {
         let buckets = self.shared.snapshot();
         let mut s = IndexStats {

@@ -203,6 +203,8 @@ impl Writer {
         }
         if let Err(e) = self.active.reader.reload() {
             tracing::warn!(error = %e, "reader reload failed");
+        } else {
+            super::Index::note_searchable(&self.shared, payload.next_seq);
         }
         if let Ok(mut m) = self.active.meta.write() {
             m.min_ts = payload.min_ts;

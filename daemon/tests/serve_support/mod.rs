@@ -57,6 +57,7 @@ impl TestServer {
     pub async fn with(o: Opts) -> TestServer {
         let live = Arc::new(Live::new(LiveConfig {
             ring_capacity: o.ring,
+            ring_min: o.ring,
         }));
         let streams = Arc::new(Streams::new());
         let metrics = Arc::new(Metrics::new());

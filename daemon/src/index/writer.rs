@@ -19,8 +19,9 @@ use super::bucket::{dir_size, Bucket, Payload, FORMAT_VERSION};
 use super::{IngestBatch, Shared};
 use crate::collect::Positions;
 
-/// Commit early when this many entries wait, whatever the interval.
-const MAX_PENDING: usize = 200_000;
+/// Commit early when this many entries wait, whatever the interval (they stay in
+/// memory until their commit succeeds).
+const MAX_PENDING: usize = 100_000;
 /// Documents handed to tantivy's indexing threads per message.
 const ADD_CHUNK: usize = 1024;
 /// How often to retry after an indexing error.

@@ -11,13 +11,15 @@
 //! `--commit-ms` so commits happen at the same points whatever the slowdown (every
 //! 200k entries and at the end), which keeps instruction counts comparable.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
+mod loghub_entries;
+
+use loghub_entries::{entry, loghub};
 use lookout_daemon::collect::{Batch, PositionUpdate};
 use lookout_daemon::index::{Index, IndexConfig};
 use lookout_daemon::ingest;
-use lookout_shared::{LogEntry, Stream, Timestamp};
+use lookout_shared::{LogEntry, Timestamp};
 
 struct Args {
     entries: usize,
@@ -48,61 +50,6 @@ fn args() -> Args {
         a.entries = a.entries.min(5_000);
     }
     a
-}
-
-fn loghub() -> Vec<(String, String)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/loghub");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .expect("testdata/loghub")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "log"))
-        .collect();
-    files.sort();
-    let mut out = Vec::new();
-    for p in files {
-        let sys = p
-            .file_stem()
-            .unwrap()
-            .to_string_lossy()
-            .split('_')
-            .next()
-            .unwrap()
-            .to_lowercase();
-        let bytes = std::fs::read(&p).unwrap();
-        for l in String::from_utf8_lossy(&bytes).lines() {
-            let l = l.trim_end_matches('\r');
-            if !l.is_empty() {
-                out.push((sys.clone(), l.to_string()));
-            }
-        }
-    }
-    out
-}
-
-/// Entry `i`, as in the index bench: loghub line `i mod 16k`, 4 pods per system, a
-/// request id that makes some words rare.
-fn entry(lines: &[(String, String)], i: usize, n: usize, end: i64) -> LogEntry {
-    let (sys, msg) = &lines[i % lines.len()];
-    let span = 86_400_000_000_000i64;
-    LogEntry {
-        ts: Timestamp(end - span + (i as i64) * (span / n as i64)),
-        node: "bench-node".into(),
-        namespace: sys.clone(),
-        pod: format!("{sys}-{}", (i / 7) % 4),
-        pod_uid: format!("uid-{sys}-{}", (i / 7) % 4),
-        container: "app".into(),
-        container_id: format!("containerd://{:064x}", (i / 7) % 4),
-        restart: 0,
-        stream: if i.is_multiple_of(9) {
-            Stream::Stderr
-        } else {
-            Stream::Stdout
-        },
-        message: format!("{msg} req={:x}", i * 2654435761 % 1_000_003),
-        level: None,
-        seq: 0,
-    }
 }
 
 /// User + system CPU time of the whole process so far.

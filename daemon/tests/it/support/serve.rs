@@ -1,7 +1,6 @@
 //! Shared by the `serve_*` tests: a real server on loopback port 0, fed through the
 //! real [`Live`] fan-out (standing in for the ingest thread), and a real websocket
 //! client.
-#![allow(dead_code)]
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -18,8 +17,6 @@ use lookout_daemon::streams::Streams;
 use lookout_shared::protocol::{ClientMsg, ReqId, ServerMsg, PROTOCOL_VERSION};
 use lookout_shared::{LogEntry, Stream, Timestamp};
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -139,7 +136,8 @@ pub struct Client {
 #[derive(Debug)]
 pub enum End {
     Closed(Option<(u16, String)>),
-    Error(String),
+    /// Shown by `{:?}` when a test fails on it.
+    Error(#[allow(dead_code)] String),
 }
 
 pub async fn raw_connect(addr: SocketAddr) -> Ws {
@@ -251,16 +249,6 @@ impl Client {
                 Err(End::Error(_)) => return None,
             }
         }
-    }
-
-    pub async fn close(mut self) {
-        let _ = self
-            .ws
-            .close(Some(CloseFrame {
-                code: CloseCode::Normal,
-                reason: "bye".into(),
-            }))
-            .await;
     }
 }
 

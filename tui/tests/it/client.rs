@@ -1,6 +1,6 @@
 //! The websocket client over real loopback sockets, against a peer that plays the
 //! daemon's side of the protocol step by step (the real daemon is exercised by
-//! `tmux_e2e.rs`): handshake errors, and reconnect + resume without repeats.
+//! the `tmux` module): handshake errors, and reconnect + resume without repeats.
 
 use std::time::Duration;
 

@@ -1,16 +1,14 @@
 //! Live tail over real loopback websockets: filtering, order, backfill, many
 //! subscriptions, slow and stalled clients, reconnect-and-resume.
 
-mod serve_support;
-
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::serve::*;
 use lookout_shared::protocol::{ClientMsg, Cursor, ErrorCode, ReqId, ServerMsg};
 use lookout_shared::LogEntry;
-use serve_support::*;
 
 /// `n` entries over four pods; every third carries `zqneedle`, every fifth `zqalpha`.
 fn corpus(n: usize, offset: i64) -> Vec<LogEntry> {

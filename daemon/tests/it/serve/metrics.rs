@@ -1,15 +1,13 @@
 //! The HTTP listener beside the websocket (health, readiness, Prometheus metrics)
 //! and the stream registry as clients see it.
 
-mod serve_support;
-
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 
+use crate::support::serve::*;
 use lookout_daemon::collect::FollowedFile;
 use lookout_shared::protocol::{ClientMsg, ServerMsg};
-use serve_support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A minimal HTTP/1.1 GET: status code and body.

@@ -1,9 +1,7 @@
 //! Shared helpers for the index tests: real loghub lines as message bodies, a real
 //! index on disk in a temp dir, batches fed straight to the writer.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
@@ -163,8 +161,4 @@ pub fn walk(index: &Index, query: &str, order: Order, page: u32) -> (Vec<LogEntr
         }
     }
     (out, total.unwrap_or(0))
-}
-
-pub fn arc(e: Vec<LogEntry>) -> Vec<Arc<LogEntry>> {
-    e.into_iter().map(Arc::new).collect()
 }

@@ -1,11 +1,9 @@
 //! Storage: recovery from the last commit, refusing foreign or corrupt data dirs,
 //! retention by age and by disk size with whole-bucket drops.
 
-mod index_support;
-
 use std::time::{Duration, Instant};
 
-use index_support::*;
+use crate::support::index::*;
 use lookout_daemon::index::{Index, IndexError};
 use lookout_shared::protocol::Order;
 use lookout_shared::Timestamp;

@@ -1,6 +1,5 @@
 //! Helpers for the collector tests: a node's log tree in a temp dir, CRI line
 //! builders, and a harness that runs the real collector on real inotify.
-#![allow(dead_code)]
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -28,12 +27,6 @@ impl Node {
         fs::create_dir_all(dir.path().join("pods")).unwrap();
         fs::create_dir_all(dir.path().join("containers")).unwrap();
         Node { dir }
-    }
-
-    pub fn plain() -> Self {
-        Node {
-            dir: tempfile::tempdir().unwrap(),
-        }
     }
 
     pub fn root(&self) -> &Path {
@@ -172,12 +165,6 @@ impl Run {
         self.wait_for(want.len());
         self.settle(Duration::from_millis(400));
         assert_messages(&self.got, want);
-    }
-
-    pub fn stop(&mut self) {
-        if let Some(h) = self.handle.take() {
-            h.stop();
-        }
     }
 }
 

@@ -1,11 +1,9 @@
 //! The kubelet layout end to end: real files, real inotify, the real collector.
 
-mod collect_util;
-
 use std::fs;
 use std::time::Duration;
 
-use collect_util::*;
+use crate::support::collect::*;
 use lookout_daemon::collect::TRUNCATED_MARKER;
 use lookout_shared::Stream;
 

@@ -1,18 +1,16 @@
 //! Every error path of the websocket protocol, token auth, limits and malformed
 //! frames, over real loopback connections.
 
-mod serve_support;
-
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+use crate::support::serve::*;
 use futures_util::SinkExt;
 use lookout_daemon::serve::{self, Alerting, ServeConfig, ServeContext, ServeError};
 use lookout_shared::protocol::{
     Alert, ClientMsg, ErrorBody, ErrorCode, RuleSpec, RuleStatus, RuleTestResult, SearchParams,
     ServerMsg, TimeRange, PROTOCOL_VERSION,
 };
-use serve_support::*;
 use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Message;
 

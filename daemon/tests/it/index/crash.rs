@@ -4,15 +4,13 @@
 //!
 //! Needs the real collector (it follows the kubelet layout written here).
 
-mod index_support;
-
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use index_support::{config, loghub_lines, walk};
+use crate::support::index::{config, loghub_lines, walk};
 use lookout_daemon::index::Index;
 use lookout_shared::protocol::Order;
 

@@ -1,14 +1,12 @@
 //! `lookoutd --stdout` as a user runs it: a real process, real signals, real files.
 
-mod collect_util;
-
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use collect_util::{append, msgs};
+use crate::support::collect::{append, msgs};
 use lookout_shared::LogEntry;
 
 struct Daemon {
@@ -81,7 +79,7 @@ fn graceful_stop_and_restart_is_exactly_once() {
     d.collect_until(&mut got, 400);
     std::thread::sleep(Duration::from_millis(300));
     d.signal(libc::SIGINT, &mut got);
-    collect_util::assert_messages(
+    crate::support::collect::assert_messages(
         &got.iter()
             .map(|m| LogEntry {
                 message: m.clone(),

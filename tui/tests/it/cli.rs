@@ -1,14 +1,12 @@
 //! The `lookout` CLI end to end: the real binary against a real in-process lookoutd on
 //! a temp log tree, asserting on what a script would read (stdout, stderr, exit code).
 
-mod support;
-
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::{Daemon, LogTree};
 use lookout_shared::protocol::{RuleStatus, StreamInfo};
 use lookout_shared::LogEntry;
-use support::{Daemon, LogTree};
 
 fn lookout(url: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lookout"))

@@ -1,9 +1,7 @@
 //! Level detection on the real loghub lines: where a system writes a level column,
 //! the detected level is that column's; where it writes none, nothing is invented.
 
-mod index_support;
-
-use index_support::loghub_lines;
+use crate::support::index::loghub_lines;
 use lookout_daemon::level::detect;
 use lookout_shared::Level;
 

@@ -1,5 +1,4 @@
 //! Test harness: a kubelet-shaped log tree in a temp dir, the daemon, and tmux.
-#![allow(dead_code)]
 
 use std::fs::OpenOptions;
 use std::io::Write;

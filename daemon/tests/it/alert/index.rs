@@ -2,11 +2,9 @@
 //! real index counts for the same query and window; and `rules test` replays
 //! stored history.
 
-mod index_support;
-
 use std::sync::Arc;
 
-use index_support::{config, loghub_entries, Running};
+use crate::support::index::{config, loghub_entries, Running};
 use lookout_daemon::alert::eval::{Effects, EvalParams, RuleState};
 use lookout_daemon::alert::rules::compile;
 use lookout_daemon::alert::{AlertEngine, EngineConfig};

@@ -4,11 +4,9 @@
 //!
 //! Fails, saying why, when tmux is missing (make test installs it) or the daemon cannot start.
 
-mod support;
-
 use std::time::Duration;
 
-use support::{Daemon, LogTree, Tmux};
+use crate::support::{Daemon, LogTree, Tmux};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 

@@ -2,11 +2,9 @@
 //! matcher agree on every query, ordering is exact with a stable tie-break, paging
 //! walks every match, counts and histograms add up, context is per stream.
 
-mod index_support;
-
 use std::collections::BTreeSet;
 
-use index_support::*;
+use crate::support::index::*;
 use lookout_daemon::index::SearchError;
 use lookout_daemon::query::Query;
 use lookout_shared::protocol::{Cursor, Order, SearchParams, TimeRange};

@@ -1,0 +1,5 @@
+//! The collector: the kubelet layout on real inotify, and `lookoutd --stdout` as a
+//! real process.
+
+mod kubelet;
+mod stdout;

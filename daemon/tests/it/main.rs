@@ -1,0 +1,13 @@
+//! lookoutd's integration tests, linked into one binary (`cargo test -p
+//! lookout-daemon --test it`): one module per area, one support module they share,
+//! and `regression`, a test per bug named after it.
+//!
+//! Everything here runs the real parts: real files under real inotify, a real
+//! tantivy index on disk, real websockets over loopback, a real Alertmanager.
+
+mod alert;
+mod collect;
+mod index;
+mod regression;
+mod serve;
+mod support;

@@ -1,0 +1,6 @@
+//! Helpers shared by the areas: a log tree and collector harness, an index on disk
+//! fed straight to the writer, a server on loopback.
+
+pub mod collect;
+pub mod index;
+pub mod serve;

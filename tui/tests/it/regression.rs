@@ -1,0 +1,1 @@
+//! One test per bug, each named after the bug it pins down.

@@ -36,6 +36,7 @@ fn main() {
         .expect("subscribe");
     // Find highlighting on (the costlier case) unless LOOKOUT_BENCH_FIND is empty.
     app.tail
+        .log
         .set_find(&std::env::var("LOOKOUT_BENCH_FIND").unwrap_or_else(|_| "block".into()));
     let mut term = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
 
@@ -85,6 +86,6 @@ fn main() {
          frame {:.2} ms avg over {draws} frames; scrollback held {}",
         total as f64 / secs,
         draw_ns as f64 / draws.max(1) as f64 / 1e6,
-        app.tail.lines.len()
+        app.tail.log.lines.len()
     );
 }

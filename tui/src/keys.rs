@@ -1,18 +1,164 @@
-//! The key tables: one per focusable place. The bottom bar and the `?` overlay both
-//! read them, so the help cannot drift from what the handlers do (each handler's
-//! test walks its table).
+//! The key vocabulary every pane's table is written in, and the index of the tables.
+//!
+//! Each pane module (`app/tail/log.rs`, `app/search/results.rs`, …) declares its
+//! `KEYS` beside its handler, and the handler matches the same [`Key`] values the
+//! table lists (the gitui model: a component owns its keys). The bottom bar and the
+//! `?` overlay render from these tables, and `app/keywalk.rs` presses every key of a
+//! broad universe in every pane: a key that changes anything must be listed there,
+//! and every listed key must change something. So help cannot drift from what the
+//! handlers do.
 
-/// One documented key binding.
+use std::fmt::Write as _;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::app::{alerts, help, input, prompt, search, tail, Reach, GLOBAL};
+
+/// One key as the handlers see it. Ctrl makes a different key; Shift and Alt do
+/// not (terminals send `G` as Shift+`G`, and nothing is bound to Alt), so `Ctrl-j`
+/// is not `j`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KeyHelp {
-    pub keys: &'static str,
+pub enum Key {
+    Char(char),
+    /// Ctrl with a letter (always lower case).
+    Ctrl(char),
+    Code(KeyCode),
+    /// The mouse wheel (mouse events reach the screen, not the focused pane).
+    WheelUp,
+    WheelDown,
+}
+
+pub const ENTER: Key = Key::Code(KeyCode::Enter);
+pub const ESC: Key = Key::Code(KeyCode::Esc);
+pub const TAB: Key = Key::Code(KeyCode::Tab);
+pub const BACKTAB: Key = Key::Code(KeyCode::BackTab);
+pub const BACKSPACE: Key = Key::Code(KeyCode::Backspace);
+pub const DELETE: Key = Key::Code(KeyCode::Delete);
+pub const UP: Key = Key::Code(KeyCode::Up);
+pub const DOWN: Key = Key::Code(KeyCode::Down);
+pub const LEFT: Key = Key::Code(KeyCode::Left);
+pub const RIGHT: Key = Key::Code(KeyCode::Right);
+pub const HOME: Key = Key::Code(KeyCode::Home);
+pub const END: Key = Key::Code(KeyCode::End);
+pub const PGUP: Key = Key::Code(KeyCode::PageUp);
+pub const PGDN: Key = Key::Code(KeyCode::PageDown);
+pub const SPACE: Key = Key::Char(' ');
+
+impl Key {
+    /// The key a terminal event means.
+    pub fn of(k: &KeyEvent) -> Key {
+        match k.code {
+            KeyCode::Char(c) if k.modifiers.contains(KeyModifiers::CONTROL) => {
+                Key::Ctrl(c.to_ascii_lowercase())
+            }
+            KeyCode::Char(c) => Key::Char(c),
+            code => Key::Code(code),
+        }
+    }
+
+    /// How the bar and the overlay spell it.
+    fn spelling(self) -> String {
+        match self {
+            Key::Char(' ') => "Space".into(),
+            Key::Char(c) => c.to_string(),
+            Key::Ctrl(c) => format!("Ctrl-{c}"),
+            Key::WheelUp | Key::WheelDown => "wheel".into(),
+            Key::Code(c) => match c {
+                // Spelled here, not by crossterm's `Display`, which renames
+                // Enter and Backspace on macOS and spends 9 cells on "Page Down".
+                KeyCode::Enter => "Enter".into(),
+                KeyCode::Esc => "Esc".into(),
+                KeyCode::Tab => "Tab".into(),
+                KeyCode::Backspace => "Backspace".into(),
+                KeyCode::Home => "Home".into(),
+                KeyCode::End => "End".into(),
+                KeyCode::BackTab => "S-Tab".into(),
+                KeyCode::PageUp => "PgUp".into(),
+                KeyCode::PageDown => "PgDn".into(),
+                KeyCode::Delete => "Del".into(),
+                KeyCode::Up => "↑".into(),
+                KeyCode::Down => "↓".into(),
+                KeyCode::Left => "←".into(),
+                KeyCode::Right => "→".into(),
+                KeyCode::F(n) => format!("F{n}"),
+                other => other.to_string(),
+            },
+        }
+    }
+
+    /// Keys of one kind are joined by `/` in a label (`j/k ↑/↓`), kinds by a space.
+    fn kind(self) -> u8 {
+        match self {
+            Key::Char(' ') | Key::Code(_) => 2,
+            Key::Char(_) => 0,
+            Key::Ctrl(_) => 1,
+            Key::WheelUp | Key::WheelDown => 3,
+        }
+    }
+}
+
+/// What a table row covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keys {
+    Of(&'static [Key]),
+    /// Any character without Ctrl (a text field types it).
+    Typing,
+    /// Every key no other row of the table names (a yes/no question, the overlay).
+    Other,
+}
+
+/// One documented binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Binding {
+    pub keys: Keys,
     pub what: &'static str,
     /// Shown in the bottom bar (the overlay shows every row).
     pub bar: bool,
 }
 
-const fn k(keys: &'static str, what: &'static str, bar: bool) -> KeyHelp {
-    KeyHelp { keys, what, bar }
+/// A row for these keys.
+pub const fn bind(keys: &'static [Key], what: &'static str, bar: bool) -> Binding {
+    Binding {
+        keys: Keys::Of(keys),
+        what,
+        bar,
+    }
+}
+
+impl Binding {
+    /// The keys as shown: spelled from the very values the handler matches.
+    pub fn label(&self) -> String {
+        let keys = match self.keys {
+            Keys::Typing => return "any char".into(),
+            Keys::Other => return "any other key".into(),
+            Keys::Of(keys) => keys,
+        };
+        let mut out = String::new();
+        let mut prev: Option<(Key, String)> = None;
+        for &k in keys {
+            let s = k.spelling();
+            if let Some((p, ps)) = &prev {
+                if *ps == s {
+                    continue; // wheel up and down are one "wheel"
+                }
+                // `/` itself cannot be joined with `/`.
+                let slash = p.kind() == k.kind() && ps != "/" && s != "/";
+                out.push(if slash { '/' } else { ' ' });
+            }
+            let _ = write!(out, "{s}");
+            prev = Some((k, s));
+        }
+        out
+    }
+
+    /// Whether this row documents `k`.
+    pub fn covers(&self, k: Key) -> bool {
+        match self.keys {
+            Keys::Of(keys) => keys.contains(&k),
+            Keys::Typing => matches!(k, Key::Char(_)),
+            Keys::Other => true,
+        }
+    }
 }
 
 /// Where the keyboard focus is; picks the key table.
@@ -30,118 +176,101 @@ pub enum Ctx {
     Confirm,
 }
 
-/// Keys that work everywhere outside text fields.
-pub const GLOBAL: &[KeyHelp] = &[
-    k(
-        "1 2 3 / F1-F3",
-        "switch screen: Tail, Search, Alerts",
-        false,
-    ),
-    k("Tab / S-Tab", "next / previous pane", true),
-    k("?", "this help", true),
-    k("q / Esc", "back, or quit on a top screen", true),
-    k("Ctrl-c", "quit", false),
-];
+impl Ctx {
+    pub const ALL: [Ctx; 10] = [
+        Ctx::TailStreams,
+        Ctx::TailLog,
+        Ctx::SearchInput,
+        Ctx::SearchHistogram,
+        Ctx::SearchResults,
+        Ctx::SearchContext,
+        Ctx::AlertsList,
+        Ctx::AlertsEditor,
+        Ctx::Prompt,
+        Ctx::Confirm,
+    ];
 
-const TAIL_STREAMS: &[KeyHelp] = &[
-    k("j/k ↑/↓", "move", true),
-    k("Space", "toggle stream (pod/namespace: all of it)", true),
-    k("Enter", "show only this stream / pod / namespace", true),
-    k("h/l ←/→", "collapse / expand", false),
-    k("c", "clear selection (all streams)", true),
-    k("g/G", "top / bottom", false),
-];
-
-const TAIL_LOG: &[KeyHelp] = &[
-    k("j/k ↑/↓", "scroll (pauses follow)", true),
-    k("g/G End", "top / follow live", true),
-    k("PgUp/PgDn C-u/C-d", "page / half page", false),
-    k("/", "find (highlight)", true),
-    k("n/N", "older / newer match", false),
-    k("f", "filter (hide, server side)", true),
-    k("t", "time: absolute / relative / off", true),
-    k("w", "wrap", true),
-    k("←/→ h/l", "scroll sideways (no wrap)", false),
-    k("s", "save visible lines to a file", false),
-    k("x", "clear the pane", false),
-    k("wheel", "scroll", false),
-];
-
-const SEARCH_INPUT: &[KeyHelp] = &[
-    k("Enter", "search", true),
-    k("Ctrl-r", "cycle range 15m 1h 6h 24h 7d all", true),
-    k("Esc / ↓", "to results", true),
-    k("F1 F3", "other screens", false),
-];
-
-const SEARCH_HISTOGRAM: &[KeyHelp] = &[
-    k("←/→ h/l", "pick a bar", true),
-    k("Enter", "narrow the range to the bar", true),
-    k("r", "custom range (15m or FROM..UNTIL)", true),
-    k("Ctrl-r", "cycle range", false),
-];
-
-const SEARCH_RESULTS: &[KeyHelp] = &[
-    k("j/k ↑/↓", "move", true),
-    k("g/G", "first / last loaded", false),
-    k("PgUp/PgDn", "page (loads more)", false),
-    k("Enter", "context around the line", true),
-    k("/", "edit query", true),
-    k("r", "custom range", false),
-    k("Ctrl-r", "cycle range", false),
-    k("s", "save results to a file", false),
-];
-
-const SEARCH_CONTEXT: &[KeyHelp] = &[
-    k("j/k ↑/↓", "scroll", true),
-    k("l", "live tail of this stream", true),
-    k("s", "save to a file", false),
-    k("Esc / q", "back to results", true),
-];
-
-const ALERTS_LIST: &[KeyHelp] = &[
-    k("j/k ↑/↓", "move", true),
-    k("n", "new rule", true),
-    k("e / Enter", "edit", true),
-    k("Space", "enable / disable", true),
-    k("d", "delete (asks)", true),
-];
-
-const ALERTS_EDITOR: &[KeyHelp] = &[
-    k("Tab / S-Tab ↑/↓", "next / previous field", true),
-    k("Ctrl-s", "save", true),
-    k("Esc", "cancel", true),
-    k("←/→", "change severity (on its field)", false),
-];
-
-const PROMPT: &[KeyHelp] = &[
-    k("Enter", "apply", true),
-    k("Esc", "cancel", true),
-    k("Ctrl-u / Ctrl-w", "clear / delete word", false),
-];
-
-const CONFIRM: &[KeyHelp] = &[k("y", "yes", true), k("n / Esc", "no", true)];
-
-/// The table for one focus.
-pub fn table(ctx: Ctx) -> &'static [KeyHelp] {
-    match ctx {
-        Ctx::TailStreams => TAIL_STREAMS,
-        Ctx::TailLog => TAIL_LOG,
-        Ctx::SearchInput => SEARCH_INPUT,
-        Ctx::SearchHistogram => SEARCH_HISTOGRAM,
-        Ctx::SearchResults => SEARCH_RESULTS,
-        Ctx::SearchContext => SEARCH_CONTEXT,
-        Ctx::AlertsList => ALERTS_LIST,
-        Ctx::AlertsEditor => ALERTS_EDITOR,
-        Ctx::Prompt => PROMPT,
-        Ctx::Confirm => CONFIRM,
+    /// The overlay's heading.
+    pub fn title(self) -> &'static str {
+        match self {
+            Ctx::TailStreams => "Tail · streams",
+            Ctx::TailLog => "Tail · log",
+            Ctx::SearchInput => "Search · query",
+            Ctx::SearchHistogram => "Search · histogram",
+            Ctx::SearchResults => "Search · results",
+            Ctx::SearchContext => "Search · context",
+            Ctx::AlertsList => "Alerts · rules",
+            Ctx::AlertsEditor => "Alerts · editor",
+            Ctx::Prompt => "Prompt",
+            Ctx::Confirm => "Confirm",
+        }
     }
 }
 
-/// Whether the global keys apply (not while typing into a field).
+/// The focused pane's rows: its own table, then the editing keys in text fields.
+pub fn table(ctx: Ctx) -> Vec<&'static Binding> {
+    let (own, editing): (&'static [Binding], bool) = match ctx {
+        Ctx::TailStreams => (tail::streams::KEYS, false),
+        Ctx::TailLog => (tail::log::KEYS, false),
+        Ctx::SearchInput => (search::query::KEYS, true),
+        Ctx::SearchHistogram => (search::histogram::KEYS, false),
+        Ctx::SearchResults => (search::results::KEYS, false),
+        Ctx::SearchContext => (search::context::KEYS, false),
+        Ctx::AlertsList => (alerts::list::KEYS, false),
+        Ctx::AlertsEditor => (alerts::editor::KEYS, true),
+        Ctx::Prompt => (prompt::KEYS, true),
+        Ctx::Confirm => (alerts::confirm::KEYS, false),
+    };
+    let editing: &'static [Binding] = if editing { input::KEYS } else { &[] };
+    own.iter().chain(editing).collect()
+}
+
+/// The dashboard-wide rows that work in `ctx`.
+pub fn globals(ctx: Ctx) -> impl Iterator<Item = &'static Binding> {
+    GLOBAL
+        .iter()
+        .filter(move |(reach, _)| match reach {
+            Reach::Everywhere => true,
+            Reach::NotInPrompt => ctx != Ctx::Prompt,
+            Reach::OutsideFields => globals_apply(ctx),
+        })
+        .map(|(_, b)| b)
+}
+
+/// The rows that work while the help overlay is open.
+pub fn help_table() -> impl Iterator<Item = &'static Binding> {
+    help::KEYS.iter().chain(
+        GLOBAL
+            .iter()
+            .filter(|(reach, _)| *reach == Reach::Everywhere)
+            .map(|(_, b)| b),
+    )
+}
+
+/// Whether the single-key globals apply (not while typing into a field or
+/// answering a question).
 pub fn globals_apply(ctx: Ctx) -> bool {
     !matches!(
         ctx,
         Ctx::SearchInput | Ctx::AlertsEditor | Ctx::Prompt | Ctx::Confirm
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_spelled_from_the_keys() {
+        let l = |keys: &'static [Key]| bind(keys, "", false).label();
+        assert_eq!(l(&[Key::Char('j'), Key::Char('k'), UP, DOWN]), "j/k ↑/↓");
+        assert_eq!(l(&[PGDN, Key::Ctrl('f'), SPACE]), "PgDn Ctrl-f Space");
+        assert_eq!(l(&[Key::Char('/'), Key::Char('i')]), "/ i");
+        assert_eq!(l(&[Key::WheelUp, Key::WheelDown]), "wheel");
+        assert_eq!(l(&[TAB, BACKTAB]), "Tab/S-Tab");
+        let ctrl = KeyEvent::new(KeyCode::Char('U'), KeyModifiers::CONTROL);
+        assert_eq!(Key::of(&ctrl), Key::Ctrl('u'));
+        let shifted = KeyEvent::new(KeyCode::Char('G'), KeyModifiers::SHIFT);
+        assert_eq!(Key::of(&shifted), Key::Char('G'));
+    }
 }

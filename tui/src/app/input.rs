@@ -1,6 +1,30 @@
-//! A one-line text field: the query box, prompts and the rule editor's fields.
+//! A one-line text field: the query box, prompts and the rule editor's fields, and
+//! the editing keys they share.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyEvent;
+
+use crate::keys::{bind, Binding, Key, Keys, BACKSPACE, DELETE, END, HOME, LEFT, RIGHT};
+
+/// The editing keys of every text field (the panes with a field add these rows to
+/// their own).
+pub const KEYS: &[Binding] = &[
+    Binding {
+        keys: Keys::Typing,
+        what: "insert at the cursor",
+        bar: false,
+    },
+    bind(
+        &[LEFT, RIGHT, HOME, END, Key::Ctrl('a'), Key::Ctrl('e')],
+        "move the cursor",
+        false,
+    ),
+    bind(&[BACKSPACE, DELETE], "delete back / forward", false),
+    bind(
+        &[Key::Ctrl('u'), Key::Ctrl('w')],
+        "clear to the start / delete a word",
+        false,
+    ),
+];
 
 /// Text plus a cursor (in chars), edited with the keys readline users expect.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -32,16 +56,20 @@ impl TextInput {
     /// Applies an editing key; returns whether the text changed. Keys it does not
     /// know are left to the caller (`false`, text untouched).
     pub fn handle(&mut self, key: KeyEvent) -> bool {
+        self.edit(Key::of(&key))
+    }
+
+    /// [`TextInput::handle`] for a key already read; [`KEYS`] lists what it knows.
+    pub fn edit(&mut self, key: Key) -> bool {
         let len = self.text.chars().count();
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        match key.code {
-            KeyCode::Char('u') if ctrl => {
+        match key {
+            Key::Ctrl('u') => {
                 let b = self.byte_at(self.cursor);
                 self.text.replace_range(..b, "");
                 self.cursor = 0;
                 true
             }
-            KeyCode::Char('w') if ctrl => {
+            Key::Ctrl('w') => {
                 let chars: Vec<char> = self.text.chars().collect();
                 let mut i = self.cursor.min(chars.len());
                 while i > 0 && chars[i - 1] == ' ' {
@@ -55,45 +83,37 @@ impl TextInput {
                 self.cursor = i;
                 true
             }
-            KeyCode::Char('a') if ctrl => {
+            Key::Ctrl('a') | HOME => {
                 self.cursor = 0;
                 false
             }
-            KeyCode::Char('e') if ctrl => {
+            Key::Ctrl('e') | END => {
                 self.cursor = len;
                 false
             }
-            KeyCode::Char(c) if !ctrl => {
+            Key::Char(c) => {
                 let b = self.byte_at(self.cursor);
                 self.text.insert(b, c);
                 self.cursor += 1;
                 true
             }
-            KeyCode::Backspace if self.cursor > 0 => {
+            BACKSPACE if self.cursor > 0 => {
                 let b = self.byte_at(self.cursor - 1);
                 self.text.remove(b);
                 self.cursor -= 1;
                 true
             }
-            KeyCode::Delete if self.cursor < len => {
+            DELETE if self.cursor < len => {
                 let b = self.byte_at(self.cursor);
                 self.text.remove(b);
                 true
             }
-            KeyCode::Left => {
+            LEFT => {
                 self.cursor = self.cursor.saturating_sub(1);
                 false
             }
-            KeyCode::Right => {
+            RIGHT => {
                 self.cursor = (self.cursor + 1).min(len);
-                false
-            }
-            KeyCode::Home => {
-                self.cursor = 0;
-                false
-            }
-            KeyCode::End => {
-                self.cursor = len;
                 false
             }
             _ => false,
@@ -104,6 +124,7 @@ impl TextInput {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crossterm::event::{KeyCode, KeyModifiers};
 
     fn k(c: KeyCode) -> KeyEvent {
         KeyEvent::new(c, KeyModifiers::NONE)

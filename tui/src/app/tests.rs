@@ -4,11 +4,13 @@
 use super::*;
 use crate::client::{ClientEvent, ServerInfo};
 use crate::keys;
+use alerts::Editor;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use lookout_shared::protocol::{
     Alert, AlertState, Bucket, ContextPage, ErrorCode, Histogram, Position, RuleSpec, RuleStatus,
     RuleTestResult, SearchPage, StreamInfo,
 };
+use lookout_shared::protocol::{ClientMsg, ErrorBody, ReqId, ServerMsg};
 use lookout_shared::{Level, LogEntry};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
@@ -233,7 +235,7 @@ fn scrolling_up_pauses_and_g_follows_again() {
         row: 10,
         modifiers: KeyModifiers::NONE,
     }));
-    assert!(!app.tail.follow);
+    assert!(!app.tail.log.follow);
 }
 
 #[test]
@@ -774,8 +776,8 @@ fn every_screen_draws_at_any_size_without_panicking() {
         id: list,
         rules: vec![rule("PaymentsFailing", AlertState::Firing, true)],
     })));
-    app.tail.set_find("é");
-    app.tail.find_next(true);
+    app.tail.log.set_find("é");
+    app.tail.log.find_next(true);
     for (screen, setup) in [
         (Screen::Tail, 0),
         (Screen::Tail, 1),
@@ -784,8 +786,8 @@ fn every_screen_draws_at_any_size_without_panicking() {
         (Screen::Alerts, 1),
     ] {
         app.screen = screen;
-        app.tail.wrap = setup == 1;
-        app.tail.hscroll = if setup == 1 { 0 } else { 7 };
+        app.tail.log.wrap = setup == 1;
+        app.tail.log.hscroll = if setup == 1 { 0 } else { 7 };
         app.tail.focus = if setup == 1 {
             TailFocus::Streams
         } else {

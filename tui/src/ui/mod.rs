@@ -11,8 +11,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
 
-use crate::app::{App, ConnState, PromptKind, Screen};
-use crate::keys::{self, Ctx};
+use crate::app::{help, App, ConnState, PromptKind, Screen};
+use crate::keys::{self, Binding, Ctx, Key};
 use lookout_shared::{Level, LogEntry, Timestamp};
 
 /// Styles that fall back to text attributes when colour is off (`NO_COLOR`).
@@ -378,16 +378,11 @@ impl Foot {
             Foot::Keys(ctx) => {
                 let mut spans = Vec::new();
                 // `?` first so it survives narrow terminals; then the pane's keys.
-                let globals = if keys::globals_apply(ctx) {
-                    keys::GLOBAL
-                } else {
-                    &[]
-                };
-                let help = globals.iter().filter(|k| k.keys == "?");
-                let rest = globals.iter().filter(|k| k.keys != "?");
+                let help = keys::globals(ctx).filter(|k| k.covers(Key::Char('?')));
+                let rest = keys::globals(ctx).filter(|k| !k.covers(Key::Char('?')));
                 let rows = help.chain(keys::table(ctx)).chain(rest);
                 for k in rows.filter(|k| k.bar) {
-                    spans.push(Span::styled(format!(" {}", k.keys), t.bold()));
+                    spans.push(Span::styled(format!(" {}", k.label()), t.bold()));
                     spans.push(Span::styled(format!(" {} ", k.what), t.dim()));
                 }
                 Line::from(spans)
@@ -407,18 +402,18 @@ fn footer_lines(app: &App) -> Vec<Foot> {
         };
         out.push(Foot::Prompt(label.into(), p.input.text.clone()));
     } else if app.screen == Screen::Tail
-        && (!app.tail.filter.is_empty() || !app.tail.find.is_empty())
+        && (!app.tail.filter.is_empty() || !app.tail.log.find.is_empty())
     {
         let l = if app.tail.filter.is_empty() {
             String::new()
         } else {
             format!(" filter: {}", app.tail.filter)
         };
-        let r = if app.tail.find.is_empty() {
+        let r = if app.tail.log.find.is_empty() {
             String::new()
         } else {
-            let (pos, total) = app.tail.find_count();
-            format!("find: {}  ({pos}/{total})  n/N", app.tail.find)
+            let (pos, total) = app.tail.log.find_count();
+            format!("find: {}  ({pos}/{total})  n/N", app.tail.log.find)
         };
         out.push(Foot::Info(l, r));
     }
@@ -440,48 +435,35 @@ pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
 
 fn help_overlay(f: &mut Frame, app: &App, t: Theme, area: Rect) {
     let ctx = app.ctx();
-    let mut lines = Vec::new();
     let section = |name: &str| {
         Line::from(Span::styled(
             name.to_string(),
             t.bold().add_modifier(Modifier::UNDERLINED),
         ))
     };
-    lines.push(section(match ctx {
-        Ctx::TailStreams => "Tail · streams",
-        Ctx::TailLog => "Tail · log",
-        Ctx::SearchInput => "Search · query",
-        Ctx::SearchHistogram => "Search · histogram",
-        Ctx::SearchResults => "Search · results",
-        Ctx::SearchContext => "Search · context",
-        Ctx::AlertsList => "Alerts · rules",
-        Ctx::AlertsEditor => "Alerts · editor",
-        Ctx::Prompt => "Prompt",
-        Ctx::Confirm => "Confirm",
-    }));
     let kw = 20;
-    for k in keys::table(ctx) {
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {:<kw$}", k.keys), t.fg(Color::Yellow)),
+    let row = |k: &Binding| {
+        Line::from(vec![
+            Span::styled(format!("  {:<kw$}", k.label()), t.fg(Color::Yellow)),
             Span::raw(k.what),
-        ]));
-    }
+        ])
+    };
+    let mut lines = vec![section(ctx.title())];
+    lines.extend(keys::table(ctx).into_iter().map(row));
     lines.push(Line::raw(""));
     lines.push(section("Everywhere"));
-    for k in keys::GLOBAL {
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {:<kw$}", k.keys), t.fg(Color::Yellow)),
-            Span::raw(k.what),
-        ]));
-    }
+    lines.extend(keys::globals(ctx).map(row));
     let h = lines.len() as u16 + 2;
-    let r = centered(area, 64, h);
+    // As wide as the widest row, so no description is cut.
+    let w = lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 4;
+    let r = centered(area, w.max(64), h);
+    let title = help::KEYS.first().map(|k| k.what).unwrap_or_default();
     f.render_widget(Clear, r);
     f.render_widget(
         Paragraph::new(lines).block(
             Block::default()
                 .borders(Borders::ALL)
-                .title(" Keys · any key closes "),
+                .title(format!(" Keys · {title} ")),
         ),
         r,
     );

@@ -24,14 +24,14 @@ pub fn draw(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         let [picker, log] =
             Layout::vertical([Constraint::Length(1), Constraint::Min(2)]).areas(area);
         let focus = app.tail.focus == TailFocus::Streams;
-        let live = app.tail.streams.iter().filter(|s| s.live).count();
+        let live = app.tail.tree.streams.iter().filter(|s| s.live).count();
         let line = Line::from(vec![
             Span::styled(" streams ▾ ", t.bold()),
             Span::raw(format!(
                 "{} ({} of {} live)",
                 app.tail.title(),
                 live,
-                app.tail.streams.len()
+                app.tail.tree.streams.len()
             )),
             Span::styled(if focus { "" } else { "  Tab to pick" }, t.dim()),
         ]);
@@ -67,9 +67,9 @@ fn draw_tree(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         .title(" Streams ");
     let inner = block.inner(area);
     f.render_widget(block, area);
-    let rows = app.tail.tree();
+    let rows = app.tail.tree.rows();
     let h = inner.height as usize;
-    app.tail.tree_rows.set(h.max(1));
+    app.tail.tree.rows_shown.set(h.max(1));
     if rows.is_empty() {
         f.render_widget(
             Paragraph::new(Span::styled("no streams yet", t.dim())),
@@ -77,7 +77,7 @@ fn draw_tree(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         );
         return;
     }
-    let cur = app.tail.tree_cursor.min(rows.len() - 1);
+    let cur = app.tail.tree.cursor.min(rows.len() - 1);
     let start = if cur >= h { cur + 1 - h } else { 0 };
     let w = inner.width as usize;
     let mut lines = Vec::new();
@@ -114,7 +114,7 @@ fn draw_tree(f: &mut Frame, app: &App, t: Theme, area: Rect) {
                 live,
                 restarts,
             } => {
-                let on = app.tail.selected.contains(key);
+                let on = app.tail.tree.selected.contains(key);
                 let restart = if *restarts > 0 {
                     format!(" ↻{restarts}")
                 } else {
@@ -219,8 +219,9 @@ fn is_continuation(msg: &str) -> bool {
 
 fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
     let tail = &app.tail;
+    let log = &tail.log;
     let focused = tail.focus == TailFocus::Log;
-    let state = if tail.follow {
+    let state = if log.follow {
         Span::styled(" following ● ", t.fg(Color::Green))
     } else {
         Span::styled(" paused ", t.fg(Color::Yellow).add_modifier(Modifier::BOLD))
@@ -232,12 +233,12 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
             Span::raw(format!(" {} ─", tail.title())),
             state,
         ]));
-    if !tail.follow {
+    if !log.follow {
         block = block.title_bottom(
             Line::from(Span::styled(
                 format!(
                     " paused: {} new ─ G to follow ",
-                    thousands(tail.new_while_paused)
+                    thousands(log.new_while_paused)
                 ),
                 t.fg(Color::Yellow).add_modifier(Modifier::BOLD),
             ))
@@ -248,8 +249,8 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
     f.render_widget(block, area);
     let h = inner.height as usize;
     let w = inner.width as usize;
-    tail.view_rows.set(h.max(1));
-    if tail.lines.is_empty() {
+    log.view_rows.set(h.max(1));
+    if log.lines.is_empty() {
         let msg = match tail.sub {
             None => "waiting for the daemon…".to_string(),
             Some(_) if tail.filter.is_empty() => "no lines yet: waiting for logs".to_string(),
@@ -258,14 +259,14 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         f.render_widget(Paragraph::new(Span::styled(msg, t.dim())), inner);
         return;
     }
-    let end = tail.bottom_index();
-    let needles = if tail.find.is_empty() {
+    let end = log.bottom_index();
+    let needles = if log.find.is_empty() {
         Vec::new()
     } else {
-        vec![tail.find.clone()]
+        vec![log.find.clone()]
     };
     let pod_width = 14.min(w / 5);
-    let time_width = match tail.time_fmt {
+    let time_width = match log.time_fmt {
         TimeFmt::Absolute => 13,
         TimeFmt::Relative => 9,
         TimeFmt::Off => 0,
@@ -276,13 +277,13 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
     let mut i = end;
     while i > 0 && rows.len() < h {
         i -= 1;
-        let Some(line) = tail.lines.get(i) else { break };
-        let is_cur = tail.find_at == Some(i);
+        let Some(line) = log.lines.get(i) else { break };
+        let is_cur = log.find_at == Some(i);
         let mut lines = match line {
             TailLine::Entry(e) => {
                 let cont = is_continuation(&e.message)
                     && i > 0
-                    && matches!(tail.lines.get(i - 1), Some(TailLine::Entry(p)) if p.pod == e.pod && p.container == e.container);
+                    && matches!(log.lines.get(i - 1), Some(TailLine::Entry(p)) if p.pod == e.pod && p.container == e.container);
                 let spans: Vec<Span> = if cont {
                     let mut s = vec![Span::raw(" ".repeat(prefix))];
                     s.extend(super::highlighted(
@@ -293,18 +294,18 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
                     ));
                     s
                 } else {
-                    let time = match tail.time_fmt {
+                    let time = match log.time_fmt {
                         TimeFmt::Absolute => Some(clock_ms(e.ts)),
                         TimeFmt::Relative => Some(format!("{:>8}", ago(app.now, e.ts))),
                         TimeFmt::Off => None,
                     };
                     entry_spans(t, e, time, &needles, pod_width)
                 };
-                if tail.wrap {
+                if log.wrap {
                     wrap_spans(spans, w, prefix.min(w / 2))
                 } else {
                     // Keep the prefix, scroll the message.
-                    let spans = if tail.hscroll > 0 {
+                    let spans = if log.hscroll > 0 {
                         let n_prefix = if cont {
                             1
                         } else {
@@ -313,7 +314,7 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
                         let mut s: Vec<Span> = spans.clone().into_iter().take(n_prefix).collect();
                         let rest: Vec<Span> = spans.into_iter().skip(n_prefix).collect();
                         s.push(Span::styled("…", t.dim()));
-                        s.extend(skip_chars(rest, tail.hscroll));
+                        s.extend(skip_chars(rest, log.hscroll));
                         s
                     } else {
                         spans

@@ -1,13 +1,33 @@
-//! The Alerts screen's state: rules with live state, and the rule editor form.
+//! The rule editor: the form's fields, turning them into a rule, validation and
+//! preview with the daemon as typing pauses, and its keys (the editing keys come
+//! from [`crate::app::input::KEYS`]).
 
 use std::collections::BTreeMap;
 
-use lookout_shared::protocol::{
-    Alert, AlertState, ErrorBody, RuleSpec, RuleStatus, RuleTestResult,
-};
+use lookout_shared::protocol::{ClientMsg, ErrorBody, ReqId, RuleSpec, RuleTestResult, TimeRange};
 use lookout_shared::Timestamp;
 
-use super::input::TextInput;
+use super::Alerts;
+use crate::app::input::TextInput;
+use crate::app::{Effect, Outbox};
+use crate::keys::{bind, Binding, Key, BACKTAB, DOWN, ENTER, ESC, LEFT, RIGHT, TAB, UP};
+
+/// The editor's own keys; [`Alerts::on_editor_key`] handles these and types
+/// everything else into the focused field.
+pub const KEYS: &[Binding] = &[
+    bind(&[TAB, DOWN, ENTER], "next field", true),
+    bind(&[BACKTAB, UP], "previous field", true),
+    bind(&[Key::Ctrl('s')], "save", true),
+    bind(&[ESC], "cancel", true),
+    bind(&[LEFT, RIGHT], "change severity (on its field)", false),
+];
+
+/// The severity field's index in [`FIELDS`].
+const SEVERITY: usize = 6;
+/// How long typing must pause before the daemon is asked (ns).
+const DEBOUNCE_NS: i64 = 400_000_000;
+/// The preview's range: how often the rule would have fired over the last day.
+const PREVIEW_SINCE: &str = "24h";
 
 /// The editor's fields, in Tab order.
 pub const FIELDS: &[(&str, &str)] = &[
@@ -42,9 +62,9 @@ pub struct Editor {
     pub focus: usize,
     /// Last edit time; validation runs once typing pauses.
     pub dirty_at: Option<Timestamp>,
-    pub validate_req: Option<u64>,
-    pub test_req: Option<u64>,
-    pub save_req: Option<u64>,
+    pub validate_req: Option<ReqId>,
+    pub test_req: Option<ReqId>,
+    pub save_req: Option<ReqId>,
     /// `Some(None)`: the daemon said valid; `Some(Some(e))`: its error.
     pub validation: Option<Option<ErrorBody>>,
     /// A problem found before asking the daemon (e.g. a label without `=`).
@@ -189,101 +209,86 @@ impl Editor {
     pub fn cycle_severity(&mut self, d: isize) {
         let cur = SEVERITIES
             .iter()
-            .position(|s| *s == self.text(6))
+            .position(|s| *s == self.text(SEVERITY))
             .unwrap_or(1) as isize;
         let n = SEVERITIES.len() as isize;
         let next = ((cur + d) % n + n) % n;
-        if let Some(f) = self.fields.get_mut(6) {
+        if let Some(f) = self.fields.get_mut(SEVERITY) {
             f.set(SEVERITIES[next as usize]);
         }
     }
 }
 
-/// The rules list and what is open over it.
-#[derive(Debug, Default)]
-pub struct Alerts {
-    pub rules: Vec<RuleStatus>,
-    pub selected: usize,
-    /// Live alert instances from the watch.
-    pub alerts: Vec<Alert>,
-    pub alerts_known: bool,
-    pub editor: Option<Editor>,
-    /// Rule name awaiting `y` to delete.
-    pub confirm_delete: Option<String>,
-    pub list_req: Option<u64>,
-    /// A list refresh is wanted once the running one answers.
-    pub list_again: bool,
-    /// Requests whose `ok` should refresh the list (enable, delete).
-    pub pending_changes: Vec<u64>,
+impl Editor {
+    /// Whether typing paused long enough to ask the daemon.
+    fn due(&self, now: Timestamp) -> bool {
+        self.dirty_at
+            .is_some_and(|at| now.nanos().saturating_sub(at.nanos()) >= DEBOUNCE_NS)
+    }
+
+    /// Asks the daemon to validate the form and preview it; a form that cannot even
+    /// be sent shows its local error instead.
+    fn validate(&mut self, out: &mut Outbox) {
+        self.dirty_at = None;
+        match self.spec() {
+            Err(e) => self.local_error = Some(e),
+            Ok(rule) => {
+                self.local_error = None;
+                let r = rule.clone();
+                self.validate_req = Some(out.send(|id| ClientMsg::ValidateRule { id, rule: r }));
+                self.test_req = Some(out.send(|id| ClientMsg::TestRule {
+                    id,
+                    rule,
+                    range: TimeRange {
+                        since: Some(PREVIEW_SINCE.into()),
+                        ..Default::default()
+                    },
+                }));
+            }
+        }
+    }
 }
 
 impl Alerts {
-    pub fn selected_rule(&self) -> Option<&RuleStatus> {
-        self.rules.get(self.selected)
-    }
-
-    pub fn set_rules(&mut self, mut rules: Vec<RuleStatus>) {
-        let keep = self.selected_rule().map(|r| r.rule.name.clone());
-        rules.sort_by(|a, b| {
-            state_rank(b)
-                .cmp(&state_rank(a))
-                .then_with(|| a.rule.name.cmp(&b.rule.name))
-        });
-        self.rules = rules;
-        self.selected = keep
-            .and_then(|n| self.rules.iter().position(|r| r.rule.name == n))
-            .unwrap_or(0)
-            .min(self.rules.len().saturating_sub(1));
-    }
-
-    /// Merges alert instances pushed by the watch (replacing by rule and labels).
-    pub fn merge_alerts(&mut self, alerts: Vec<Alert>, full: bool) {
-        if full {
-            self.alerts = alerts;
-        } else {
-            for a in alerts {
-                match self
-                    .alerts
-                    .iter_mut()
-                    .find(|x| x.rule == a.rule && x.labels == a.labels)
-                {
-                    Some(x) => *x = a,
-                    None => self.alerts.push(a),
+    /// The editor's handler.
+    pub(crate) fn on_editor_key(&mut self, k: Key, now: Timestamp, out: &mut Outbox) -> Effect {
+        let Some(ed) = &mut self.editor else {
+            return Effect::Pass;
+        };
+        let n = FIELDS.len();
+        match k {
+            ESC => self.editor = None,
+            Key::Ctrl('s') => match ed.spec() {
+                Ok(rule) => {
+                    ed.local_error = None;
+                    ed.save_req = Some(out.send(|id| ClientMsg::PutRule { id, rule }));
+                }
+                Err(e) => ed.local_error = Some(e),
+            },
+            TAB | DOWN | ENTER => ed.focus = (ed.focus + 1) % n,
+            BACKTAB | UP => ed.focus = (ed.focus + n - 1) % n,
+            LEFT | RIGHT if ed.focus == SEVERITY => {
+                ed.cycle_severity(if k == LEFT { -1 } else { 1 });
+                ed.dirty_at = Some(now);
+            }
+            _ => {
+                if let Some(f) = ed.fields.get_mut(ed.focus) {
+                    if f.edit(k) {
+                        ed.dirty_at = Some(now);
+                    }
                 }
             }
         }
-        self.alerts
-            .retain(|a| matches!(a.state, AlertState::Pending | AlertState::Firing));
-        self.alerts_known = true;
+        Effect::Done
     }
 
-    /// Firing instances: from the live alert list when we have it.
-    pub fn firing(&self) -> Option<usize> {
-        self.alerts_known.then(|| {
-            self.alerts
-                .iter()
-                .filter(|a| a.state == AlertState::Firing)
-                .count()
-        })
-    }
-
-    pub fn move_by(&mut self, d: isize) {
-        if self.rules.is_empty() {
-            return;
+    /// Validates the form once typing has paused.
+    pub fn on_tick(&mut self, now: Timestamp, out: &mut Outbox) {
+        if let Some(ed) = &mut self.editor {
+            if ed.due(now) {
+                ed.validate(out);
+            }
         }
-        let max = self.rules.len() as isize - 1;
-        self.selected = (self.selected as isize + d).clamp(0, max) as usize;
-    }
-}
-
-fn state_rank(r: &RuleStatus) -> u8 {
-    if !r.rule.enabled {
-        return 0;
-    }
-    match r.state {
-        AlertState::Firing => 3,
-        AlertState::Pending => 2,
-        _ => 1,
     }
 }
 

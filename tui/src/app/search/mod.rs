@@ -1,13 +1,35 @@
-//! The Search screen's state: query, range, histogram, results paging, context view.
+//! The Search screen: one search (query, range, the pages that came back) seen
+//! through three panes, and the context view over them.
+//!
+//! - [`query`]: the query box's keys and handler.
+//! - [`histogram`]: the histogram's keys and handler (picking a bar narrows the range).
+//! - [`results`]: the results list's keys and handler (paging as it nears the end).
+//! - [`context`]: the lines around one hit: state, keys, handler.
+//!
+//! The panes share one state, [`Search`]: they are views of the same request and
+//! its answer, so their cursors live beside it. Replies for this screen are search
+//! pages, context pages and errors for those requests.
+
+pub mod context;
+pub mod histogram;
+pub mod query;
+pub mod results;
+
+pub use context::ContextView;
 
 use std::cell::Cell;
 
 use lookout_shared::protocol::{
-    ContextPage, Cursor, ErrorBody, Histogram, Order, SearchPage, SearchParams, TimeRange,
+    ClientMsg, ContextPage, Cursor, ErrorBody, Histogram, Order, ReqId, SearchPage, SearchParams,
+    TimeRange,
 };
 use lookout_shared::{LogEntry, Timestamp};
 
 use super::input::TextInput;
+use super::{Effect, Outbox};
+
+/// Result rows one wheel notch moves.
+const WHEEL_ROWS: isize = 3;
 
 /// The preset ranges `Ctrl-r` cycles through; `None` is all time.
 pub const RANGES: &[Option<&str>] = &[
@@ -60,15 +82,6 @@ impl RangeChoice {
             }
         }
     }
-}
-
-/// Lines around one hit, in its stream.
-#[derive(Debug, Clone, Default)]
-pub struct ContextView {
-    pub req: Option<u64>,
-    pub hit: Option<LogEntry>,
-    pub page: ContextPage,
-    pub scroll: usize,
 }
 
 #[derive(Debug)]
@@ -208,6 +221,98 @@ impl Search {
             from: Some(b.start),
             until: Some(b.start.add_nanos(width)),
         })
+    }
+    /// Runs the query in the box with the current range.
+    pub fn run(&mut self, out: &mut Outbox) {
+        let params = self.fresh_params();
+        let id = out.send(|id| ClientMsg::Search {
+            id,
+            params: params.clone(),
+        });
+        self.started(id, params);
+    }
+
+    /// `Ctrl-r`: the next preset range, searched again when a search has run.
+    pub fn cycle_range(&mut self, out: &mut Outbox) {
+        self.range = match &self.range {
+            RangeChoice::Preset(i) => RangeChoice::Preset((i + 1) % RANGES.len()),
+            RangeChoice::Custom(_) => RangeChoice::Preset(0),
+        };
+        if self.searched {
+            self.run(out);
+        }
+    }
+
+    /// The range prompt's answer.
+    pub fn set_range(&mut self, text: &str, out: &mut Outbox) -> Effect {
+        match parse_range(text) {
+            Ok(r) => {
+                self.range = RangeChoice::Custom(r);
+                self.run(out);
+                Effect::Done
+            }
+            Err(e) => Effect::Say(format!("range: {e}")),
+        }
+    }
+
+    /// Asks for the next page when the selection nears the end of what is loaded.
+    pub fn maybe_more(&mut self, out: &mut Outbox) {
+        if let Some(params) = self.want_more() {
+            self.more_req = Some(out.send(|id| ClientMsg::Search { id, params }));
+        }
+    }
+
+    /// The wheel moves the context view when open, else the results.
+    pub fn on_wheel(&mut self, up: bool, out: &mut Outbox) {
+        match &mut self.context {
+            Some(cv) => cv.scroll_by(if up { -WHEEL_ROWS } else { WHEEL_ROWS }),
+            None => {
+                self.move_by(if up { -WHEEL_ROWS } else { WHEEL_ROWS });
+                self.maybe_more(out);
+            }
+        }
+    }
+
+    /// What `s` writes: the context lines when open, else the loaded results.
+    pub fn lines_to_save(&self) -> Vec<String> {
+        let fmt = crate::cli::entry_line;
+        match &self.context {
+            Some(cv) => cv.lines().map(fmt).collect(),
+            None => self.results.iter().map(fmt).collect(),
+        }
+    }
+
+    // ---- replies ------------------------------------------------------------------
+
+    pub fn on_result(&mut self, id: ReqId, page: SearchPage, out: &mut Outbox) {
+        self.on_page(id, page);
+        self.maybe_more(out);
+    }
+
+    pub fn on_context(&mut self, id: ReqId, page: ContextPage) {
+        if let Some(cv) = &mut self.context {
+            cv.on_page(id, page);
+        }
+    }
+
+    /// An error for one of this screen's requests; [`Effect::Pass`] when it is not.
+    pub fn on_reply_error(&mut self, id: ReqId, error: &ErrorBody) -> Effect {
+        if self.on_error(id, error.clone()) {
+            return Effect::Done;
+        }
+        match &mut self.context {
+            Some(cv) if cv.req == Some(id) => {
+                cv.req = None;
+                Effect::Say(format!("context: {}", error.message))
+            }
+            _ => Effect::Pass,
+        }
+    }
+
+    /// Replies to requests in flight will never come.
+    pub fn on_disconnect(&mut self) {
+        self.req = None;
+        self.more_req = None;
     }
 }
 

@@ -1,0 +1,94 @@
+//! The one-line prompt at the bottom (filter, find, save to a file, custom range),
+//! its keys (the editing keys come from [`crate::app::input::KEYS`]) and what each
+//! answer does.
+
+use std::path::PathBuf;
+
+use super::input::TextInput;
+use super::{App, Screen};
+use crate::keys::{bind, Binding, Key, ENTER, ESC};
+
+/// What the prompt asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptKind {
+    Filter,
+    Find,
+    Save,
+    Range,
+}
+
+#[derive(Debug, Clone)]
+pub struct Prompt {
+    pub kind: PromptKind,
+    pub input: TextInput,
+}
+
+/// The prompt's own keys; [`App::on_prompt_key`] handles these and types
+/// everything else into the prompt.
+pub const KEYS: &[Binding] = &[bind(&[ENTER], "apply", true), bind(&[ESC], "cancel", true)];
+
+impl App {
+    pub(super) fn open_prompt(&mut self, kind: PromptKind, initial: String) {
+        self.prompt = Some(Prompt {
+            kind,
+            input: TextInput::new(initial),
+        });
+    }
+
+    /// The prompt's handler: it has every key while open.
+    pub(super) fn on_prompt_key(&mut self, k: Key) {
+        match k {
+            ESC => self.prompt = None,
+            ENTER => {
+                if let Some(p) = self.prompt.take() {
+                    self.submit_prompt(p.kind, p.input.text);
+                }
+            }
+            _ => {
+                if let Some(p) = &mut self.prompt {
+                    p.input.edit(k);
+                }
+            }
+        }
+    }
+
+    fn submit_prompt(&mut self, kind: PromptKind, text: String) {
+        match kind {
+            PromptKind::Filter => self.tail.set_filter(&text, &mut self.outbox),
+            PromptKind::Find => {
+                let e = self.tail.find(&text);
+                self.apply(e);
+            }
+            PromptKind::Save => {
+                let lines = self.lines_to_save();
+                let path = PathBuf::from(text.trim());
+                match std::fs::write(&path, lines.join("\n") + "\n") {
+                    Ok(()) => {
+                        self.say(format!("saved {} lines to {}", lines.len(), path.display()))
+                    }
+                    Err(e) => self.say(format!("cannot save {}: {e}", path.display())),
+                }
+            }
+            PromptKind::Range => {
+                let e = self.search.set_range(&text, &mut self.outbox);
+                self.apply(e);
+            }
+        }
+    }
+
+    /// The lines `s` writes: what the current view shows, as plain text.
+    pub fn lines_to_save(&self) -> Vec<String> {
+        match self.screen {
+            Screen::Search => self.search.lines_to_save(),
+            _ => self.tail.log.lines_to_save(),
+        }
+    }
+
+    /// A file name that does not clash between saves (seconds resolution).
+    pub(super) fn default_save_path(&self) -> String {
+        format!(
+            "lookout-{}.log",
+            self.now.to_datetime().format("%Y%m%d-%H%M%S")
+        )
+    }
+}

@@ -1,0 +1,98 @@
+//! The Search screen's results list and its keys; nearing the end of what is
+//! loaded asks for the next page.
+
+use lookout_shared::protocol::{ClientMsg, Cursor};
+
+use super::{ContextView, Search, SearchFocus};
+use crate::app::{Effect, Outbox, PromptKind};
+use crate::keys::{bind, Binding, Key, BACKTAB, DOWN, END, ENTER, HOME, PGDN, PGUP, TAB, UP};
+
+/// Lines of context asked for on each side of a hit.
+const CONTEXT_LINES: u32 = 20;
+
+/// The results list's keys; [`Search::on_results_key`] handles exactly these.
+pub const KEYS: &[Binding] = &[
+    bind(&[Key::Char('j'), Key::Char('k'), UP, DOWN], "move", true),
+    bind(
+        &[Key::Char('g'), Key::Char('G'), HOME, END],
+        "first / last loaded",
+        false,
+    ),
+    bind(&[PGUP, PGDN], "page (loads more)", false),
+    bind(
+        &[Key::Ctrl('u'), Key::Ctrl('d')],
+        "half page up / down",
+        false,
+    ),
+    bind(&[ENTER], "context around the line", true),
+    bind(&[Key::Char('/'), Key::Char('i')], "edit query", true),
+    bind(&[Key::Char('r')], "custom range", false),
+    bind(&[Key::Ctrl('r')], "cycle range", false),
+    bind(&[Key::Char('s')], "save results to a file", false),
+    bind(&[TAB, BACKTAB], "next / previous pane", false),
+];
+
+impl Search {
+    /// The results list's handler.
+    pub(crate) fn on_results_key(&mut self, k: Key, out: &mut Outbox) -> Effect {
+        let page = self.view_rows.get().max(1) as isize;
+        let effect = match k {
+            Key::Ctrl('r') => {
+                self.cycle_range(out);
+                Effect::Done
+            }
+            Key::Ctrl('u') => self.moved(-page / 2),
+            Key::Ctrl('d') => self.moved(page / 2),
+            Key::Char('j') | DOWN => self.moved(1),
+            Key::Char('k') | UP => self.moved(-1),
+            PGDN => self.moved(page),
+            PGUP => self.moved(-page),
+            Key::Char('g') | HOME => {
+                self.selected = 0;
+                Effect::Done
+            }
+            Key::Char('G') | END => self.moved(isize::MAX / 2),
+            ENTER => {
+                self.open_context(out);
+                Effect::Done
+            }
+            Key::Char('/' | 'i') | TAB => {
+                self.focus = SearchFocus::Input;
+                Effect::Done
+            }
+            BACKTAB => {
+                self.focus = SearchFocus::Histogram;
+                Effect::Done
+            }
+            Key::Char('r') => Effect::Prompt(PromptKind::Range, String::new()),
+            Key::Char('s') => Effect::Save,
+            _ => Effect::Pass,
+        };
+        self.maybe_more(out);
+        effect
+    }
+
+    fn moved(&mut self, d: isize) -> Effect {
+        self.move_by(d);
+        Effect::Done
+    }
+
+    /// Asks for the lines around the selected hit and shows them over the results.
+    fn open_context(&mut self, out: &mut Outbox) {
+        let Some(hit) = self.results.get(self.selected).cloned() else {
+            return;
+        };
+        let at = Cursor::of(&hit);
+        let id = out.send(|id| ClientMsg::Context {
+            id,
+            at,
+            before: CONTEXT_LINES,
+            after: CONTEXT_LINES,
+        });
+        self.context = Some(ContextView {
+            req: Some(id),
+            hit: Some(hit),
+            ..Default::default()
+        });
+    }
+}

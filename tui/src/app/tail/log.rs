@@ -1,0 +1,418 @@
+//! The Tail screen's log pane: the bounded scrollback, follow/paused, find, the
+//! view toggles, and its keys.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+
+use lookout_shared::{LogEntry, Timestamp};
+
+use super::{Tail, TailFocus};
+use crate::app::{Effect, PromptKind};
+use crate::keys::{
+    bind, Binding, Key, BACKTAB, DOWN, END, HOME, LEFT, PGDN, PGUP, RIGHT, SPACE, TAB, UP,
+};
+
+/// One line of the log pane.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TailLine {
+    Entry(LogEntry),
+    /// The daemon skipped entries for this tail (we read too slowly).
+    Dropped {
+        count: u64,
+        from: Timestamp,
+        until: Timestamp,
+    },
+    /// Something the user should see in the stream: filter changes, reconnects.
+    Notice(String),
+}
+
+/// How timestamps show in the log pane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeFmt {
+    Absolute,
+    Relative,
+    Off,
+}
+
+/// The log pane's keys; [`Tail::on_log_key`] handles exactly these.
+pub const KEYS: &[Binding] = &[
+    bind(
+        &[Key::Char('j'), Key::Char('k'), UP, DOWN],
+        "scroll (pauses follow)",
+        true,
+    ),
+    bind(
+        &[Key::Char('g'), Key::Char('G'), HOME, END],
+        "top / follow live",
+        true,
+    ),
+    bind(&[PGUP, Key::Ctrl('b')], "page up", false),
+    bind(&[PGDN, Key::Ctrl('f'), SPACE], "page down", false),
+    bind(
+        &[Key::Ctrl('u'), Key::Ctrl('d')],
+        "half page up / down",
+        false,
+    ),
+    bind(&[Key::Char('/')], "find (highlight)", true),
+    bind(
+        &[Key::Char('n'), Key::Char('N')],
+        "older / newer match",
+        false,
+    ),
+    bind(&[Key::Char('f')], "filter (hide, server side)", true),
+    bind(&[Key::Char('t')], "time: absolute / relative / off", true),
+    bind(&[Key::Char('w')], "wrap", true),
+    bind(
+        &[LEFT, RIGHT, Key::Char('h'), Key::Char('l')],
+        "scroll sideways (no wrap)",
+        false,
+    ),
+    bind(&[Key::Char('s')], "save visible lines to a file", false),
+    bind(&[Key::Char('x')], "clear the pane", false),
+    bind(&[TAB, BACKTAB], "to the stream tree", true),
+];
+
+/// Columns one sideways step moves.
+const HSTEP: usize = 20;
+
+/// The scrollback and how it is viewed.
+#[derive(Debug)]
+pub struct Log {
+    pub lines: VecDeque<TailLine>,
+    pub cap: usize,
+    /// How many lines the bottom of the view sits above the newest line.
+    pub scroll: usize,
+    pub follow: bool,
+    /// Lines that arrived while paused.
+    pub new_while_paused: u64,
+    /// Set through [`Log::set_find`], which keeps the match counts right.
+    pub find: String,
+    /// Index in `lines` of the current find match.
+    pub find_at: Option<usize>,
+    /// Matches in `lines`, kept up to date as lines come and go (counting them per
+    /// frame would cost a scan of the whole scrollback 30 times a second).
+    find_total: usize,
+    /// 1-based rank of `find_at` among the matches, 0 when none is current.
+    find_pos: usize,
+    pub time_fmt: TimeFmt,
+    pub wrap: bool,
+    pub hscroll: usize,
+    /// Entries ever received, for the title.
+    pub received: u64,
+    /// Pane height at the last draw (rows), for paging.
+    pub view_rows: Cell<usize>,
+}
+
+impl Log {
+    /// An empty pane keeping at most `cap` lines (at least 100).
+    pub fn new(cap: usize) -> Log {
+        Log {
+            lines: VecDeque::new(),
+            cap: cap.max(100),
+            scroll: 0,
+            follow: true,
+            new_while_paused: 0,
+            find: String::new(),
+            find_at: None,
+            find_total: 0,
+            find_pos: 0,
+            time_fmt: TimeFmt::Absolute,
+            wrap: false,
+            hscroll: 0,
+            received: 0,
+            view_rows: Cell::new(20),
+        }
+    }
+
+    /// Appends lines, evicting the oldest beyond the cap; keeps a paused view still.
+    pub fn push(&mut self, new: impl IntoIterator<Item = TailLine>) {
+        let mut added = 0usize;
+        for l in new {
+            if let TailLine::Entry(_) = &l {
+                self.received += 1;
+            }
+            if self.matches_find(&l) {
+                self.find_total += 1;
+            }
+            self.lines.push_back(l);
+            added += 1;
+        }
+        let mut evicted = 0;
+        while self.lines.len() > self.cap {
+            if let Some(old) = self.lines.pop_front() {
+                if self.matches_find(&old) {
+                    self.find_total -= 1;
+                    self.find_pos = self.find_pos.saturating_sub(1);
+                }
+            }
+            evicted += 1;
+        }
+        if evicted > 0 {
+            self.find_at = self.find_at.and_then(|i| i.checked_sub(evicted));
+            if self.find_at.is_none() {
+                self.find_pos = 0;
+            }
+        }
+        if !self.follow {
+            self.new_while_paused += added as u64;
+            self.scroll = (self.scroll + added).min(self.max_scroll());
+        }
+    }
+
+    pub fn max_scroll(&self) -> usize {
+        self.lines.len().saturating_sub(self.view_rows.get().max(1))
+    }
+
+    /// Scrolls up (towards older) by `n`; pauses follow.
+    pub fn scroll_up(&mut self, n: usize) {
+        if self.lines.is_empty() {
+            return;
+        }
+        if self.follow {
+            self.follow = false;
+            self.new_while_paused = 0;
+        }
+        self.scroll = (self.scroll + n).min(self.max_scroll());
+    }
+
+    /// Scrolls down (towards newer); reaching the bottom resumes follow.
+    pub fn scroll_down(&mut self, n: usize) {
+        self.scroll = self.scroll.saturating_sub(n);
+        if self.scroll == 0 {
+            self.resume();
+        }
+    }
+
+    pub fn resume(&mut self) {
+        self.follow = true;
+        self.scroll = 0;
+        self.new_while_paused = 0;
+    }
+
+    pub fn top(&mut self) {
+        self.scroll_up(usize::MAX / 2);
+    }
+
+    /// Index in `lines` just past the bottom of the view.
+    pub fn bottom_index(&self) -> usize {
+        self.lines.len().saturating_sub(self.scroll)
+    }
+
+    fn matches_find(&self, l: &TailLine) -> bool {
+        match l {
+            TailLine::Entry(e) => !self.find.is_empty() && contains_ci(&e.message, &self.find),
+            _ => false,
+        }
+    }
+
+    /// Sets the find text and counts its matches once.
+    pub fn set_find(&mut self, text: &str) {
+        self.find = text.trim().to_string();
+        self.find_at = None;
+        self.find_pos = 0;
+        self.find_total = self.lines.iter().filter(|l| self.matches_find(l)).count();
+    }
+
+    /// Jumps to the next match older (`up`) or newer than the current one, or than the
+    /// view's bottom line; returns false when there is none.
+    pub fn find_next(&mut self, up: bool) -> bool {
+        if self.find.is_empty() || self.lines.is_empty() {
+            return false;
+        }
+        let start = self
+            .find_at
+            .unwrap_or_else(|| self.bottom_index().saturating_sub(if up { 0 } else { 1 }));
+        let hit = if up {
+            (0..start.min(self.lines.len()))
+                .rev()
+                .find(|&i| self.matches_find(&self.lines[i]))
+        } else {
+            ((start + 1).min(self.lines.len())..self.lines.len())
+                .find(|&i| self.matches_find(&self.lines[i]))
+        };
+        let Some(i) = hit else { return false };
+        self.find_pos = match self.find_at {
+            Some(_) if up => self.find_pos.saturating_sub(1).max(1),
+            Some(_) => self.find_pos + 1,
+            None => (0..=i)
+                .filter(|&j| self.matches_find(&self.lines[j]))
+                .count(),
+        };
+        self.find_at = Some(i);
+        // Put the match in the middle of the view, keeping context around it.
+        let half = self.view_rows.get() / 2;
+        let bottom = (i + 1 + half).min(self.lines.len());
+        let scroll = self.lines.len() - bottom;
+        if scroll == 0 && self.follow {
+            return true;
+        }
+        self.follow = false;
+        self.scroll = scroll.min(self.max_scroll());
+        true
+    }
+
+    /// `(position, total)` of find matches, 1-based position counted from the oldest.
+    pub fn find_count(&self) -> (usize, usize) {
+        (self.find_pos, self.find_total)
+    }
+
+    /// Starts over (new subscription): old lines no longer match what is asked.
+    pub fn clear(&mut self) {
+        self.lines.clear();
+        self.find_at = None;
+        self.find_pos = 0;
+        self.find_total = 0;
+        self.resume();
+    }
+
+    /// What `s` writes: the lines in view, as plain text.
+    pub fn lines_to_save(&self) -> Vec<String> {
+        let end = self.bottom_index();
+        let start = end.saturating_sub(self.view_rows.get().max(1));
+        self.lines
+            .range(start..end)
+            .map(|l| match l {
+                TailLine::Entry(e) => crate::cli::entry_line(e),
+                TailLine::Dropped { count, from, until } => {
+                    format!("--- {count} entries dropped {from} .. {until}")
+                }
+                TailLine::Notice(n) => format!("--- {n}"),
+            })
+            .collect()
+    }
+}
+
+impl Tail {
+    /// The log pane's handler; [`KEYS`] lists what it takes.
+    pub(crate) fn on_log_key(&mut self, k: Key) -> Effect {
+        let log = &mut self.log;
+        let page = log.view_rows.get().max(1);
+        match k {
+            Key::Ctrl('u') => log.scroll_up(page / 2),
+            Key::Ctrl('d') => log.scroll_down(page / 2),
+            Key::Ctrl('b') | PGUP => log.scroll_up(page),
+            Key::Ctrl('f') | PGDN | SPACE => log.scroll_down(page),
+            Key::Char('k') | UP => log.scroll_up(1),
+            Key::Char('j') | DOWN => log.scroll_down(1),
+            Key::Char('g') | HOME => log.top(),
+            Key::Char('G') | END => log.resume(),
+            Key::Char('/') => return Effect::Prompt(PromptKind::Find, log.find.clone()),
+            Key::Char('f') => return Effect::Prompt(PromptKind::Filter, self.filter.clone()),
+            Key::Char(c @ ('n' | 'N')) => {
+                let older = c == 'n';
+                if !log.find_next(older) {
+                    let which = if older { "older" } else { "newer" };
+                    return Effect::Say(format!("no {which} match"));
+                }
+            }
+            Key::Char('t') => {
+                log.time_fmt = match log.time_fmt {
+                    TimeFmt::Absolute => TimeFmt::Relative,
+                    TimeFmt::Relative => TimeFmt::Off,
+                    TimeFmt::Off => TimeFmt::Absolute,
+                }
+            }
+            Key::Char('w') => {
+                log.wrap = !log.wrap;
+                log.hscroll = 0;
+            }
+            LEFT | Key::Char('h') if !log.wrap => log.hscroll = log.hscroll.saturating_sub(HSTEP),
+            RIGHT | Key::Char('l') if !log.wrap => log.hscroll += HSTEP,
+            Key::Char('s') => return Effect::Save,
+            Key::Char('x') => log.clear(),
+            TAB | BACKTAB => self.focus = TailFocus::Streams,
+            _ => return Effect::Pass,
+        }
+        Effect::Done
+    }
+}
+
+/// Case-insensitive substring test without allocating for ASCII needles.
+pub fn contains_ci(hay: &str, needle: &str) -> bool {
+    find_ci(hay, needle, 0).is_some()
+}
+
+/// Byte offset of the first case-insensitive (ASCII) match at or after `from`.
+pub fn find_ci(hay: &str, needle: &str, from: usize) -> Option<usize> {
+    let h = hay.as_bytes();
+    let n = needle.as_bytes();
+    if n.is_empty() || n.len() > h.len() {
+        return None;
+    }
+    let first = n[0].to_ascii_lowercase();
+    (from..=h.len() - n.len()).find(|&i| {
+        h[i].to_ascii_lowercase() == first
+            && h[i..i + n.len()].eq_ignore_ascii_case(n)
+            && hay.is_char_boundary(i)
+            && hay.is_char_boundary(i + n.len())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(msg: &str, seq: u64) -> TailLine {
+        TailLine::Entry(LogEntry {
+            namespace: "ns".into(),
+            pod: "p".into(),
+            container: "c".into(),
+            message: msg.into(),
+            seq,
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn scrollback_is_bounded() {
+        let mut t = Log::new(100);
+        t.push((0..1000).map(|i| entry("x", i)));
+        assert_eq!(t.lines.len(), 100);
+        assert_eq!(t.received, 1000);
+    }
+
+    #[test]
+    fn scrolling_up_pauses_and_counts_new_lines_then_g_resumes() {
+        let mut t = Log::new(1000);
+        t.view_rows.set(10);
+        t.push((0..50).map(|i| entry("x", i)));
+        t.scroll_up(5);
+        assert!(!t.follow);
+        assert_eq!(t.scroll, 5);
+        t.push((50..53).map(|i| entry("y", i)));
+        assert_eq!(t.new_while_paused, 3);
+        // The view stays on the same lines.
+        assert_eq!(t.scroll, 8);
+        t.scroll_down(100);
+        assert!(t.follow);
+        assert_eq!(t.new_while_paused, 0);
+    }
+
+    #[test]
+    fn find_walks_matches_upwards_and_back() {
+        let mut t = Log::new(1000);
+        t.view_rows.set(4);
+        t.push((0..30).map(|i| entry(if i % 10 == 3 { "Deadlock here" } else { "ok" }, i)));
+        t.set_find("deadlock");
+        assert_eq!(t.find_count(), (0, 3));
+        assert!(t.find_next(true));
+        assert_eq!(t.find_at, Some(23));
+        assert_eq!(t.find_count(), (3, 3));
+        assert!(t.find_next(true));
+        assert_eq!(t.find_at, Some(13));
+        assert_eq!(t.find_count(), (2, 3));
+        assert!(!t.follow);
+        assert!(t.find_next(false));
+        assert_eq!(t.find_at, Some(23));
+        assert!(!t.find_next(false));
+        // Counts follow arrivals and evictions.
+        t.push((30..40).map(|i| entry(if i == 33 { "deadlock" } else { "ok" }, i)));
+        assert_eq!(t.find_count(), (3, 4));
+        t.cap = 100;
+        t.push((40..110).map(|i| entry("ok", i)));
+        assert_eq!(t.lines.len(), 100);
+        assert_eq!(t.find_count(), (2, 3));
+        t.set_find("");
+        assert_eq!(t.find_count(), (0, 0));
+    }
+}

@@ -1,0 +1,219 @@
+//! The Tail screen: the stream tree beside the live log, and the one subscription
+//! that feeds the log (the tree's selection AND the filter).
+//!
+//! - [`streams`]: the tree pane: its state, keys and handler.
+//! - [`log`]: the log pane: scrollback, follow, find; keys and handler.
+//! - [`subscription`]: the query a selection and a filter make.
+//!
+//! Replies for this screen are the subscription's entries and drop markers, the
+//! streams watch, and errors for the subscription.
+
+pub mod log;
+pub mod streams;
+mod subscription;
+
+pub use log::{contains_ci, find_ci, Log, TailLine, TimeFmt};
+pub use streams::{StreamKey, StreamTree, TreeRow};
+pub use subscription::subscription_query;
+
+use lookout_shared::protocol::{ClientMsg, ErrorBody, ReqId, StreamInfo};
+use lookout_shared::{LogEntry, Timestamp};
+
+use super::{Effect, Outbox};
+
+/// Entries asked for when a subscription opens, so the pane is not empty.
+const BACKFILL: u32 = 500;
+/// Lines one wheel notch scrolls.
+const WHEEL_LINES: usize = 3;
+
+/// Which of the screen's two panes has the keyboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TailFocus {
+    Streams,
+    Log,
+}
+
+/// Everything the Tail screen shows.
+#[derive(Debug)]
+pub struct Tail {
+    pub focus: TailFocus,
+    /// The subscription's filter (query language): the log shows the selection AND it.
+    pub filter: String,
+    /// The live subscription's id.
+    pub sub: Option<ReqId>,
+    /// The streams watch's id, once opened.
+    watch: Option<ReqId>,
+    pub tree: StreamTree,
+    pub log: Log,
+}
+
+impl Tail {
+    /// A screen keeping at most `cap` log lines.
+    pub fn new(cap: usize) -> Tail {
+        Tail {
+            focus: TailFocus::Log,
+            filter: String::new(),
+            sub: None,
+            watch: None,
+            tree: StreamTree::new(),
+            log: Log::new(cap),
+        }
+    }
+
+    /// Appends lines to the log, leaving out entries of streams not in view.
+    pub fn push(&mut self, new: impl IntoIterator<Item = TailLine>) {
+        let tree = &self.tree;
+        self.log.push(new.into_iter().filter(|l| match l {
+            TailLine::Entry(e) => tree.in_view(e),
+            _ => true,
+        }));
+    }
+
+    /// The subscription query for the selection and filter.
+    pub fn query(&self) -> String {
+        subscription_query(&self.tree.selected, &self.tree.streams, &self.filter)
+    }
+
+    /// A short description of what the pane shows, for its title.
+    pub fn title(&self) -> String {
+        let selected = &self.tree.selected;
+        let mut it = selected.iter();
+        match (it.next(), selected.len()) {
+            (None, _) => "all streams".to_string(),
+            (Some(k), 1) => format!("{}/{}/{}", k.namespace, k.pod, k.container),
+            (Some(k), n) => format!("{}/{}/{} + {} more", k.namespace, k.pod, k.container, n - 1),
+        }
+    }
+
+    /// Opens the streams watch on the first connection (the connection task re-opens
+    /// it after a reconnect).
+    pub fn open_watch(&mut self, out: &mut Outbox) {
+        if self.watch.is_none() {
+            self.watch = Some(out.send(|id| ClientMsg::Streams { id, watch: true }));
+        }
+    }
+
+    /// Subscribes when no tail is open yet (the connection task resumes an open one).
+    pub fn subscribe_if_none(&mut self, out: &mut Outbox) {
+        if self.sub.is_none() {
+            self.resubscribe(out);
+        }
+    }
+
+    /// Replaces the tail subscription with one for the current selection and filter.
+    pub fn resubscribe(&mut self, out: &mut Outbox) {
+        if let Some(sub) = self.sub.take() {
+            out.send(|id| ClientMsg::Unsubscribe { id, sub });
+        }
+        self.log.clear();
+        let query = self.query();
+        self.sub = Some(out.send(|id| ClientMsg::Subscribe {
+            id,
+            query,
+            backfill: BACKFILL,
+            resume_after: None,
+        }));
+    }
+
+    /// A line in the stream about the connection, when a tail is open to care.
+    pub fn notice(&mut self, text: String) {
+        if self.sub.is_some() {
+            self.push([TailLine::Notice(text)]);
+        }
+    }
+
+    // ---- replies ------------------------------------------------------------------
+
+    pub fn on_entries(&mut self, sub: ReqId, entries: Vec<LogEntry>) {
+        if Some(sub) == self.sub {
+            self.push(entries.into_iter().map(TailLine::Entry));
+        }
+    }
+
+    pub fn on_dropped(&mut self, sub: ReqId, count: u64, from: Timestamp, until: Timestamp) {
+        if Some(sub) == self.sub {
+            self.push([TailLine::Dropped { count, from, until }]);
+        }
+    }
+
+    pub fn on_streams(&mut self, id: ReqId, streams: Vec<StreamInfo>) {
+        if Some(id) == self.watch {
+            self.tree.set_streams(streams);
+        }
+    }
+
+    /// The daemon refused the subscription (a bad filter): said in the stream and
+    /// the message line. [`Effect::Pass`] when `id` is not this screen's.
+    pub fn on_error(&mut self, id: ReqId, error: &ErrorBody) -> Effect {
+        if Some(id) != self.sub {
+            return Effect::Pass;
+        }
+        self.push([TailLine::Notice(format!("tail refused: {}", error.message))]);
+        Effect::Say(format!("filter: {}", error.message))
+    }
+
+    // ---- what the prompt and other screens ask ------------------------------------
+
+    /// The filter prompt's answer: a changed filter is a new subscription.
+    pub fn set_filter(&mut self, text: &str, out: &mut Outbox) {
+        if text.trim() != self.filter {
+            self.filter = text.trim().to_string();
+            self.resubscribe(out);
+        }
+    }
+
+    /// The find prompt's answer: highlight and jump to the newest match.
+    pub fn find(&mut self, text: &str) -> Effect {
+        self.log.set_find(text);
+        if !self.log.find.is_empty() && !self.log.find_next(true) {
+            return Effect::Say(format!("not found: {}", self.log.find));
+        }
+        Effect::Done
+    }
+
+    /// Follows one stream live, unfiltered (the context view's `l`).
+    pub fn show_only(&mut self, key: StreamKey, out: &mut Outbox) {
+        self.tree.selected = [key].into_iter().collect();
+        self.filter.clear();
+        self.resubscribe(out);
+        self.focus = TailFocus::Log;
+    }
+
+    /// The wheel scrolls the log whichever pane has the keys.
+    pub fn on_wheel(&mut self, up: bool) {
+        if up {
+            self.log.scroll_up(WHEEL_LINES)
+        } else {
+            self.log.scroll_down(WHEEL_LINES)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_pods_and_namespaces_become_one_clause() {
+        let s = |ns: &str, pod: &str, c: &str| StreamInfo {
+            namespace: ns.into(),
+            pod: pod.into(),
+            container: c.into(),
+            ..Default::default()
+        };
+        let mut t = Tail::new(100);
+        t.tree.streams = vec![
+            s("payments", "checkout", "app"),
+            s("payments", "checkout", "envoy"),
+            s("payments", "ledger", "app"),
+            s("search", "es-0", "es"),
+        ];
+        let rows = t.tree.rows();
+        t.tree.only(&rows[1]); // pod checkout
+        assert_eq!(t.query(), "(namespace:payments AND pod:checkout)");
+        t.tree.only(&rows[0]); // namespace payments
+        assert_eq!(t.query(), "namespace:payments");
+        t.filter = "level:error".into();
+        assert_eq!(t.query(), "namespace:payments AND (level:error)");
+    }
+}

@@ -1,0 +1,291 @@
+//! The Tail screen's stream tree: the daemon's stream list folded into
+//! namespace → pod → container, the cursor, what is collapsed, which streams are in
+//! view, and its keys.
+
+use std::cell::Cell;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use lookout_shared::protocol::StreamInfo;
+use lookout_shared::LogEntry;
+
+use super::{Tail, TailFocus};
+use crate::app::{Effect, Outbox};
+use crate::keys::{
+    bind, Binding, Key, BACKTAB, DOWN, END, ENTER, HOME, LEFT, PGDN, PGUP, RIGHT, SPACE, TAB, UP,
+};
+
+/// A container log stream as the tree knows it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StreamKey {
+    pub namespace: String,
+    pub pod: String,
+    pub container: String,
+}
+
+impl StreamKey {
+    pub fn of(e: &LogEntry) -> StreamKey {
+        StreamKey {
+            namespace: e.namespace.clone(),
+            pod: e.pod.clone(),
+            container: e.container.clone(),
+        }
+    }
+
+    fn of_info(s: &StreamInfo) -> StreamKey {
+        StreamKey {
+            namespace: s.namespace.clone(),
+            pod: s.pod.clone(),
+            container: s.container.clone(),
+        }
+    }
+}
+
+/// A row of the flattened stream tree.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TreeRow {
+    Namespace {
+        name: String,
+        rate: f64,
+        expanded: bool,
+    },
+    Pod {
+        namespace: String,
+        name: String,
+        rate: f64,
+        containers: usize,
+        live: bool,
+        expanded: bool,
+    },
+    Container {
+        key: StreamKey,
+        rate: f64,
+        live: bool,
+        restarts: u32,
+    },
+}
+
+/// The stream tree's keys; [`Tail::on_tree_key`] handles exactly these.
+pub const KEYS: &[Binding] = &[
+    bind(&[Key::Char('j'), Key::Char('k'), UP, DOWN], "move", true),
+    bind(&[SPACE], "toggle stream (pod/namespace: all of it)", true),
+    bind(&[ENTER], "show only this stream / pod / namespace", true),
+    bind(
+        &[Key::Char('h'), Key::Char('l'), LEFT, RIGHT],
+        "collapse / expand",
+        false,
+    ),
+    bind(&[Key::Char('c')], "clear selection (all streams)", true),
+    bind(
+        &[Key::Char('g'), Key::Char('G'), HOME, END],
+        "top / bottom",
+        false,
+    ),
+    bind(&[PGUP, PGDN], "page up / down", false),
+    bind(&[TAB, BACKTAB], "to the log", true),
+];
+
+/// The tree pane's state.
+#[derive(Debug)]
+pub struct StreamTree {
+    /// The daemon's stream list (from the streams watch).
+    pub streams: Vec<StreamInfo>,
+    /// Collapsed nodes: `ns` or `ns/pod`.
+    pub collapsed: HashSet<String>,
+    pub cursor: usize,
+    /// Streams in view; empty means all.
+    pub selected: BTreeSet<StreamKey>,
+    /// Rows shown at the last draw, for paging.
+    pub rows_shown: Cell<usize>,
+}
+
+impl StreamTree {
+    pub fn new() -> StreamTree {
+        StreamTree {
+            streams: Vec::new(),
+            collapsed: HashSet::new(),
+            cursor: 0,
+            selected: BTreeSet::new(),
+            rows_shown: Cell::new(20),
+        }
+    }
+
+    /// A new stream list; the cursor stays inside the tree.
+    pub fn set_streams(&mut self, streams: Vec<StreamInfo>) {
+        self.streams = streams;
+        let n = self.rows().len();
+        self.cursor = self.cursor.min(n.saturating_sub(1));
+    }
+
+    /// Whether an entry belongs to the selected streams (the server filters too; this
+    /// keeps a view exact while a new subscription replaces the old one).
+    pub fn in_view(&self, e: &LogEntry) -> bool {
+        self.selected.is_empty() || self.selected.contains(&StreamKey::of(e))
+    }
+
+    /// Aggregates streams into the visible tree rows.
+    pub fn rows(&self) -> Vec<TreeRow> {
+        // ns -> pod -> container -> (rate, live, max restart)
+        type Containers = BTreeMap<String, (f64, bool, u32)>;
+        let mut by_ns: BTreeMap<&str, BTreeMap<&str, Containers>> = BTreeMap::new();
+        for s in &self.streams {
+            let c = by_ns
+                .entry(&s.namespace)
+                .or_default()
+                .entry(&s.pod)
+                .or_default()
+                .entry(s.container.clone())
+                .or_insert((0.0, false, 0));
+            c.0 += s.lines_per_sec;
+            c.1 |= s.live;
+            c.2 = c.2.max(s.restart);
+        }
+        let mut rows = Vec::new();
+        for (ns, pods) in by_ns {
+            let rate = pods
+                .values()
+                .flat_map(|c| c.values())
+                .map(|c| c.0)
+                .sum::<f64>();
+            let expanded = !self.collapsed.contains(ns);
+            rows.push(TreeRow::Namespace {
+                name: ns.to_string(),
+                rate,
+                expanded,
+            });
+            if !expanded {
+                continue;
+            }
+            for (pod, containers) in pods {
+                let key = format!("{ns}/{pod}");
+                let pexp = !self.collapsed.contains(&key);
+                rows.push(TreeRow::Pod {
+                    namespace: ns.to_string(),
+                    name: pod.to_string(),
+                    rate: containers.values().map(|c| c.0).sum(),
+                    containers: containers.len(),
+                    live: containers.values().any(|c| c.1),
+                    expanded: pexp,
+                });
+                if !pexp {
+                    continue;
+                }
+                for (c, (rate, live, restarts)) in containers {
+                    rows.push(TreeRow::Container {
+                        key: StreamKey {
+                            namespace: ns.to_string(),
+                            pod: pod.to_string(),
+                            container: c,
+                        },
+                        rate,
+                        live,
+                        restarts,
+                    });
+                }
+            }
+        }
+        rows
+    }
+
+    /// The streams under a tree row.
+    pub fn keys_under(&self, row: &TreeRow) -> Vec<StreamKey> {
+        let mut keys: Vec<StreamKey> = self
+            .streams
+            .iter()
+            .filter(|s| match row {
+                TreeRow::Namespace { name, .. } => &s.namespace == name,
+                TreeRow::Pod {
+                    namespace, name, ..
+                } => &s.namespace == namespace && &s.pod == name,
+                TreeRow::Container { key, .. } => {
+                    s.namespace == key.namespace && s.pod == key.pod && s.container == key.container
+                }
+            })
+            .map(StreamKey::of_info)
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
+    /// Space: toggles the row's streams in or out of the view.
+    pub fn toggle(&mut self, row: &TreeRow) {
+        let keys = self.keys_under(row);
+        if keys.iter().all(|k| self.selected.contains(k)) {
+            for k in &keys {
+                self.selected.remove(k);
+            }
+        } else {
+            self.selected.extend(keys);
+        }
+    }
+
+    /// Enter: shows only the row's streams.
+    pub fn only(&mut self, row: &TreeRow) {
+        self.selected = self.keys_under(row).into_iter().collect();
+    }
+}
+
+impl Default for StreamTree {
+    fn default() -> Self {
+        StreamTree::new()
+    }
+}
+
+impl Tail {
+    /// The stream tree's handler; [`KEYS`] lists what it takes. A changed selection
+    /// replaces the subscription.
+    pub(crate) fn on_tree_key(&mut self, k: Key, out: &mut Outbox) -> Effect {
+        let tree = &mut self.tree;
+        let rows = tree.rows();
+        let last = rows.len().saturating_sub(1);
+        let cur = tree.cursor.min(last);
+        let row = rows.get(cur).cloned();
+        match k {
+            Key::Char('j') | DOWN => tree.cursor = (cur + 1).min(last),
+            Key::Char('k') | UP => tree.cursor = cur.saturating_sub(1),
+            Key::Char('g') | HOME => tree.cursor = 0,
+            Key::Char('G') | END => tree.cursor = last,
+            PGDN => tree.cursor = (cur + tree.rows_shown.get()).min(last),
+            PGUP => tree.cursor = cur.saturating_sub(tree.rows_shown.get()),
+            SPACE => {
+                if let Some(r) = row {
+                    tree.toggle(&r);
+                    self.resubscribe(out);
+                }
+            }
+            ENTER => {
+                if let Some(r) = row {
+                    tree.only(&r);
+                    self.resubscribe(out);
+                    self.focus = TailFocus::Log;
+                }
+            }
+            Key::Char('c') => {
+                if !tree.selected.is_empty() {
+                    tree.selected.clear();
+                    self.resubscribe(out);
+                }
+            }
+            Key::Char('h' | 'l') | LEFT | RIGHT => {
+                let collapse = matches!(k, Key::Char('h') | LEFT);
+                let node = match &row {
+                    Some(TreeRow::Namespace { name, .. }) => Some(name.clone()),
+                    Some(TreeRow::Pod {
+                        namespace, name, ..
+                    }) => Some(format!("{namespace}/{name}")),
+                    _ => None,
+                };
+                if let Some(node) = node {
+                    if collapse {
+                        tree.collapsed.insert(node);
+                    } else {
+                        tree.collapsed.remove(&node);
+                    }
+                }
+            }
+            TAB | BACKTAB => self.focus = TailFocus::Log,
+            _ => return Effect::Pass,
+        }
+        Effect::Done
+    }
+}

@@ -86,13 +86,16 @@ impl Key {
         }
     }
 
-    /// Keys of one kind are joined by `/` in a label (`j/k ↑/↓`), kinds by a space.
+    /// Keys of one kind are joined by `/` in a label (`j/k ↑/↓ Home/End`), kinds by
+    /// a space.
     fn kind(self) -> u8 {
         match self {
-            Key::Char(' ') | Key::Code(_) => 2,
+            Key::Char(' ') => 2,
             Key::Char(_) => 0,
             Key::Ctrl(_) => 1,
-            Key::WheelUp | Key::WheelDown => 3,
+            Key::Code(KeyCode::Up | KeyCode::Down | KeyCode::Left | KeyCode::Right) => 3,
+            Key::Code(_) => 2,
+            Key::WheelUp | Key::WheelDown => 4,
         }
     }
 }
@@ -268,6 +271,7 @@ mod tests {
         assert_eq!(l(&[Key::Char('/'), Key::Char('i')]), "/ i");
         assert_eq!(l(&[Key::WheelUp, Key::WheelDown]), "wheel");
         assert_eq!(l(&[TAB, BACKTAB]), "Tab/S-Tab");
+        assert_eq!(l(&[LEFT, RIGHT, HOME, END]), "←/→ Home/End");
         let ctrl = KeyEvent::new(KeyCode::Char('U'), KeyModifiers::CONTROL);
         assert_eq!(Key::of(&ctrl), Key::Ctrl('u'));
         let shifted = KeyEvent::new(KeyCode::Char('G'), KeyModifiers::SHIFT);

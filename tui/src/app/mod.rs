@@ -378,4 +378,6 @@ impl App {
 }
 
 #[cfg(test)]
+mod keywalk;
+#[cfg(test)]
 mod tests;

@@ -16,24 +16,24 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use std::collections::BTreeMap;
 
-const T0: i64 = 1_764_099_727_118_000_000; // 2025-11-25T19:42:07.118Z
+pub(super) const T0: i64 = 1_764_099_727_118_000_000; // 2025-11-25T19:42:07.118Z
 
-fn key(c: char) -> Event {
+pub(super) fn key(c: char) -> Event {
     Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
 }
-fn code(c: KeyCode) -> Event {
+pub(super) fn code(c: KeyCode) -> Event {
     Event::Key(KeyEvent::new(c, KeyModifiers::NONE))
 }
 fn ctrl(c: char) -> Event {
     Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
 }
-fn typed(app: &mut App, s: &str) {
+pub(super) fn typed(app: &mut App, s: &str) {
     for c in s.chars() {
         app.on_event(key(c));
     }
 }
 
-fn entry(seq: u64, pod: &str, level: Option<Level>, msg: &str) -> LogEntry {
+pub(super) fn entry(seq: u64, pod: &str, level: Option<Level>, msg: &str) -> LogEntry {
     LogEntry {
         ts: Timestamp(T0 + seq as i64 * 1_000_000),
         node: "n1".into(),
@@ -48,7 +48,7 @@ fn entry(seq: u64, pod: &str, level: Option<Level>, msg: &str) -> LogEntry {
     }
 }
 
-fn stream(ns: &str, pod: &str, c: &str, live: bool, rate: f64) -> StreamInfo {
+pub(super) fn stream(ns: &str, pod: &str, c: &str, live: bool, rate: f64) -> StreamInfo {
     StreamInfo {
         namespace: ns.into(),
         pod: pod.into(),
@@ -61,7 +61,7 @@ fn stream(ns: &str, pod: &str, c: &str, live: bool, rate: f64) -> StreamInfo {
 }
 
 /// A connected app with the watches and the tail open, outbox cleared.
-fn connected() -> (App, ReqId, ReqId, ReqId) {
+pub(super) fn connected() -> (App, ReqId, ReqId, ReqId) {
     let mut app = App::new("ws://127.0.0.1:7700".into(), 1000, true, Timestamp(T0));
     app.on_event(Event::Client(ClientEvent::Connected(ServerInfo {
         server: "lookoutd 0.1.0".into(),
@@ -81,7 +81,7 @@ fn connected() -> (App, ReqId, ReqId, ReqId) {
     (app, streams.unwrap(), alerts.unwrap(), sub.unwrap())
 }
 
-fn render(app: &App, w: u16, h: u16) -> String {
+pub(super) fn render(app: &App, w: u16, h: u16) -> String {
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
     term.draw(|f| crate::ui::draw(f, app)).unwrap();
     let buf = term.backend().buffer().clone();
@@ -95,7 +95,7 @@ fn render(app: &App, w: u16, h: u16) -> String {
     out
 }
 
-fn feed(app: &mut App, sub: ReqId, entries: Vec<LogEntry>) {
+pub(super) fn feed(app: &mut App, sub: ReqId, entries: Vec<LogEntry>) {
     app.on_event(Event::Client(ClientEvent::Msg(ServerMsg::Entries {
         sub,
         entries,
@@ -478,7 +478,7 @@ fn enter_on_a_result_opens_context_and_l_goes_live() {
     assert!(q.contains("pod:ledger-0"), "{q}");
 }
 
-fn rule(name: &str, state: AlertState, enabled: bool) -> RuleStatus {
+pub(super) fn rule(name: &str, state: AlertState, enabled: bool) -> RuleStatus {
     let mut labels = BTreeMap::new();
     labels.insert("pod".to_string(), "checkout-7d9f".to_string());
     RuleStatus {

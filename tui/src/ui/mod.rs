@@ -12,7 +12,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
 
 use crate::app::{help, App, ConnState, PromptKind, Screen};
-use crate::keys::{self, Binding, Ctx, Key};
+use crate::keys::{self, Binding, Ctx, Key, Keys};
 use lookout_shared::{Level, LogEntry, Timestamp};
 
 /// Styles that fall back to text attributes when colour is off (`NO_COLOR`).
@@ -378,9 +378,15 @@ impl Foot {
             Foot::Keys(ctx) => {
                 let mut spans = Vec::new();
                 // `?` first so it survives narrow terminals; then the pane's keys.
+                let own = keys::table(ctx);
                 let help = keys::globals(ctx).filter(|k| k.covers(Key::Char('?')));
-                let rest = keys::globals(ctx).filter(|k| !k.covers(Key::Char('?')));
-                let rows = help.chain(keys::table(ctx)).chain(rest);
+                // A global the pane already spells out (`q`/`Esc` in the context
+                // view) would only repeat it.
+                let rest = keys::globals(ctx).filter(|g| {
+                    !g.covers(Key::Char('?'))
+                        && !matches!(g.keys, Keys::Of(ks) if ks.iter().all(|&k| own.iter().any(|o| o.covers(k))))
+                });
+                let rows = help.chain(own.iter().copied()).chain(rest);
                 for k in rows.filter(|k| k.bar) {
                     spans.push(Span::styled(format!(" {}", k.label()), t.bold()));
                     spans.push(Span::styled(format!(" {} ", k.what), t.dim()));
@@ -441,18 +447,27 @@ fn help_overlay(f: &mut Frame, app: &App, t: Theme, area: Rect) {
             t.bold().add_modifier(Modifier::UNDERLINED),
         ))
     };
-    let kw = 20;
-    let row = |k: &Binding| {
+    let own = keys::table(ctx);
+    let globals: Vec<&Binding> = keys::globals(ctx).collect();
+    // The key column fits the longest label.
+    let kw = own
+        .iter()
+        .chain(&globals)
+        .map(|k| k.label().chars().count())
+        .max()
+        .unwrap_or(0)
+        + 2;
+    let row = |k: &&Binding| {
         Line::from(vec![
             Span::styled(format!("  {:<kw$}", k.label()), t.fg(Color::Yellow)),
             Span::raw(k.what),
         ])
     };
     let mut lines = vec![section(ctx.title())];
-    lines.extend(keys::table(ctx).into_iter().map(row));
+    lines.extend(own.iter().map(row));
     lines.push(Line::raw(""));
     lines.push(section("Everywhere"));
-    lines.extend(keys::globals(ctx).map(row));
+    lines.extend(globals.iter().map(row));
     let h = lines.len() as u16 + 2;
     // As wide as the widest row, so no description is cut.
     let w = lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 4;

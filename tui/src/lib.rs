@@ -1,18 +1,49 @@
 //! `lookout`: the dashboard and CLI for lookoutd.
 //!
+//! # How the dashboard runs
+//!
+//! ```text
+//!  terminal                                                      lookoutd
+//!     │ crossterm events                                          ▲  │ websocket
+//!     ▼                                                           │  ▼
+//!  input thread                                   connection task (tokio, a worker
+//!  term::spawn_input: a std thread, since          thread): client::spawn; reconnects
+//!  crossterm's read blocks; polls 50 ms            with backoff, re-opens and resumes
+//!     │                                            subscriptions, drops repeats
+//!     │ Event::Key / Mouse (a resize is a Tick)      │ ClientEvent          ▲ ClientMsg
+//!     │ mpsc, bounded 1024                           │ mpsc, bounded 256    │ mpsc, unbounded
+//!     ▼                                              ▼                      │
+//!  ┌─ event loop: run_dashboard, on the main thread (the runtime's block_on) ─┼──┐
+//!  │ 1. wait for a key, a server event, the 250 ms tick or the next frame     │  │
+//!  │ 2. drain every pending key, then server events for at most 8 ms          │  │
+//!  │ 3. each one through App::on_event: the pure core, app/                   │  │
+//!  │      keys → the focused pane's handler (app/mod.rs routes by App::ctx)   │  │
+//!  │      server messages → the screen whose request they answer (replies)    │  │
+//!  │      ticks → the clock the core sees (it never reads one itself)         │  │
+//!  │ 4. drain App::outbox into the connection task's channel ─────────────────┘  │
+//!  │ 5. ui::draw(&App) into the terminal: at most every 33 ms, only if changed   │
+//!  └─────────────────────────────────────────────────────────────────────────────┘
+//! ```
+//!
+//! A flood of log lines costs one frame, never a frame per line, and keys are
+//! handled first. When the screen cannot keep up, the bounded channel from the
+//! connection task fills, the task stops reading the socket, and the daemon drops
+//! for this client and says so (a red marker in the tail) instead of memory growing.
+//! The core touches no terminal, socket or clock, so every behaviour is a unit test
+//! on ratatui's `TestBackend` (`app/tests.rs`).
+//!
+//! The subcommands ([`cli`]) skip the core and the screen: `lookout tail` reads the
+//! same connection task's events and prints them; the others open one
+//! [`client::Conn`], ask, print and exit.
+//!
+//! # Modules
+//!
+//! - [`app`]: the pure core: state changed only by events; requests out in its outbox.
+//! - [`keys`]: the key vocabulary the panes' tables are written in, and their index.
+//! - [`ui`]: drawing the state (one module per screen, plus the shared frame).
 //! - [`client`]: the websocket client (handshake, requests, reconnect and resume).
 //! - [`cli`]: the script-friendly subcommands.
-//! - [`app`]: the dashboard's state, changed only by events (pure, unit-tested).
-//! - [`ui`]: drawing the state (one module per screen).
-//! - [`keys`]: the key tables the bottom bar and the `?` overlay read.
 //! - [`term`]: the terminal: raw mode, restore on exit, panic and Ctrl-C.
-//!
-//! The event loop ([`run_dashboard`]) drains everything pending from the keyboard and
-//! (for at most 8 ms) the connection, then draws at most every 33 ms: a flood of log
-//! lines costs one frame, never a frame per line, and keys are handled first. When
-//! the screen cannot keep up, the bounded channel from the connection task fills, the
-//! task stops reading the socket, and the daemon drops for this client and says so
-//! (a red marker in the tail) instead of memory growing.
 
 pub mod app;
 pub mod cli;

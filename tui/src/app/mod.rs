@@ -1,6 +1,6 @@
 //! The dashboard's state and how events change it: the pure core.
 //!
-//! [`App::on_event`] is the only way state changes: keys, mouse, messages from the
+//! `App::on_event` is the only way state changes: keys, mouse, messages from the
 //! connection task and clock ticks go in; requests for the daemon come out in
 //! [`App::outbox`]. No terminal, socket or clock is touched here, so every behaviour
 //! is a unit test away (`tests.rs` drives it and renders on ratatui's `TestBackend`).
@@ -107,7 +107,7 @@ pub enum Reach {
     OutsideFields,
 }
 
-/// The dashboard-wide keys; [`App::on_key`] handles them before the pane does
+/// The dashboard-wide keys; `App::on_key` handles them before the pane does
 /// (`q`/`Esc` after: a pane may use them first).
 pub const GLOBAL: &[(Reach, Binding)] = &[
     (

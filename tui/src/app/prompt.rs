@@ -23,7 +23,7 @@ pub struct Prompt {
     pub input: TextInput,
 }
 
-/// The prompt's own keys; [`App::on_prompt_key`] handles these and types
+/// The prompt's own keys; `App::on_prompt_key` handles these and types
 /// everything else into the prompt.
 pub const KEYS: &[Binding] = &[bind(&[ENTER], "apply", true), bind(&[ESC], "cancel", true)];
 

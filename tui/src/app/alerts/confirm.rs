@@ -7,7 +7,7 @@ use crate::app::Effect;
 use crate::app::Outbox;
 use crate::keys::{bind, Binding, Key, Keys};
 
-/// The question's keys; [`Alerts::on_confirm_key`] handles exactly these (the
+/// The question's keys; `Alerts::on_confirm_key` handles exactly these (the
 /// screen keys F1-F3 still switch screens, leaving the question open).
 pub const KEYS: &[Binding] = &[
     bind(&[Key::Char('y'), Key::Char('Y')], "yes, delete", true),

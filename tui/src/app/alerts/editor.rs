@@ -12,7 +12,7 @@ use crate::app::input::TextInput;
 use crate::app::{Effect, Outbox};
 use crate::keys::{bind, Binding, Key, BACKTAB, DOWN, ENTER, ESC, LEFT, RIGHT, TAB, UP};
 
-/// The editor's own keys; [`Alerts::on_editor_key`] handles these and types
+/// The editor's own keys; `Alerts::on_editor_key` handles these and types
 /// everything else into the focused field.
 pub const KEYS: &[Binding] = &[
     bind(&[TAB, DOWN, ENTER], "next field", true),

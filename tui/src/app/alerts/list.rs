@@ -7,7 +7,7 @@ use super::{Alerts, Editor};
 use crate::app::{Effect, Outbox};
 use crate::keys::{bind, Binding, Key, DELETE, DOWN, END, ENTER, HOME, SPACE, UP};
 
-/// The rules list's keys; [`Alerts::on_list_key`] handles exactly these.
+/// The rules list's keys; `Alerts::on_list_key` handles exactly these.
 pub const KEYS: &[Binding] = &[
     bind(&[Key::Char('j'), Key::Char('k'), UP, DOWN], "move", true),
     bind(

@@ -9,7 +9,7 @@ use crate::app::tail::StreamKey;
 use crate::app::Effect;
 use crate::keys::{bind, Binding, Key, BACKSPACE, DOWN, ESC, UP};
 
-/// The context view's keys; [`Search::on_context_key`] handles exactly these.
+/// The context view's keys; `Search::on_context_key` handles exactly these.
 pub const KEYS: &[Binding] = &[
     bind(&[Key::Char('j'), Key::Char('k'), UP, DOWN], "scroll", true),
     bind(&[Key::Char('g'), Key::Char('G')], "top / bottom", false),

@@ -5,7 +5,7 @@ use super::{RangeChoice, Search, SearchFocus};
 use crate::app::{Effect, Outbox, PromptKind};
 use crate::keys::{bind, Binding, Key, BACKTAB, ENTER, LEFT, RIGHT, TAB};
 
-/// The histogram's keys; [`Search::on_histogram_key`] handles exactly these.
+/// The histogram's keys; `Search::on_histogram_key` handles exactly these.
 pub const KEYS: &[Binding] = &[
     bind(
         &[LEFT, RIGHT, Key::Char('h'), Key::Char('l')],

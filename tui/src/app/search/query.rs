@@ -5,7 +5,7 @@ use super::{Search, SearchFocus};
 use crate::app::{Effect, Outbox};
 use crate::keys::{bind, Binding, Key, BACKTAB, DOWN, ENTER, ESC, TAB};
 
-/// The query box's own keys; [`Search::on_query_key`] handles these and types
+/// The query box's own keys; `Search::on_query_key` handles these and types
 /// everything else into the box.
 pub const KEYS: &[Binding] = &[
     bind(&[ENTER], "search", true),

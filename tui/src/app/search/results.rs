@@ -10,7 +10,7 @@ use crate::keys::{bind, Binding, Key, BACKTAB, DOWN, END, ENTER, HOME, PGDN, PGU
 /// Lines of context asked for on each side of a hit.
 const CONTEXT_LINES: u32 = 20;
 
-/// The results list's keys; [`Search::on_results_key`] handles exactly these.
+/// The results list's keys; `Search::on_results_key` handles exactly these.
 pub const KEYS: &[Binding] = &[
     bind(&[Key::Char('j'), Key::Char('k'), UP, DOWN], "move", true),
     bind(
@@ -29,7 +29,7 @@ pub const KEYS: &[Binding] = &[
     bind(&[Key::Char('r')], "custom range", false),
     bind(&[Key::Ctrl('r')], "cycle range", false),
     bind(&[Key::Char('s')], "save results to a file", false),
-    bind(&[TAB, BACKTAB], "next / previous pane", false),
+    bind(&[TAB, BACKTAB], "next / previous pane", true),
 ];
 
 impl Search {

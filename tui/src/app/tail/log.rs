@@ -34,7 +34,7 @@ pub enum TimeFmt {
     Off,
 }
 
-/// The log pane's keys; [`Tail::on_log_key`] handles exactly these.
+/// The log pane's keys; `Tail::on_log_key` handles exactly these.
 pub const KEYS: &[Binding] = &[
     bind(
         &[Key::Char('j'), Key::Char('k'), UP, DOWN],

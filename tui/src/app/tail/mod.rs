@@ -3,7 +3,7 @@
 //!
 //! - [`streams`]: the tree pane: its state, keys and handler.
 //! - [`log`]: the log pane: scrollback, follow, find; keys and handler.
-//! - [`subscription`]: the query a selection and a filter make.
+//! - `subscription`: the query a selection and a filter make.
 //!
 //! Replies for this screen are the subscription's entries and drop markers, the
 //! streams watch, and errors for the subscription.

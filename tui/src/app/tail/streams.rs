@@ -64,7 +64,7 @@ pub enum TreeRow {
     },
 }
 
-/// The stream tree's keys; [`Tail::on_tree_key`] handles exactly these.
+/// The stream tree's keys; `Tail::on_tree_key` handles exactly these.
 pub const KEYS: &[Binding] = &[
     bind(&[Key::Char('j'), Key::Char('k'), UP, DOWN], "move", true),
     bind(&[SPACE], "toggle stream (pod/namespace: all of it)", true),

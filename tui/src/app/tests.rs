@@ -7,10 +7,9 @@ use crate::keys;
 use alerts::Editor;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use lookout_shared::protocol::{
-    Alert, AlertState, Bucket, ContextPage, ErrorCode, Histogram, Position, RuleSpec, RuleStatus,
-    RuleTestResult, SearchPage, StreamInfo,
+    Alert, AlertState, Bucket, ClientMsg, ContextPage, ErrorBody, ErrorCode, Histogram, Position,
+    ReqId, RuleSpec, RuleStatus, RuleTestResult, SearchPage, ServerMsg, StreamInfo,
 };
-use lookout_shared::protocol::{ClientMsg, ErrorBody, ReqId, ServerMsg};
 use lookout_shared::{Level, LogEntry};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;

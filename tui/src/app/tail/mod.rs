@@ -144,7 +144,7 @@ impl Tail {
 
     /// The daemon refused the subscription (a bad filter): said in the stream and
     /// the message line. [`Effect::Pass`] when `id` is not this screen's.
-    pub fn on_error(&mut self, id: ReqId, error: &ErrorBody) -> Effect {
+    pub fn on_reply_error(&mut self, id: ReqId, error: &ErrorBody) -> Effect {
         if Some(id) != self.sub {
             return Effect::Pass;
         }

@@ -9,12 +9,15 @@
 //!   atomically (the index does it in its commit payload; `--stdout` mode in a file).
 //! - [`CollectorHandle::followed`] lists the files followed right now (stream listing).
 
+mod batch;
 mod layout;
 pub mod parse;
 mod pool;
 pub mod positions;
+mod registry;
 mod runner;
 mod tailer;
+mod watch;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -230,15 +233,15 @@ impl Collector {
         };
         let stop = Arc::new(AtomicBool::new(false));
         let followed = Arc::new(Mutex::new(Vec::new()));
-        let runner = runner::Runner::new(
+        let runner = runner::Runner::new(runner::Start {
             cfg,
             ctx,
-            start,
+            positions: start,
             tx,
-            stop.clone(),
-            followed.clone(),
+            stop: stop.clone(),
+            followed: followed.clone(),
             max_watches,
-        );
+        });
         let thread = std::thread::Builder::new()
             .name("collector".into())
             .spawn(move || runner.run())?;

@@ -76,7 +76,8 @@ impl Daemon {
             "index opened"
         );
         let sinks = make_sinks(&index)?;
-        let node = node_name(config);
+        let collector_cfg = collector_config(config);
+        let node = collector_cfg.node.clone();
         let (batch_tx, batch_rx) = crossbeam_channel::bounded(QUEUE);
         let (index_tx, index_rx) = crossbeam_channel::bounded(QUEUE);
         let (stop_tx, stop_rx) = crossbeam_channel::bounded(1);
@@ -88,12 +89,8 @@ impl Daemon {
             index_tx,
             stop_rx,
         );
-        let collector = Collector::spawn(
-            collector_config(config, node.clone()),
-            recovered.positions,
-            batch_tx,
-        )
-        .with_context(|| format!("starting the collector on {}", config.log_dir.display()))?;
+        let collector = Collector::spawn(collector_cfg, recovered.positions, batch_tx)
+            .with_context(|| format!("starting the collector on {}", config.log_dir.display()))?;
         Ok(Daemon {
             index,
             sinks,
@@ -131,18 +128,15 @@ impl Drop for Daemon {
     }
 }
 
-/// The daemon's collector settings (also those of `--discard`, so it measures the
-/// same collector).
-fn collector_config(config: &Config, node: String) -> CollectorConfig {
+/// The collector's settings from the flags: the one construction the daemon,
+/// `--stdout` and `--discard` share, so every mode runs the same collector (node
+/// name fallback included) and `--discard` measures the daemon's.
+pub fn collector_config(config: &Config) -> CollectorConfig {
     CollectorConfig {
-        log_dir: config.log_dir.clone(),
         read_from: config.read_from,
-        node,
         max_line_bytes: config.max_line_bytes,
-        partial_timeout: Duration::from_secs(5),
-        rescan_interval: Duration::from_secs(30),
-        max_batch: 8192,
-        read_threads: 0,
+        max_watches: config.max_watches.unwrap_or(usize::MAX),
+        ..CollectorConfig::new(config.log_dir.clone(), node_name(config))
     }
 }
 
@@ -153,7 +147,7 @@ fn run_discard(config: &Config) -> anyhow::Result<()> {
     use std::io::Write as _;
     let (tx, rx) = crossbeam_channel::bounded(QUEUE);
     let _collector = Collector::spawn(
-        collector_config(config, node_name(config)),
+        collector_config(config),
         crate::collect::Positions::default(),
         tx,
     )

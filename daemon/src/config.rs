@@ -4,17 +4,10 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 
-/// Where to start in a file the daemon has never seen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum ReadFrom {
-    /// Collect what the file already holds (no line is missed at first deploy).
-    #[default]
-    Beginning,
-    /// Only lines written from now on.
-    End,
-}
+/// The collector's own type; the flag parses straight into it.
+pub use crate::collect::ReadFrom;
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -52,6 +45,12 @@ pub struct Config {
     /// Longest logical line kept whole; longer ones are truncated with a marker.
     #[arg(long, env = "LOOKOUT_MAX_LINE_BYTES", default_value_t = 1024 * 1024)]
     pub max_line_bytes: usize,
+
+    /// Most inotify watches the collector takes (the per-user limit is shared by
+    /// every root process on the node); directories beyond it are polled every
+    /// 250 ms. `0` disables inotify. Default: no cap of our own.
+    #[arg(long, env = "LOOKOUT_MAX_WATCHES")]
+    pub max_watches: Option<usize>,
 
     /// Websocket (and HTTP) listener for clients.
     #[arg(long, env = "LOOKOUT_LISTEN", default_value = "127.0.0.1:7700")]

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::collect::{Batch, Collector, CollectorConfig, Positions};
+use crate::collect::{Batch, Collector, Positions};
 use crate::config::Config;
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -77,7 +77,7 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
         .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
     let pos_path = positions_path(&config.data_dir);
     let mut positions = load_positions(&pos_path)?;
-    let cfg = CollectorConfig::from_config(config);
+    let cfg = crate::app::collector_config(config);
     let (tx, rx) = crossbeam_channel::bounded::<Batch>(4);
     let handle = Collector::spawn(cfg, positions.clone(), tx)
         .with_context(|| format!("collecting {}", config.log_dir.display()))?;

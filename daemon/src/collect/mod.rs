@@ -27,7 +27,6 @@ use std::time::Duration;
 
 use lookout_shared::LogEntry;
 
-use crate::config::{Config, ReadFrom};
 pub use positions::{FileKey, FilePosition, Format, PendingPartial, PositionUpdate, Positions};
 pub use tailer::TRUNCATED_MARKER;
 
@@ -40,7 +39,18 @@ pub struct Batch {
     pub positions: PositionUpdate,
 }
 
-/// Collector settings (from the daemon flags).
+/// Where to start in a file never seen before (the `--read-from` flag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum ReadFrom {
+    /// Collect what the file already holds (no line is missed at first deploy).
+    #[default]
+    Beginning,
+    /// Only lines written from now on.
+    End,
+}
+
+/// Collector settings: all the collector reads. The daemon builds them from its
+/// flags outside this module (`app::collector_config`), once for every mode.
 #[derive(Debug, Clone)]
 pub struct CollectorConfig {
     pub log_dir: PathBuf,
@@ -57,6 +67,10 @@ pub struct CollectorConfig {
     /// Threads reading and parsing files (different files in parallel, each file
     /// on one thread at a time); `0` picks [`default_read_threads`].
     pub read_threads: usize,
+    /// Most inotify watches to take: the per-user limit is shared by every root
+    /// process on the node. Directories beyond it are polled; `0` disables
+    /// inotify entirely.
+    pub max_watches: usize,
 }
 
 /// Two reader threads when the machine has two cores or more: parsing is the
@@ -69,8 +83,9 @@ pub fn default_read_threads() -> usize {
 }
 
 impl CollectorConfig {
-    /// Defaults for a log root: 5 s partial timeout, 10 s rescan, 4096-entry batches,
-    /// [`default_read_threads`] readers.
+    /// The defaults every mode of the daemon runs with: reading from the
+    /// beginning, 1 MiB lines, 5 s partial timeout, 30 s rescan, 8192-entry
+    /// batches, [`default_read_threads`] readers, no watch cap of our own.
     pub fn new(log_dir: impl Into<PathBuf>, node: impl Into<String>) -> Self {
         CollectorConfig {
             log_dir: log_dir.into(),
@@ -78,9 +93,10 @@ impl CollectorConfig {
             node: node.into(),
             max_line_bytes: 1024 * 1024,
             partial_timeout: Duration::from_secs(5),
-            rescan_interval: Duration::from_secs(10),
-            max_batch: 4096,
+            rescan_interval: Duration::from_secs(30),
+            max_batch: 8192,
             read_threads: 0,
+            max_watches: usize::MAX,
         }
     }
 
@@ -90,31 +106,6 @@ impl CollectorConfig {
             0 => default_read_threads(),
             n => n,
         }
-    }
-
-    /// From the daemon flags (node: `--node`, else the host name, else `unknown`).
-    pub fn from_config(config: &Config) -> Self {
-        let node = config.node.clone().unwrap_or_else(host_name);
-        CollectorConfig {
-            read_from: config.read_from,
-            max_line_bytes: config.max_line_bytes.max(1),
-            ..CollectorConfig::new(config.log_dir.clone(), node)
-        }
-    }
-}
-
-/// The host name, or `unknown`.
-pub fn host_name() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
-    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if r != 0 {
-        return "unknown".into();
-    }
-    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-    match std::str::from_utf8(&buf[..end]) {
-        Ok(s) if !s.is_empty() => s.to_string(),
-        _ => "unknown".into(),
     }
 }
 
@@ -200,10 +191,6 @@ pub struct Collector;
 
 impl Collector {
     /// Starts collecting `cfg.log_dir` from `start` positions, sending on `tx`.
-    ///
-    /// The environment variable `LOOKOUT_MAX_WATCHES` caps the inotify watches the
-    /// collector takes (the per-user limit is shared by every root process on the
-    /// node); directories beyond it are polled. `0` disables inotify entirely.
     pub fn spawn(
         cfg: CollectorConfig,
         start: Positions,
@@ -219,10 +206,6 @@ impl Collector {
                 source: std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
             });
         }
-        let max_watches = std::env::var("LOOKOUT_MAX_WATCHES")
-            .ok()
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .unwrap_or(usize::MAX);
         let bad_lines = Arc::new(AtomicU64::new(0));
         let truncated_lines = Arc::new(AtomicU64::new(0));
         let ctx = tailer::TailCtx {
@@ -240,7 +223,6 @@ impl Collector {
             tx,
             stop: stop.clone(),
             followed: followed.clone(),
-            max_watches,
         });
         let thread = std::thread::Builder::new()
             .name("collector".into())

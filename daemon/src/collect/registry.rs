@@ -21,8 +21,7 @@ use super::layout::{classify, kubelet_meta, plain_meta, tail_key, FileMeta, Link
 use super::positions::{fingerprint_of, FileKey, FilePosition, PositionUpdate};
 use super::tailer::{TailCtx, Tailer};
 use super::watch::{DirKind, Watches};
-use super::FollowedFile;
-use crate::config::ReadFrom;
+use super::{FollowedFile, ReadFrom};
 
 /// A rotated file idle this long at EOF is closed (its position is kept; it is
 /// reopened if it grows again).

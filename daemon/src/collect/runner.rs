@@ -44,7 +44,6 @@ pub(crate) struct Start {
     pub tx: crossbeam_channel::Sender<Batch>,
     pub stop: Arc<std::sync::atomic::AtomicBool>,
     pub followed: Arc<Mutex<Vec<FollowedFile>>>,
-    pub max_watches: usize,
 }
 
 impl Runner {
@@ -56,9 +55,8 @@ impl Runner {
             tx,
             stop,
             followed,
-            max_watches,
         } = start;
-        let watches = Watches::new(max_watches);
+        let watches = Watches::new(cfg.max_watches);
         let registry = Registry::new(
             cfg.log_dir.clone(),
             cfg.read_from,

@@ -6,11 +6,13 @@
 //! - [`duration`]: the human durations (`15m`, `7d`) used by flags, queries and rules.
 //! - [`protocol`]: every websocket message between a client and the daemon, plus the
 //!   search/stream/rule/alert payloads they carry.
+//! - [`limits`]: the sizes and caps both ends must respect, and the close codes.
 //!
 //! Both binaries depend on this crate and nothing else of each other, so a change to
 //! the wire shows up as a compile error on both sides at once.
 
 pub mod duration;
+pub mod limits;
 pub mod model;
 pub mod protocol;
 

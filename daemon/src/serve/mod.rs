@@ -2,9 +2,15 @@
 //! readiness and Prometheus metrics on `--metrics-listen`.
 //!
 //! [`start`] binds both listeners and runs them on the current tokio runtime until
-//! [`ServerHandle::shutdown`] (or drop). Each websocket connection gets a reader (this
-//! module's [`conn`]) and a writer task; tails are drained from [`Live`] queues by the
-//! writer, so a slow client only ever fills its own queues.
+//! [`ServerHandle::shutdown`] (or drop). The websocket side is in three layers:
+//! - `transport`: one connection's handshake, framing, keepalive, writer task and
+//!   close codes; it knows the protocol's shape but not where answers come from.
+//! - `handlers`: one module per request kind, answering from a `source`.
+//! - `source`: the narrow interface the handlers read (search, context, streams,
+//!   tails, alerting), and this node's implementation of it.
+//!
+//! Tails are drained from [`Live`] queues by the writer, so a slow client only ever
+//! fills its own queues. Every bound on a connection is in [`limits`].
 //!
 //! Security: the default listen address is loopback (reachable through `kubectl
 //! port-forward`, not from other pods). A non-loopback address needs a token unless
@@ -12,8 +18,11 @@
 //! no log content and needs no token.
 
 pub mod alerting;
-mod conn;
+mod handlers;
+pub mod limits;
+mod source;
 mod tail;
+mod transport;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -29,62 +38,17 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
 pub use alerting::Alerting;
+pub use limits::Limits;
 pub use tail::RESUME_SKEW;
+
+use handlers::Handlers;
+use source::{NodeSource, Source};
+use transport::Transport;
 
 use crate::index::Index;
 use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::streams::Streams;
-
-/// Per-connection and per-request limits. Defaults suit a node daemon with a few
-/// interactive clients.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// Largest client message; a larger one is refused with `limit_exceeded` (and
-    /// one over four times this closes the connection with code 1009).
-    pub max_frame_bytes: usize,
-    /// Tail subscriptions per connection.
-    pub max_subscriptions: usize,
-    /// Searches, contexts and rule requests running at once per connection.
-    pub max_concurrent_searches: usize,
-    /// A search (or context, rule test, resume) taking longer gets a `timeout` error.
-    pub query_timeout: Duration,
-    /// Entries waiting per subscription before new ones are dropped (and counted).
-    pub sub_queue: usize,
-    /// Largest `backfill` honoured (larger ones are clamped).
-    pub max_backfill: u32,
-    /// Most entries replayed from the index on resume; the rest is reported dropped.
-    pub max_resume: usize,
-    /// A client that does not take a frame within this long is disconnected.
-    pub write_timeout: Duration,
-    /// How often the server pings.
-    pub ping_interval: Duration,
-    /// A client silent (no frame, no pong) for this long is disconnected.
-    pub ping_timeout: Duration,
-    /// Time allowed for the client's `hello`.
-    pub hello_timeout: Duration,
-    /// Connections at once; more are refused with HTTP 503.
-    pub max_connections: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_frame_bytes: 1 << 20,
-            max_subscriptions: 32,
-            max_concurrent_searches: 4,
-            query_timeout: Duration::from_secs(30),
-            sub_queue: 16_384,
-            max_backfill: 10_000,
-            max_resume: 100_000,
-            write_timeout: Duration::from_secs(30),
-            ping_interval: Duration::from_secs(15),
-            ping_timeout: Duration::from_secs(45),
-            hello_timeout: Duration::from_secs(10),
-            max_connections: 256,
-        }
-    }
-}
 
 /// Server settings (from the daemon flags).
 #[derive(Debug, Clone)]
@@ -166,9 +130,9 @@ pub(crate) struct Shared {
     pub streams: Arc<Streams>,
     pub metrics: Arc<Metrics>,
     pub alerting: Option<Arc<dyn Alerting>>,
-    pub status: watch::Receiver<Arc<ServerStatus>>,
-    pub shutdown: watch::Receiver<bool>,
     pub connections: Arc<Semaphore>,
+    /// What every websocket connection shares.
+    pub transport: Arc<Transport>,
 }
 
 impl Shared {
@@ -253,6 +217,14 @@ pub async fn start(cfg: ServeConfig, ctx: ServeContext) -> Result<ServerHandle, 
         let _ = index.set(ix);
         ctx.metrics.set_index_open(true);
     }
+    let transport = Arc::new(Transport {
+        node: cfg.node.clone(),
+        token: cfg.token.clone(),
+        limits: cfg.limits.clone(),
+        metrics: Arc::clone(&ctx.metrics),
+        status: status_rx,
+        shutdown: shutdown_rx.clone(),
+    });
     let shared = Arc::new(Shared {
         connections: Arc::new(Semaphore::new(cfg.limits.max_connections)),
         cfg,
@@ -261,8 +233,7 @@ pub async fn start(cfg: ServeConfig, ctx: ServeContext) -> Result<ServerHandle, 
         streams: ctx.streams,
         metrics: ctx.metrics,
         alerting: ctx.alerting,
-        status: status_rx,
-        shutdown: shutdown_rx.clone(),
+        transport,
     });
 
     let mut tasks = Vec::new();
@@ -388,15 +359,21 @@ async fn ws_handler(
         )
             .into_response();
     };
-    // Frames up to the limit are read; larger ones up to 4x the limit are read and
-    // refused with an error (the connection stays usable); beyond that the
-    // websocket layer gives up and the connection closes with 1009.
-    let hard = shared.cfg.limits.max_frame_bytes.saturating_mul(4);
+    // Frames up to the limit are read; larger ones up to `HARD_FRAME_FACTOR` times
+    // the limit are read and refused with an error (the connection stays usable);
+    // beyond that the websocket layer gives up and the connection closes with 1009.
+    let hard = shared.cfg.limits.hard_frame_bytes();
     ws.max_message_size(hard)
         .max_frame_size(hard)
         .on_upgrade(move |socket| async move {
             let _permit = permit;
-            conn::run(socket, shared, peer).await;
+            let transport = Arc::clone(&shared.transport);
+            let limits = shared.cfg.limits.clone();
+            let source: Arc<dyn Source> = Arc::new(NodeSource(shared));
+            transport::run(socket, transport, peer, move |out| {
+                Handlers::new(source, limits, out)
+            })
+            .await;
         })
 }
 

@@ -6,8 +6,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use crate::support::serve::*;
 use clap::Parser;
 use lookout_daemon::config::Config;
+use lookout_shared::limits::close;
+use lookout_shared::protocol::{ErrorCode, ServerMsg};
 use lookout_shared::LogEntry;
 
 /// Kills the child even when an assertion fails first.
@@ -63,5 +66,39 @@ fn stdout_mode_built_its_collector_with_other_defaults_than_the_daemon() {
     assert_eq!(
         entry.node, daemon.node,
         "--stdout stamps the node name the daemon would"
+    );
+}
+
+/// Frames past the websocket layer's own limit (4x `max_frame_bytes`) were told
+/// apart from other read failures by matching "too long" / "Space limit" in the
+/// library's error text: a reworded message would have turned the clear error and
+/// close 1009 into a silent disconnect. They are now matched by error type; this
+/// checks what the client sees.
+#[tokio::test]
+async fn oversized_frame_was_detected_by_matching_error_text() {
+    let mut o = opts();
+    o.cfg.limits.max_frame_bytes = 1000;
+    let srv = TestServer::with(o).await;
+    let mut c = Client::connect(srv.addr()).await;
+    // Past the hard limit (4000 bytes): the server stops reading this frame.
+    c.send_text(&format!(
+        r#"{{"type":"search","id":1,"query":"{}"}}"#,
+        "a".repeat(5000)
+    ))
+    .await;
+    match c.next().await {
+        Ok(ServerMsg::Error { id, error }) => {
+            assert_eq!(id, None, "the frame was not read, so its id is unknown");
+            assert_eq!(error.code, ErrorCode::LimitExceeded);
+            assert_eq!(error.message, "frame far larger than the 1000 byte limit");
+        }
+        other => panic!("expected a limit_exceeded error, got {other:?}"),
+    }
+    assert_eq!(
+        c.closed().await,
+        Some((
+            close::TOO_BIG,
+            "frame far larger than the 1000 byte limit".to_string()
+        ))
     );
 }

@@ -7,9 +7,8 @@
 //! same alert (same labels) replaces a queued older one, so a sink that comes back
 //! hears the latest state, not a backlog.
 //!
-//! HTTP is a minimal HTTP/1.1 client over tokio's `TcpStream` (plain `http://`
-//! only: Alertmanager and webhooks sit in the cluster network; TLS belongs to a
-//! sidecar or proxy). It is public so tests can query Alertmanager with it.
+//! HTTP is [`super::http`]: a deadline on every exchange, a byte bound on every
+//! response body.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,142 +18,14 @@ use std::time::Duration;
 use lookout_shared::protocol::AlertState;
 use lookout_shared::{LogEntry, Timestamp};
 use serde::Serialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::eval::Notification;
+use super::http::{HttpClient, HttpUrl};
 
 /// Most notifications waiting per sink.
 pub const QUEUE_CAP: usize = 1000;
 /// Most alerts per POST.
 const BATCH: usize = 64;
-
-/// An HTTP failure.
-#[derive(Debug, thiserror::Error)]
-pub enum HttpError {
-    #[error("bad URL {0:?}: expected http://host[:port][/path]")]
-    BadUrl(String),
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-    #[error("timed out")]
-    Timeout,
-    #[error("malformed HTTP response")]
-    Malformed,
-}
-
-/// A parsed `http://host:port/path`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpUrl {
-    pub host: String,
-    pub port: u16,
-    pub path: String,
-}
-
-impl HttpUrl {
-    pub fn parse(url: &str) -> Result<HttpUrl, HttpError> {
-        let bad = || HttpError::BadUrl(url.to_string());
-        let rest = url.trim().strip_prefix("http://").ok_or_else(bad)?;
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        let (host, port) = match authority.rfind(':') {
-            Some(i) if !authority.ends_with(']') => (
-                &authority[..i],
-                authority[i + 1..].parse::<u16>().map_err(|_| bad())?,
-            ),
-            _ => (authority, 80),
-        };
-        if host.is_empty() {
-            return Err(bad());
-        }
-        Ok(HttpUrl {
-            host: host.to_string(),
-            port,
-            path: path.to_string(),
-        })
-    }
-
-    /// This URL with `suffix` appended to its path (`/api/v2/alerts`).
-    pub fn join(&self, suffix: &str) -> HttpUrl {
-        let mut u = self.clone();
-        u.path = format!("{}{}", u.path.trim_end_matches('/'), suffix);
-        u
-    }
-}
-
-/// One HTTP/1.1 exchange (`Connection: close`); returns status and body.
-pub async fn http_request(
-    method: &str,
-    url: &HttpUrl,
-    body: Option<&[u8]>,
-    timeout: Duration,
-) -> Result<(u16, Vec<u8>), HttpError> {
-    tokio::time::timeout(timeout, exchange(method, url, body))
-        .await
-        .map_err(|_| HttpError::Timeout)?
-}
-
-async fn exchange(
-    method: &str,
-    url: &HttpUrl,
-    body: Option<&[u8]>,
-) -> Result<(u16, Vec<u8>), HttpError> {
-    let mut s = tokio::net::TcpStream::connect((url.host.as_str(), url.port)).await?;
-    let body = body.unwrap_or_default();
-    let head = format!(
-        "{method} {} HTTP/1.1\r\nHost: {}:{}\r\nUser-Agent: lookoutd\r\nAccept: application/json\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        url.path,
-        url.host,
-        url.port,
-        body.len()
-    );
-    s.write_all(head.as_bytes()).await?;
-    s.write_all(body).await?;
-    s.flush().await?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).await?;
-    parse_response(&raw)
-}
-
-fn parse_response(raw: &[u8]) -> Result<(u16, Vec<u8>), HttpError> {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or(HttpError::Malformed)?;
-    let head = std::str::from_utf8(&raw[..split]).map_err(|_| HttpError::Malformed)?;
-    let body = &raw[split + 4..];
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|c| c.parse().ok())
-        .ok_or(HttpError::Malformed)?;
-    let chunked = lines.any(|l| {
-        let l = l.to_ascii_lowercase();
-        l.starts_with("transfer-encoding:") && l.contains("chunked")
-    });
-    if !chunked {
-        return Ok((status, body.to_vec()));
-    }
-    let mut out = Vec::new();
-    let mut rest = body;
-    loop {
-        let eol = rest
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .ok_or(HttpError::Malformed)?;
-        let size_text = std::str::from_utf8(&rest[..eol]).map_err(|_| HttpError::Malformed)?;
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-            .map_err(|_| HttpError::Malformed)?;
-        rest = &rest[eol + 2..];
-        if size == 0 {
-            return Ok((status, out));
-        }
-        let chunk = rest.get(..size).ok_or(HttpError::Malformed)?;
-        out.extend_from_slice(chunk);
-        rest = rest.get(size + 2..).ok_or(HttpError::Malformed)?;
-    }
-}
 
 /// Where notifications go.
 #[derive(Debug, Clone)]
@@ -364,6 +235,7 @@ pub async fn run_sink(
     stop: Arc<AtomicBool>,
 ) {
     let url = sink.url();
+    let client = HttpClient::new(backoff.request_timeout);
     let mut delay = backoff.initial;
     while !stop.load(Ordering::Relaxed) {
         let batch = sink.take();
@@ -373,7 +245,7 @@ pub async fn run_sink(
             continue;
         }
         let body = sink.body(&batch, &generator_url);
-        match http_request("POST", &url, Some(&body), backoff.request_timeout).await {
+        match client.request("POST", &url, Some(&body)).await {
             Ok((code, _)) if (200..300).contains(&code) => {
                 sink.stats
                     .sent
@@ -384,10 +256,7 @@ pub async fn run_sink(
                 // The receiver refuses this content: retrying will not help.
                 sink.stats.failures.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(
-                    "alert sink {}:{}{} refused {} alerts: HTTP {code}: {}",
-                    url.host,
-                    url.port,
-                    url.path,
+                    "alert sink {url} refused {} alerts: HTTP {code}: {}",
                     batch.len(),
                     String::from_utf8_lossy(&resp)
                 );
@@ -398,13 +267,7 @@ pub async fn run_sink(
                     Ok((code, _)) => format!("HTTP {code}"),
                     Err(e) => e.to_string(),
                 };
-                tracing::warn!(
-                    "alert sink {}:{}{} unreachable ({why}); retrying in {:?}",
-                    url.host,
-                    url.port,
-                    url.path,
-                    delay
-                );
+                tracing::warn!("alert sink {url} unreachable ({why}); retrying in {delay:?}");
                 sink.put_back(batch);
                 let until = tokio::time::Instant::now() + delay;
                 while tokio::time::Instant::now() < until && !stop.load(Ordering::Relaxed) {
@@ -413,34 +276,5 @@ pub async fn run_sink(
                 delay = (delay * 2).min(backoff.max);
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_parse() {
-        let u = HttpUrl::parse("http://127.0.0.1:9093").unwrap();
-        assert_eq!(
-            (u.host.as_str(), u.port, u.path.as_str()),
-            ("127.0.0.1", 9093, "/")
-        );
-        assert_eq!(u.join("/api/v2/alerts").path, "/api/v2/alerts");
-        let u = HttpUrl::parse("http://am.monitoring/x/").unwrap();
-        assert_eq!(u.port, 80);
-        assert_eq!(u.join("/api/v2/alerts").path, "/x/api/v2/alerts");
-        assert!(HttpUrl::parse("https://x").is_err());
-        assert!(HttpUrl::parse("http://:80").is_err());
-    }
-
-    #[test]
-    fn chunked_responses_decode() {
-        let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
-        let (code, body) = parse_response(raw).unwrap();
-        assert_eq!(code, 200);
-        assert_eq!(body, b"abcde");
-        assert!(parse_response(b"garbage").is_err());
     }
 }

@@ -30,6 +30,7 @@
 //! - [`eval`]: per-second counts, the state machine, the history preview.
 //! - [`template`]: `{{ $labels.x }}` / `{{ $value }}` in annotations.
 //! - [`deliver`]: Alertmanager v2 and webhook sinks with queues and backoff.
+//! - [`http`]: the HTTP client they post with (a deadline and a body bound each).
 //!
 //! Threads: `publish` only `try_send`s the batch (an `Arc` clone per entry) to the
 //! evaluator thread; a full channel drops the batch and counts it. The evaluator
@@ -39,6 +40,7 @@
 
 pub mod deliver;
 pub mod eval;
+pub mod http;
 pub mod rules;
 pub mod store;
 pub mod template;
@@ -58,10 +60,11 @@ use lookout_shared::protocol::{
 use lookout_shared::{LogEntry, Timestamp};
 use tokio::sync::broadcast;
 
+use self::http::HttpUrl;
 use crate::index::{Index, SearchError};
 use crate::ingest::EntrySink;
 use crate::query::Query;
-use deliver::{Backoff, HttpUrl, Sink, SinkKind};
+use deliver::{Backoff, Sink, SinkKind};
 use eval::{EvalParams, RuleState};
 use rules::{compile, compile_all, CompiledRule, RuleError};
 

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lookout_daemon::alert::deliver::{http_request, HttpUrl};
+use lookout_daemon::alert::http::{http_request, HttpUrl};
 use lookout_daemon::alert::{AlertEngine, EngineConfig};
 use lookout_daemon::ingest::EntrySink;
 use lookout_shared::protocol::RuleSpec;

@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use lookout_shared::limits::MAX_FRAME_BYTES;
 use lookout_shared::protocol::{ClientMsg, Cursor, ErrorCode, ReqId, ServerMsg, PROTOCOL_VERSION};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -39,6 +40,9 @@ pub enum ClientError {
     Unauthorized(String),
     #[error("unexpected frame from the daemon: {0}")]
     Protocol(String),
+    /// Refused here rather than sent: the daemon would refuse it anyway.
+    #[error("request of {bytes} bytes is over the daemon's limit of {limit} bytes per message")]
+    TooLarge { bytes: usize, limit: usize },
     #[error("timed out waiting for the daemon")]
     Timeout,
 }
@@ -149,6 +153,12 @@ impl Conn {
 
     pub async fn send(&mut self, msg: &ClientMsg) -> Result<(), ClientError> {
         let text = serde_json::to_string(msg).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        if text.len() > MAX_FRAME_BYTES {
+            return Err(ClientError::TooLarge {
+                bytes: text.len(),
+                limit: MAX_FRAME_BYTES,
+            });
+        }
         self.ws.send(Message::text(text)).await?;
         Ok(())
     }

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use anyhow::{anyhow, bail, Context as _};
 use clap::{Args, Subcommand};
 use lookout_shared::duration::parse_duration;
+use lookout_shared::limits::MAX_PAGE;
 use lookout_shared::protocol::{
     ClientMsg, ErrorBody, Order, RuleSpec, SearchParams, ServerMsg, TimeRange,
 };
@@ -243,10 +244,12 @@ pub async fn search(g: &Global, a: SearchArgs) -> anyhow::Result<()> {
     let mut cursor = None;
     let mut total;
     loop {
+        // Pages as large as the daemon serves; it clamps anything larger.
+        let page = u64::from(MAX_PAGE);
         let want = if a.limit == 0 {
-            1000
+            page
         } else {
-            (a.limit - printed).min(1000)
+            (a.limit - printed).min(page)
         };
         let id = conn.next_id();
         let msg = ClientMsg::Search {

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use lookout_shared::limits::MAX_FRAME_BYTES;
 use lookout_shared::protocol::{
     ClientMsg, Cursor, ErrorBody, ErrorCode, ServerMsg, PROTOCOL_VERSION,
 };
@@ -89,6 +90,42 @@ async fn version_mismatch_and_bad_token_are_clear_errors() {
     assert!(matches!(e, ClientError::Unauthorized(_)), "{e}");
     assert!(e.to_string().contains("--token"), "{e}");
     server.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_request_over_the_frame_limit_is_refused_before_sending() {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", l.local_addr().unwrap());
+    let peer = tokio::spawn(async move {
+        let mut ws = accept(&l, None).await;
+        // The only request that arrives is the small one.
+        let m = recv(&mut ws).await;
+        send(&mut ws, &ServerMsg::Ok { id: 2 }).await;
+        m
+    });
+    let mut conn = Conn::connect(&url, None).await.unwrap();
+    let big = ClientMsg::Search {
+        id: 1,
+        params: lookout_shared::protocol::SearchParams {
+            query: "a".repeat(MAX_FRAME_BYTES),
+            ..Default::default()
+        },
+    };
+    match conn.send(&big).await {
+        Err(ClientError::TooLarge { bytes, limit }) => {
+            assert_eq!(limit, MAX_FRAME_BYTES);
+            assert!(bytes > MAX_FRAME_BYTES);
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    conn.send(&ClientMsg::Unsubscribe { id: 2, sub: 9 })
+        .await
+        .unwrap();
+    assert_eq!(conn.recv().await.unwrap(), ServerMsg::Ok { id: 2 });
+    assert_eq!(
+        peer.await.unwrap(),
+        ClientMsg::Unsubscribe { id: 2, sub: 9 }
+    );
 }
 
 #[tokio::test]

@@ -40,7 +40,14 @@ pub(crate) struct Initial {
     pub warning: Option<String>,
 }
 
-const PAGE: u32 = 1000;
+/// Index page size while gathering history: the largest page a search serves,
+/// so a long resume takes as few index round trips as it can.
+const PAGE: u32 = lookout_shared::limits::MAX_PAGE;
+
+/// Extra entries asked for on a backfill's first page: the newest ones may also be
+/// in the ring (and are skipped), so a page of exactly `want` would often fall short
+/// and cost a second search.
+const BACKFILL_SLACK: u32 = 64;
 
 /// Computes the initial entries; blocking (index searches).
 pub(crate) fn initial(
@@ -138,7 +145,7 @@ pub(crate) fn initial(
                     let want = n - ring.len();
                     let mut params = SearchParams {
                         query: query.text().to_string(),
-                        limit: PAGE.min(want as u32 + 64),
+                        limit: PAGE.min(want as u32 + BACKFILL_SLACK),
                         order: Order::NewestFirst,
                         ..Default::default()
                     };

@@ -14,7 +14,7 @@ pub(super) async fn apply(h: &mut Handlers, id: ReqId, watch: bool) {
     };
     if watch {
         if let Err(e) = h.check_new_sub(id) {
-            return h.send(e).await;
+            return h.send(*e).await;
         }
     }
     // Subscribe before listing so no change falls between the two.

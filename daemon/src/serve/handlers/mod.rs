@@ -116,21 +116,21 @@ impl Handlers {
     }
 
     /// Whether `id` may open a new subscription: free, and under the limit.
-    fn check_new_sub(&self, id: ReqId) -> Result<(), ServerMsg> {
+    fn check_new_sub(&self, id: ReqId) -> Result<(), Box<ServerMsg>> {
         if self.subs.contains_key(&id) {
-            return Err(ServerMsg::error(
+            return Err(Box::new(ServerMsg::error(
                 Some(id),
                 ErrorCode::Conflict,
                 format!("subscription id {id} is already in use on this connection"),
-            ));
+            )));
         }
         let max = self.limits.max_subscriptions;
         if self.subs.len() >= max {
-            return Err(ServerMsg::error(
+            return Err(Box::new(ServerMsg::error(
                 Some(id),
                 ErrorCode::LimitExceeded,
                 format!("at most {max} subscriptions per connection; unsubscribe one first"),
-            ));
+            )));
         }
         Ok(())
     }

@@ -7,7 +7,7 @@ use super::{Handlers, TaskGuard};
 pub(super) async fn apply(h: &mut Handlers, id: ReqId, watch: bool) {
     if watch {
         if let Err(e) = h.check_new_sub(id) {
-            return h.send(e).await;
+            return h.send(*e).await;
         }
     }
     let mut rx = h.source.streams();

@@ -26,7 +26,7 @@ pub(super) async fn subscribe(
         None => None,
     };
     if let Err(e) = h.check_new_sub(id) {
-        return h.send(e).await;
+        return h.send(*e).await;
     }
     let query = match Query::parse(query) {
         Ok(q) => q,

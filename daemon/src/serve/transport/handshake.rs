@@ -11,14 +11,14 @@ use tokio::time::Instant;
 pub(super) struct Refusal {
     pub code: u16,
     pub reason: String,
-    pub reply: Option<ServerMsg>,
+    pub reply: Option<Box<ServerMsg>>,
 }
 
 fn refuse(code: u16, reason: impl Into<String>, reply: Option<ServerMsg>) -> Refusal {
     Refusal {
         code,
         reason: reason.into(),
-        reply,
+        reply: reply.map(Box::new),
     }
 }
 

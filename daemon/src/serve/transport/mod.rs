@@ -174,7 +174,7 @@ pub(crate) async fn run<S: Session>(
         tracing::debug!(%peer, code = r.code, reason = r.reason, "handshake refused");
         if let Some(reply) = r.reply {
             metrics.client_errors.fetch_add(1, Ordering::Relaxed);
-            let _ = send_now(&mut socket, text(&reply), CLOSE_GRACE).await;
+            let _ = send_now(&mut socket, text(&*reply), CLOSE_GRACE).await;
         }
         let _ = send_now(&mut socket, close_msg(r.code, &r.reason), CLOSE_GRACE).await;
         return;

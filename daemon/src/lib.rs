@@ -17,7 +17,8 @@
 //! - [`config`]: flags and their defaults.
 //! - [`collect`]: from files on disk to [`collect::Batch`]es of entries.
 //! - [`level`]: severity detection on a line's text.
-//! - [`query`]: the query language, compiled both to tantivy and to a live matcher.
+//! - [`matcher`]: the shared query tree evaluated on one entry (live tail, alerting);
+//!   [`index::compile`] is its tantivy twin.
 //! - [`ingest`]: the stage between collector and consumers.
 //! - [`index`]: durable storage and search.
 //! - [`live`]: live-tail fan-out.
@@ -36,8 +37,8 @@ pub mod index;
 pub mod ingest;
 pub mod level;
 pub mod live;
+pub mod matcher;
 pub mod metrics;
-pub mod query;
 pub mod serve;
 pub mod sim;
 pub mod stdout_sink;

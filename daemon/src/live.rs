@@ -17,11 +17,12 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use lookout_shared::query::Query;
 use lookout_shared::{LogEntry, Timestamp};
 use tokio::sync::Notify;
 
 use crate::ingest::EntrySink;
-use crate::query::Query;
+use crate::matcher::Matches;
 
 /// Sizes of the fan-out.
 #[derive(Debug, Clone)]

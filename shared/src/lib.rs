@@ -7,6 +7,8 @@
 //! - [`protocol`]: every websocket message between a client and the daemon, plus the
 //!   search/stream/rule/alert payloads they carry.
 //! - [`limits`]: the sizes and caps both ends must respect, and the close codes.
+//! - [`query`]: the query language's tree, parser and word splitting (the daemon
+//!   compiles the tree to its index and live matcher; the dashboard highlights with it).
 //!
 //! Both binaries depend on this crate and nothing else of each other, so a change to
 //! the wire shows up as a compile error on both sides at once.
@@ -15,5 +17,6 @@ pub mod duration;
 pub mod limits;
 pub mod model;
 pub mod protocol;
+pub mod query;
 
 pub use model::{Level, LogEntry, Stream, Timestamp};

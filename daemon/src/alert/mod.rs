@@ -57,13 +57,14 @@ use lookout_shared::duration::parse_duration;
 use lookout_shared::protocol::{
     Alert, AlertState, ErrorBody, ErrorCode, RuleSpec, RuleStatus, RuleTestResult, TimeRange,
 };
+use lookout_shared::query::Query;
 use lookout_shared::{LogEntry, Timestamp};
 use tokio::sync::broadcast;
 
 use self::http::HttpUrl;
 use crate::index::{Index, SearchError};
 use crate::ingest::EntrySink;
-use crate::query::Query;
+use crate::matcher::Matches;
 use deliver::{Backoff, Sink, SinkKind};
 use eval::{EvalParams, RuleState};
 use rules::{compile, compile_all, CompiledRule, RuleError};

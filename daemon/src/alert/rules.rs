@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use lookout_shared::duration::parse_duration;
 use lookout_shared::protocol::{ErrorBody, ErrorCode, Position, RuleSpec};
+use lookout_shared::query::Query;
 use lookout_shared::LogEntry;
 
 use super::template::Template;
-use crate::query::Query;
 
 /// Longest window: the evaluator keeps per-second counts for a window, so this
 /// bounds its memory per group (and 24 h is the longest preview too).

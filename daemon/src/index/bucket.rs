@@ -19,10 +19,10 @@ use std::sync::RwLock;
 use serde::{Deserialize, Serialize};
 use tantivy::{IndexReader, ReloadPolicy};
 
+use super::analyzer;
 use super::schema::Fields;
 use super::IndexError;
 use crate::collect::Positions;
-use crate::query::text;
 
 /// Name of the marker file that makes a directory ours.
 pub const MARKER: &str = "LOOKOUT-DATA";
@@ -196,7 +196,7 @@ pub fn list_buckets(data_dir: &Path) -> Result<Vec<u64>, IndexError> {
 fn register(index: &tantivy::Index) {
     index
         .tokenizers()
-        .register(text::TOKENIZER, text::analyzer());
+        .register(analyzer::TOKENIZER, analyzer::analyzer());
 }
 
 fn corrupt(path: &Path, e: impl std::fmt::Display) -> IndexError {

@@ -1,11 +1,13 @@
-//! The query AST compiled to tantivy: the index side of [`crate::query`].
+//! The shared query tree ([`lookout_shared::query`]) compiled to tantivy: the index
+//! side; [`crate::matcher`] is the live side.
 //!
-//! Message words become terms and phrases (already tokenised by the parser with the
-//! index's own analyzer); raw values become exact terms, term sets, or a regex
+//! Message words become terms and phrases (already split by the parser with the
+//! shared word rules, which the index's [`super::analyzer`] follows); raw values become exact terms, term sets, or a regex
 //! automaton over the term dictionary for a prefix (`pod:checkout-*`).
 
 use std::ops::Bound;
 
+use lookout_shared::query::{Node, RawValue};
 use tantivy::query::{
     AllQuery, BooleanQuery, EmptyQuery, Occur, PhraseQuery, Query as TQuery, RangeQuery,
     RegexQuery, TermQuery, TermSetQuery,
@@ -14,7 +16,6 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DateTime, Term};
 
 use super::schema::Fields;
-use crate::query::{Node, RawValue};
 
 /// The tantivy query for `node`.
 pub fn compile(node: &Node, f: &Fields) -> Box<dyn TQuery> {

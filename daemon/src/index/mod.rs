@@ -10,8 +10,10 @@
 //!   blocking calls (the server runs them on a blocking thread).
 //!
 //! Layout and recovery are described in [`bucket`]; the commit loop in [`writer`];
-//! result ordering in [`collect`]; query compilation in [`compile`].
+//! result ordering in [`collect`]; query compilation in [`compile`], with the
+//! `message` analyzer in [`analyzer`].
 
+pub mod analyzer;
 pub mod bucket;
 pub mod collect;
 pub mod compile;
@@ -29,13 +31,13 @@ use lookout_shared::protocol::{
     Bucket as HistBucket, ContextPage, Cursor, Histogram, Order, Position, SearchPage,
     SearchParams, TimeRange,
 };
+use lookout_shared::query::{Query, QueryError};
 use lookout_shared::{LogEntry, Timestamp};
 use tantivy::query::{BooleanQuery, EnableScoring, Occur, Query as TQuery, TermQuery, Weight};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{Searcher, TantivyDocument, Term};
 
 use crate::collect::{PositionUpdate, Positions};
-use crate::query::{Query, QueryError};
 use bucket::{Bucket, Payload, FORMAT_VERSION};
 use collect::{key, unkey, HistSpec, Hit, Seg, Summaries, TopFruit, TopSpec};
 use schema::Fields;

@@ -12,10 +12,11 @@
 //!   one untokenised term each, stored, no fieldnorms (never scored) and no fast
 //!   column (nothing reads one; building the per-segment dictionaries for six string
 //!   columns was about a third of ingest CPU).
-//! - `message`: [`crate::query::text`] words with positions (phrase queries), stored.
+//! - `message`: [`analyzer`] words with positions (phrase queries), stored.
 //!
 //! Changing any of this changes the schema: bump [`super::bucket::FORMAT_VERSION`].
 
+use lookout_shared::query::RawField;
 use lookout_shared::{Level, LogEntry, Stream, Timestamp};
 use tantivy::schema::{
     DateOptions, DateTimePrecision, Field, IndexRecordOption, NumericOptions, Schema,
@@ -23,7 +24,7 @@ use tantivy::schema::{
 };
 use tantivy::{DateTime, TantivyDocument};
 
-use crate::query::{text, RawField};
+use super::analyzer;
 
 /// Field handles of the schema.
 #[derive(Debug, Clone)]
@@ -91,7 +92,7 @@ impl Fields {
             TextOptions::default()
                 .set_indexing_options(
                     TextFieldIndexing::default()
-                        .set_tokenizer(text::TOKENIZER)
+                        .set_tokenizer(analyzer::TOKENIZER)
                         .set_fieldnorms(false)
                         .set_index_option(IndexRecordOption::WithFreqsAndPositions),
                 )

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use lookout_shared::protocol::{
     ContextPage, Cursor, ErrorBody, ErrorCode, SearchPage, SearchParams, StreamInfo,
 };
+use lookout_shared::query::Query;
 use tokio::sync::{watch, Notify};
 
 use super::alerting::Alerting;
@@ -18,7 +19,6 @@ use super::transport::Feed;
 use super::Shared;
 use crate::index::SearchError;
 use crate::live::{Item, RingSnapshot, Subscription};
-use crate::query::Query;
 
 /// Where requests find their answers. Errors are protocol [`ErrorBody`]s (without
 /// a request id; the handler adds it).

@@ -15,11 +15,11 @@
 use std::sync::Arc;
 
 use lookout_shared::protocol::{Cursor, Order, SearchParams, TimeRange};
+use lookout_shared::query::Query;
 use lookout_shared::LogEntry;
 
 use crate::index::Index;
 use crate::live::{DropNotice, Item, RingSnapshot};
-use crate::query::Query;
 
 /// How far before the resume cursor's timestamp the index is searched.
 pub const RESUME_SKEW_NANOS: i64 = 5 * 60 * 1_000_000_000;

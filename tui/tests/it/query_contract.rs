@@ -1,10 +1,13 @@
 //! The queries the dashboard writes for the daemon (stream selection + filter) parse
-//! with the daemon's own parser and select exactly the streams the tree shows.
+//! with the shared parser (the one the daemon runs) and select exactly the streams the
+//! tree shows. Selecting is the daemon's live matcher's job, so that much of the
+//! daemon is still used here: the matcher is what decides what a tail shows.
 
 use std::collections::BTreeSet;
 
-use lookout_daemon::query::Query;
+use lookout_daemon::matcher::Matches;
 use lookout_shared::protocol::StreamInfo;
+use lookout_shared::query::Query;
 use lookout_shared::{Level, LogEntry};
 use lookout_tui::app::tail::{subscription_query, StreamKey};
 

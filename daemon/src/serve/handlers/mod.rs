@@ -184,7 +184,7 @@ fn reply_error(id: ReqId, error: ErrorBody) -> ServerMsg {
 }
 
 /// A query that did not parse, as the client sees it: what and where.
-fn bad_query(e: crate::query::QueryError) -> ErrorBody {
+fn bad_query(e: lookout_shared::query::QueryError) -> ErrorBody {
     ErrorBody {
         code: ErrorCode::BadQuery,
         message: e.message,

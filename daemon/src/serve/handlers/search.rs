@@ -2,9 +2,9 @@
 
 use lookout_shared::limits::MAX_PAGE;
 use lookout_shared::protocol::{ReqId, SearchParams, ServerMsg};
+use lookout_shared::query::Query;
 
 use super::{bad_query, reply_error, Handlers};
-use crate::query::Query;
 
 pub(super) async fn apply(h: &Handlers, id: ReqId, mut params: SearchParams) {
     // Refuse a bad query here, before it takes a permit and a blocking thread.

@@ -8,9 +8,10 @@
 use std::sync::Arc;
 
 use lookout_shared::protocol::{Cursor, ErrorCode, ReqId, ServerMsg};
+use lookout_shared::query::Query;
 
 use super::{bad_query, Handlers, TailGuard};
-use crate::query::Query;
+
 use crate::serve::tail::Start;
 
 pub(super) async fn subscribe(

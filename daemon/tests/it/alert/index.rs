@@ -8,6 +8,7 @@ use crate::support::index::{config, loghub_entries, Running};
 use lookout_daemon::alert::eval::{Effects, EvalParams, RuleState};
 use lookout_daemon::alert::rules::compile;
 use lookout_daemon::alert::{AlertEngine, EngineConfig};
+use lookout_daemon::matcher::Matches;
 use lookout_shared::protocol::{RuleSpec, TimeRange};
 use lookout_shared::Timestamp;
 

@@ -6,8 +6,9 @@ use std::collections::BTreeSet;
 
 use crate::support::index::*;
 use lookout_daemon::index::SearchError;
-use lookout_daemon::query::Query;
+use lookout_daemon::matcher::Matches;
 use lookout_shared::protocol::{Cursor, Order, SearchParams, TimeRange};
+use lookout_shared::query::Query;
 use lookout_shared::Timestamp;
 
 const T0: i64 = 1_764_000_000_000_000_000;

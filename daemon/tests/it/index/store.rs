@@ -224,7 +224,7 @@ fn format1_schema() -> tantivy::schema::Schema {
         TextOptions::default()
             .set_indexing_options(
                 TextFieldIndexing::default()
-                    .set_tokenizer(lookout_daemon::query::text::TOKENIZER)
+                    .set_tokenizer(lookout_daemon::index::analyzer::TOKENIZER)
                     .set_fieldnorms(false)
                     .set_index_option(IndexRecordOption::WithFreqsAndPositions),
             )

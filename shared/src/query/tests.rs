@@ -1,0 +1,199 @@
+//! The parser's trees and errors, word splitting, highlighting and quoting.
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn p(s: &str) -> Node {
+    parse(s)
+        .unwrap_or_else(|e| panic!("{s}: {e}"))
+        .root()
+        .clone()
+}
+fn e(s: &str) -> QueryError {
+    parse(s).expect_err(s)
+}
+fn w(x: &[&str]) -> Node {
+    Node::Words(x.iter().map(|s| s.to_string()).collect())
+}
+fn raw(f: RawField, v: &str) -> Node {
+    Node::Raw {
+        field: f,
+        values: vec![RawValue::Exact(v.into())],
+    }
+}
+
+#[test]
+fn basics() {
+    assert_eq!(p(""), Node::All);
+    assert_eq!(p("  * "), Node::All);
+    assert_eq!(p("Timeout"), w(&["timeout"]));
+    assert_eq!(p("a b"), Node::And(vec![w(&["a"]), w(&["b"])]));
+    assert_eq!(p("a AND b"), p("a b"));
+    assert_eq!(p("\"Connection Refused\""), w(&["connection", "refused"]));
+    assert_eq!(p("blk_-160"), w(&["blk", "160"]));
+    assert_eq!(
+        p("a OR b c"),
+        Node::Or(vec![w(&["a"]), Node::And(vec![w(&["b"]), w(&["c"])])])
+    );
+    assert_eq!(
+        p("namespace:payments level:ERROR"),
+        Node::And(vec![
+            raw(RawField::Namespace, "payments"),
+            raw(RawField::Level, "error")
+        ])
+    );
+    assert_eq!(p("-x"), Node::Not(Box::new(w(&["x"]))));
+    assert_eq!(p("NOT x"), p("-x"));
+    assert_eq!(p("+x"), w(&["x"]));
+    assert_eq!(
+        p("pod:IN [a \"b c\" d*]"),
+        Node::Raw {
+            field: RawField::Pod,
+            values: vec![
+                RawValue::Exact("a".into()),
+                RawValue::Exact("b c".into()),
+                RawValue::Prefix("d".into())
+            ]
+        }
+    );
+    assert_eq!(p("pod: IN [a]"), raw(RawField::Pod, "a"));
+    assert_eq!(p("check*"), Node::WordPrefix("check".into()));
+    assert_eq!(
+        p("(a OR b) c"),
+        Node::And(vec![Node::Or(vec![w(&["a"]), w(&["b"])]), w(&["c"])])
+    );
+    assert_eq!(
+        p("x and y"),
+        Node::And(vec![w(&["x"]), w(&["and"]), w(&["y"])])
+    );
+    assert_eq!(p("12:30:01"), w(&["12", "30", "01"]));
+}
+
+#[test]
+fn errors_point_at_the_problem() {
+    let x = e("a AND");
+    assert_eq!(x.position.column, 2);
+    let x = e("(a OR b");
+    assert_eq!(x.position.column, 0);
+    assert!(x.message.contains("`)`"));
+    let x = e("a b)");
+    assert_eq!(x.position.column, 3);
+    let x = e("podd:x");
+    assert_eq!(x.position.column, 0);
+    assert!(x.message.contains("unknown field"));
+    let x = e("foo \"bar");
+    assert_eq!(x.position.column, 4);
+    let x = e("level:loud");
+    assert_eq!(x.position.column, 6);
+    let x = e("pod:a*b");
+    assert_eq!(x.position.column, 5);
+    let x = e("*foo");
+    assert_eq!(x.position.column, 0);
+    let x = e("---");
+    assert!(x.message.contains("no letters"));
+    let x = e("pod:");
+    assert_eq!(x.position.column, 0);
+    let x = e("é OR");
+    assert_eq!(x.position.column, 2);
+    assert!(e("()").message.contains("empty"));
+    assert!(e("pod:IN [a").message.contains("`]`"));
+    assert!(e("OR a").message.contains("expected a term"));
+}
+
+#[test]
+fn splits_and_lowercases() {
+    assert_eq!(
+        words::words("ERROR blk_-1608 10.0.0.1:80 Ünïcode"),
+        ["error", "blk", "1608", "10", "0", "0", "1", "80", "ünïcode"]
+    );
+    assert!(words::words("--- ::: ").is_empty());
+}
+
+#[test]
+fn lowercasing_is_per_character_like_the_index() {
+    // `str::to_lowercase` would write a final sigma `ς`; the index writes `σ`.
+    assert_eq!(words::words("ΟΔΟΣ"), ["οδοσ"]);
+}
+
+#[test]
+fn a_too_long_word_keeps_its_position() {
+    let long = "x".repeat(words::MAX_WORD_BYTES);
+    let text = format!("a {long} b");
+    assert_eq!(words::words(&text), ["a", "", "b"]);
+    assert_eq!(words::query_words(&text), ["a", "b"]);
+    let short = "x".repeat(words::MAX_WORD_BYTES - 1);
+    assert_eq!(words::words(&short), [short.clone()]);
+    // Measured in bytes before lower-casing: 128 two-byte letters are too long.
+    assert_eq!(words::words(&"É".repeat(128)), [""]);
+}
+
+fn marked<'a>(q: &str, msg: &'a str) -> Vec<&'a str> {
+    parse(q)
+        .unwrap()
+        .highlights(msg)
+        .into_iter()
+        .map(|r| &msg[r])
+        .collect()
+}
+
+#[test]
+fn highlights_mark_the_words_that_matched() {
+    let msg = "Upstream TIMEOUT after 30s; timeouts=3, connection refused by blk_-160";
+    assert_eq!(marked("timeout", msg), ["TIMEOUT"]);
+    assert_eq!(marked("timeout*", msg), ["TIMEOUT", "timeouts"]);
+    assert_eq!(
+        marked("\"connection refused\"", msg),
+        ["connection refused"]
+    );
+    assert_eq!(marked("blk_-160", msg), ["blk_-160"]);
+    assert_eq!(marked("refused connection", msg), ["connection", "refused"]);
+    // Only adjacent words make a phrase.
+    assert!(marked("\"timeout connection\"", msg).is_empty());
+    // Negated, field and operator terms are not marked.
+    assert!(marked("NOT timeout", msg).is_empty());
+    assert!(marked("-(timeout OR refused)", msg).is_empty());
+    assert_eq!(marked("-(-timeout)", msg), ["TIMEOUT"]);
+    assert!(marked("pod:timeout namespace:IN [refused]", msg).is_empty());
+    assert_eq!(
+        marked("message:IN [after \"30s\"] AND 3", msg),
+        ["after", "30s", "3"]
+    );
+    assert!(marked("*", msg).is_empty());
+}
+
+#[test]
+fn quoted_values_parse_back_exactly() {
+    for v in [
+        "checkout-7d9f-x2",
+        "odd.ns",
+        "-x",
+        "+x",
+        "a b",
+        "a\"b\\",
+        "",
+        "IN",
+        "x:y",
+        "é",
+    ] {
+        let q = format!("pod:{}", quote(v));
+        assert_eq!(p(&q), raw(RawField::Pod, v), "{q}");
+    }
+    assert_eq!(quote("checkout-7d9f-x2"), "checkout-7d9f-x2");
+    assert_eq!(quote("-x"), "\"-x\"");
+}
+
+proptest! {
+    #[test]
+    fn any_value_quotes_back(v in "\\PC{0,12}") {
+        for f in [RawField::Namespace, RawField::Pod, RawField::Container, RawField::Node] {
+            let q = format!("{}:{}", f.name(), quote(&v));
+            prop_assert_eq!(p(&q), raw(f, &v));
+        }
+    }
+
+    #[test]
+    fn parsing_never_panics(s in "\\PC{0,40}") {
+        let _ = parse(&s);
+    }
+}

@@ -5,6 +5,8 @@ mod alerts;
 mod search;
 mod tail;
 
+use std::ops::Range;
+
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -145,33 +147,46 @@ pub fn level_word(l: Option<Level>) -> &'static str {
 }
 
 /// Splits `text` into spans, highlighting every case-insensitive occurrence of the
-/// `needles`.
+/// `needles` (the tail's find: plain text, not the query language).
 pub fn highlighted<'a>(text: &'a str, needles: &[String], base: Style, hl: Style) -> Vec<Span<'a>> {
-    let mut marks: Vec<(usize, usize)> = Vec::new();
+    let mut marks: Vec<Range<usize>> = Vec::new();
     for n in needles.iter().filter(|n| !n.is_empty()) {
         let mut from = 0;
         while let Some(i) = crate::app::tail::find_ci(text, n, from) {
-            marks.push((i, i + n.len()));
+            marks.push(i..i + n.len());
             from = i + n.len();
         }
     }
-    if marks.is_empty() {
-        return vec![Span::styled(text, base)];
-    }
-    marks.sort_unstable();
+    marks.sort_unstable_by_key(|r| (r.start, r.end));
+    highlighted_at(text, &marks, base, hl)
+}
+
+/// Splits `text` into spans, highlighting the byte ranges `marks` (sorted by start;
+/// a range overlapping an earlier one is skipped). Search results pass what
+/// [`lookout_shared::query::Query::highlights`] found, so exactly the words the
+/// daemon matched are marked.
+pub fn highlighted_at<'a>(
+    text: &'a str,
+    marks: &[Range<usize>],
+    base: Style,
+    hl: Style,
+) -> Vec<Span<'a>> {
     let mut out = Vec::new();
     let mut at = 0;
-    for (s, e) in marks {
-        if s < at {
+    for m in marks {
+        let Some(piece) = text.get(m.clone()) else {
+            continue;
+        };
+        if m.start < at || piece.is_empty() {
             continue;
         }
-        if s > at {
-            out.push(Span::styled(&text[at..s], base));
+        if m.start > at {
+            out.push(Span::styled(&text[at..m.start], base));
         }
-        out.push(Span::styled(&text[s..e], hl));
-        at = e;
+        out.push(Span::styled(piece, hl));
+        at = m.end;
     }
-    if at < text.len() {
+    if at < text.len() || out.is_empty() {
         out.push(Span::styled(&text[at..], base));
     }
     out

@@ -6,11 +6,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::Frame;
 
-use super::{clock_ms, highlighted, level_word, thousands, truncate, Theme};
+use super::{clock_ms, highlighted_at, level_word, thousands, truncate, Theme};
 use crate::app::hm;
 use crate::app::search::SearchFocus;
 use crate::app::App;
 use lookout_shared::protocol::Histogram;
+use lookout_shared::query::Query;
 use lookout_shared::Timestamp;
 
 pub fn draw(f: &mut Frame, app: &App, t: Theme, area: Rect) {
@@ -250,40 +251,6 @@ fn draw_histogram(f: &mut Frame, app: &App, t: Theme, area: Rect, rows: u16) {
     f.render_widget(Paragraph::new(lines), inner);
 }
 
-/// Words worth highlighting in results: the query's free-text terms.
-pub fn query_terms(q: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = q;
-    while !rest.is_empty() {
-        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '(' || c == ')');
-        if rest.is_empty() {
-            break;
-        }
-        if let Some(r) = rest.strip_prefix('"') {
-            let end = r.find('"').unwrap_or(r.len());
-            out.push(r[..end].to_string());
-            rest = r.get(end + 1..).unwrap_or("");
-            continue;
-        }
-        let end = rest
-            .find(|c: char| c.is_whitespace() || c == '(' || c == ')')
-            .unwrap_or(rest.len());
-        let word = &rest[..end];
-        rest = &rest[end..];
-        if word.starts_with('-') || word.contains(':') {
-            continue;
-        }
-        if matches!(word, "AND" | "OR" | "NOT" | "*") {
-            continue;
-        }
-        let w = word.trim_matches('*');
-        if !w.is_empty() {
-            out.push(w.to_string());
-        }
-    }
-    out
-}
-
 fn draw_results(f: &mut Frame, app: &App, t: Theme, area: Rect) {
     let s = &app.search;
     let focused = s.focus == SearchFocus::Results;
@@ -326,11 +293,9 @@ fn draw_results(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         off = s.selected + 1 - h;
     }
     s.offset.set(off);
-    let terms = s
-        .params
-        .as_ref()
-        .map(|p| query_terms(&p.query))
-        .unwrap_or_default();
+    // The shared parser the daemon ran: the marks are the words that matched. A query
+    // the daemon answered always parses; were it not to, nothing is marked.
+    let query = s.params.as_ref().and_then(|p| Query::parse(&p.query).ok());
     let src_w = 30.min(inner.width as usize / 3);
     let lines: Vec<Line> = s
         .results
@@ -345,9 +310,13 @@ fn draw_results(f: &mut Frame, app: &App, t: Theme, area: Rect) {
                 Span::styled(format!("{:<src_w$} ", truncate(&src, src_w)), t.pod(&e.pod)),
                 Span::styled(format!("{:<5} ", level_word(e.level)), t.level(e.level)),
             ];
-            spans.extend(highlighted(
+            let marks = query
+                .as_ref()
+                .map(|q| q.highlights(&e.message))
+                .unwrap_or_default();
+            spans.extend(highlighted_at(
                 &e.message,
-                &terms,
+                &marks,
                 Style::default(),
                 t.highlight(),
             ));
@@ -425,14 +394,6 @@ fn draw_context(f: &mut Frame, app: &App, t: Theme, area: Rect) {
 mod tests {
     use super::*;
     use lookout_shared::protocol::Bucket;
-
-    #[test]
-    fn terms_skip_fields_and_operators() {
-        assert_eq!(
-            query_terms(r#"namespace:payments AND (timeout OR "connection refused") -pod:canary*"#),
-            vec!["timeout", "connection refused"]
-        );
-    }
 
     #[test]
     fn columns_squeeze_and_stretch() {

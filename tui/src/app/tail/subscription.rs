@@ -3,25 +3,16 @@
 use std::collections::BTreeSet;
 
 use lookout_shared::protocol::StreamInfo;
+use lookout_shared::query::quote;
 
 use super::StreamKey;
-
-fn quote(v: &str) -> String {
-    if !v.is_empty()
-        && v.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
-        v.to_string()
-    } else {
-        format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
-    }
-}
 
 /// The query that selects `selected` streams (all when empty), narrowed by `filter`:
 /// the daemon filters, so a quiet stream stays cheap next to a loud one.
 ///
 /// A namespace or pod selected whole (every stream of it that `known` lists) becomes
-/// one clause, so taking a namespace of 50 containers sends one term, not 50.
+/// one clause, so taking a namespace of 50 containers sends one term, not 50. Names
+/// are written with the shared [`quote`], so the daemon's lexer reads back each name.
 pub fn subscription_query(
     selected: &BTreeSet<StreamKey>,
     known: &[StreamInfo],

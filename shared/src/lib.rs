@@ -9,6 +9,8 @@
 //! - [`limits`]: the sizes and caps both ends must respect, and the close codes.
 //! - [`query`]: the query language's tree, parser and word splitting (the daemon
 //!   compiles the tree to its index and live matcher; the dashboard highlights with it).
+//! - [`range`]: what a [`protocol::TimeRange`] means ([`protocol::TimeRange::resolve`]),
+//!   for every request that takes one.
 //!
 //! Both binaries depend on this crate and nothing else of each other, so a change to
 //! the wire shows up as a compile error on both sides at once.
@@ -18,5 +20,6 @@ pub mod limits;
 pub mod model;
 pub mod protocol;
 pub mod query;
+pub mod range;
 
 pub use model::{Level, LogEntry, Stream, Timestamp};

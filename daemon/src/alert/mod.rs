@@ -53,11 +53,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use lookout_shared::duration::parse_duration;
 use lookout_shared::protocol::{
     Alert, AlertState, ErrorBody, ErrorCode, RuleSpec, RuleStatus, RuleTestResult, TimeRange,
 };
 use lookout_shared::query::Query;
+use lookout_shared::range::{Bounds, RangeError};
 use lookout_shared::{LogEntry, Timestamp};
 use tokio::sync::broadcast;
 
@@ -116,8 +116,8 @@ pub enum AlertError {
     Rule(#[from] RuleError),
     #[error("no rule named {0:?}")]
     NotFound(String),
-    #[error("{0}")]
-    BadRange(String),
+    #[error(transparent)]
+    BadRange(#[from] RangeError),
     #[error("{0}")]
     Config(String),
     #[error("rules file: {0}")]
@@ -445,8 +445,8 @@ impl AlertEngine {
             .store(!rules.iter().any(|r| r.enabled), Ordering::Relaxed);
     }
 
-    /// Replays `spec` over stored history (default: the last 24 h) without saving it.
-    /// Blocking: reads the index.
+    /// Replays `spec` over stored history ([`test_window`]: by default the last 24 h)
+    /// without saving it. Blocking: reads the index.
     pub fn test(
         &self,
         spec: &RuleSpec,
@@ -454,7 +454,7 @@ impl AlertEngine {
         index: &Index,
     ) -> Result<RuleTestResult, AlertError> {
         let rule = compile(spec)?;
-        let (from, until) = resolve_range(range, Timestamp::now())?;
+        let (from, until) = test_window(range, Timestamp::now())?;
         eval::preview(&rule, from, until, |a, b, width| {
             index
                 .histogram(&rule.query, a, b, width)
@@ -569,25 +569,25 @@ impl EntrySink for AlertEngine {
     }
 }
 
-/// Turns a protocol range into `[from, until)`; all absent means the last 24 h.
-pub fn resolve_range(
+/// How far back a rule test replays when its range has no start (nothing given: the
+/// last 24 h, as `docs/alerting.md` says). A search of an open range reads all time; a
+/// replay needs a finite span, and a day holds the longest rule window.
+pub const DEFAULT_TEST_SPAN: Duration = Duration::from_secs(24 * 3600);
+
+/// The `[from, until)` a rule test replays: `range` resolved exactly as a search
+/// resolves it ([`TimeRange::resolve`]: `since` with `from` is an error, `since` counts
+/// back from now), then its open ends closed for the replay: `until` at `now`, `from`
+/// [`DEFAULT_TEST_SPAN`] before `until`.
+pub fn test_window(
     range: &TimeRange,
     now: Timestamp,
 ) -> Result<(Timestamp, Timestamp), AlertError> {
-    let until = range.until.unwrap_or(now);
-    let from = match (&range.since, range.from) {
-        (Some(s), _) => {
-            let d = parse_duration(s).map_err(|e| AlertError::BadRange(e.to_string()))?;
-            until.add_nanos(-i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-        }
-        (None, Some(f)) => f,
-        (None, None) => until.add_nanos(-86_400 * 1_000_000_000),
-    };
-    if from >= until {
-        return Err(AlertError::BadRange(format!(
-            "empty range: from {from} is not before until {until}"
-        )));
-    }
+    let b = range.resolve(now)?;
+    let until = b.until.unwrap_or(now);
+    let span = i64::try_from(DEFAULT_TEST_SPAN.as_nanos()).unwrap_or(i64::MAX);
+    let from = b.from.unwrap_or_else(|| until.add_nanos(-span));
+    // Closing the ends can empty the range (`from` after now): refuse that too.
+    Bounds::new(Some(from), Some(until))?;
     Ok((from, until))
 }
 

@@ -26,12 +26,11 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use lookout_shared::duration::parse_duration;
 use lookout_shared::protocol::{
-    Bucket as HistBucket, ContextPage, Cursor, Histogram, Order, Position, SearchPage,
-    SearchParams, TimeRange,
+    Bucket as HistBucket, ContextPage, Cursor, Histogram, Order, Position, SearchPage, SearchParams,
 };
 use lookout_shared::query::{Query, QueryError};
+use lookout_shared::range::RangeError;
 use lookout_shared::{LogEntry, Timestamp};
 use tantivy::query::{BooleanQuery, EnableScoring, Occur, Query as TQuery, TermQuery, Weight};
 use tantivy::schema::IndexRecordOption;
@@ -118,6 +117,12 @@ pub enum SearchError {
     NotFound(String),
     #[error("index error: {0}")]
     Internal(String),
+}
+
+impl From<RangeError> for SearchError {
+    fn from(e: RangeError) -> Self {
+        SearchError::BadRange(e.to_string())
+    }
 }
 
 impl From<QueryError> for SearchError {
@@ -329,7 +334,8 @@ impl Index {
     pub fn search(&self, params: &SearchParams) -> Result<SearchPage, SearchError> {
         let t0 = Instant::now();
         let query = Query::parse(&params.query)?;
-        let (from, until) = resolve_range(&params.range, Timestamp::now())?;
+        let bounds = params.range.resolve(Timestamp::now())?;
+        let (from, until) = (bounds.from.map(|t| t.0), bounds.until.map(|t| t.0));
         let limit = match params.limit {
             0 => DEFAULT_LIMIT,
             n => n.min(MAX_LIMIT),
@@ -661,35 +667,6 @@ impl Index {
 }
 
 type BoxedWeight = Box<dyn Weight>;
-
-/// `since` or `from`/`until` to nanosecond bounds (`from` inclusive, `until` exclusive).
-pub fn resolve_range(
-    r: &TimeRange,
-    now: Timestamp,
-) -> Result<(Option<i64>, Option<i64>), SearchError> {
-    let mut from = r.from.map(|t| t.0);
-    let until = r.until.map(|t| t.0);
-    if let Some(s) = &r.since {
-        if from.is_some() {
-            return Err(SearchError::BadRange(
-                "give either `since` or `from`, not both".into(),
-            ));
-        }
-        let d = parse_duration(s).map_err(|e| SearchError::BadRange(format!("since: {e}")))?;
-        let d = i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
-        from = Some(now.0.saturating_sub(d));
-    }
-    if let (Some(a), Some(b)) = (from, until) {
-        if a >= b {
-            return Err(SearchError::BadRange(format!(
-                "empty time range: from {} is not before until {}",
-                Timestamp(a),
-                Timestamp(b)
-            )));
-        }
-    }
-    Ok((from, until))
-}
 
 /// Histogram bars for `[from, until)`: the smallest round width giving at most 120
 /// bars, aligned on multiples of the width.

@@ -8,6 +8,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use crate::support::http::{Answer, Peer};
+use crate::support::index::{config, Running};
 use crate::support::serve::*;
 use clap::Parser;
 use lookout_daemon::alert::deliver::Backoff;
@@ -15,8 +16,12 @@ use lookout_daemon::alert::http::{http_request, HttpError, HttpUrl, MAX_RESPONSE
 use lookout_daemon::alert::{AlertEngine, EngineConfig};
 use lookout_daemon::config::Config;
 use lookout_daemon::ingest::EntrySink;
+use lookout_daemon::serve::alerting::EngineAlerting;
 use lookout_shared::limits::close;
-use lookout_shared::protocol::{ErrorCode, RuleSpec, ServerMsg};
+use lookout_shared::protocol::{
+    ClientMsg, ErrorBody, ErrorCode, ReqId, RuleSpec, RuleTestResult, SearchParams, ServerMsg,
+    TimeRange,
+};
 use lookout_shared::{LogEntry, Timestamp};
 
 /// Kills the child even when an assertion fails first.
@@ -322,4 +327,213 @@ fn alert_delivery_read_responses_without_a_byte_bound() {
         (eng.stats().send_failures >= 2).then_some(())
     });
     assert_eq!(eng.stats().sent, 0);
+}
+
+const S: i64 = 1_000_000_000;
+const MIN: i64 = 60 * S;
+
+/// A server with a real index holding `entries` and the real alert engine.
+struct Stored {
+    srv: TestServer,
+    _idx: Running,
+    _dir: tempfile::TempDir,
+}
+
+async fn stored(entries: Vec<LogEntry>) -> Stored {
+    let dir = tempfile::tempdir().unwrap();
+    let mut idx = Running::open(config(&dir.path().join("index")));
+    let n = entries.len() as u64;
+    idx.ingest(entries);
+    idx.wait_docs(n);
+    let (engine, _) =
+        AlertEngine::open(&dir.path().join("alerts"), EngineConfig::default()).unwrap();
+    let mut o = opts();
+    o.alerting = Some(Arc::new(EngineAlerting {
+        engine,
+        index: idx.index.clone(),
+    }));
+    let srv = TestServer::with(o).await;
+    srv.handle.set_index(idx.index.clone());
+    Stored {
+        srv,
+        _idx: idx,
+        _dir: dir,
+    }
+}
+
+/// `n` lines saying `burst` around `at` (nanoseconds), 1 s apart.
+fn burst(at: i64, n: i64) -> Vec<LogEntry> {
+    (0..n)
+        .map(|i| {
+            let mut e = entry("api-0", 0, &format!("upstream burst {i}"));
+            e.ts = Timestamp(at + i * S);
+            e
+        })
+        .collect()
+}
+
+fn rule(query: &str) -> RuleSpec {
+    RuleSpec {
+        name: "bursts".into(),
+        query: query.into(),
+        window: "5m".into(),
+        condition: "> 0".into(),
+        for_: "0s".into(),
+        severity: "warning".into(),
+        enabled: true,
+        ..RuleSpec::default()
+    }
+}
+
+/// What `lookout search` sees: the total, or the error.
+async fn search(
+    c: &mut Client,
+    id: ReqId,
+    query: &str,
+    range: &TimeRange,
+) -> Result<u64, ErrorBody> {
+    c.send(&ClientMsg::Search {
+        id,
+        params: SearchParams {
+            query: query.into(),
+            range: range.clone(),
+            ..SearchParams::default()
+        },
+    })
+    .await;
+    match c.reply(id).await {
+        ServerMsg::SearchResult { page, .. } => Ok(page.total),
+        ServerMsg::Error { error, .. } => Err(error),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// What `lookout rules test` sees: the replay, or the error.
+async fn test_rule(
+    c: &mut Client,
+    id: ReqId,
+    rule: &RuleSpec,
+    range: &TimeRange,
+) -> Result<RuleTestResult, ErrorBody> {
+    c.send(&ClientMsg::TestRule {
+        id,
+        rule: rule.clone(),
+        range: range.clone(),
+    })
+    .await;
+    match c.reply(id).await {
+        ServerMsg::RuleTest { result, .. } => Ok(result),
+        ServerMsg::Error { error, .. } => Err(error),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// A rule test given both `since` and `from` used `since` and ignored `from`, where a
+/// search with the same range is refused: both are now the same `bad_range` error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_test_let_since_silently_override_from() {
+    let now = Timestamp::now().0;
+    let s = stored(burst(now - 10 * MIN, 5)).await;
+    let mut c = Client::connect(s.srv.addr()).await;
+    let range = TimeRange {
+        since: Some("1h".into()),
+        from: Some(Timestamp(now - 2 * 3600 * S)),
+        until: None,
+    };
+    let by_search = search(&mut c, 1, "burst", &range).await.unwrap_err();
+    let by_test = test_rule(&mut c, 2, &rule("burst"), &range)
+        .await
+        .unwrap_err();
+    assert_eq!(by_search.code, ErrorCode::BadRange);
+    assert_eq!(by_test.code, ErrorCode::BadRange);
+    assert_eq!(by_test.message, "give either `since` or `from`, not both");
+    assert_eq!(by_test.message, by_search.message);
+}
+
+/// A rule test counted `since` back from `until` while a search counts it back from
+/// now, so the same range replayed a burst the search did not find: with `since: 1h`
+/// and `until` 30 minutes ago, a burst 80 minutes ago made the rule "fire twice"
+/// while the search found only the burst 45 minutes ago.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_test_counted_since_back_from_until_instead_of_now() {
+    let now = Timestamp::now().0;
+    let mut entries = burst(now - 80 * MIN, 10);
+    entries.extend(burst(now - 45 * MIN, 10));
+    let s = stored(entries).await;
+    let mut c = Client::connect(s.srv.addr()).await;
+    let range = TimeRange {
+        since: Some("1h".into()),
+        from: None,
+        until: Some(Timestamp(now - 30 * MIN)),
+    };
+    assert_eq!(search(&mut c, 1, "burst", &range).await.unwrap(), 10);
+    let res = test_rule(&mut c, 2, &rule("burst"), &range).await.unwrap();
+    assert_eq!((res.fired, res.peak), (1, 10), "fired, peak");
+}
+
+/// Search reads a range with nothing given as all time (`docs/protocol.md`); a rule
+/// test read it as the last 24 h by a rule of its own. The rule test's default is now
+/// an explicit, documented closing of the open ends (`docs/alerting.md`): this pins
+/// both readings, as a user sees them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_range_is_all_time_for_search_and_the_last_24h_for_rule_tests() {
+    let now = Timestamp::now().0;
+    let mut entries = burst(now - 3 * 24 * 3600 * S, 10);
+    entries.extend(burst(now - 60 * MIN, 10));
+    let s = stored(entries).await;
+    let mut c = Client::connect(s.srv.addr()).await;
+    let all = TimeRange::default();
+    assert_eq!(search(&mut c, 1, "burst", &all).await.unwrap(), 20);
+    let res = test_rule(&mut c, 2, &rule("burst"), &all).await.unwrap();
+    assert_eq!(res.fired, 1, "only the burst of the last 24 h");
+    let h = res.histogram.unwrap();
+    let first = h.buckets.first().unwrap().start.0;
+    let last = h.buckets.last().unwrap().start.0 + h.width_ms as i64 * 1_000_000;
+    let day = 24 * 3600 * S;
+    assert!(
+        (first - (now - day)).abs() <= 10 * MIN,
+        "starts a day ago: {h:?}"
+    );
+    assert!((last - now).abs() <= 10 * MIN, "ends now: {h:?}");
+}
+
+/// The index leaves a position for a word too long to index (tantivy's
+/// `RemoveLongFilter`), but the live matcher dropped the word, so a phrase matched
+/// across it in a live tail and not in a search of the same query.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phrase_matched_across_an_unsearchable_long_word_live_but_not_in_search() {
+    let now = Timestamp::now().0;
+    let long = "x".repeat(300);
+    let mut across = entry("api-0", 0, &format!("alpha {long} omega"));
+    across.ts = Timestamp(now - MIN);
+    let mut adjacent = entry("api-0", 1, "alpha omega");
+    adjacent.ts = Timestamp(now - MIN + S);
+    let s = stored(vec![across.clone(), adjacent.clone()]).await;
+    let mut c = Client::connect(s.srv.addr()).await;
+    let q = "\"alpha omega\"";
+    assert_eq!(
+        search(&mut c, 1, q, &TimeRange::default()).await.unwrap(),
+        1
+    );
+
+    c.send(&ClientMsg::Subscribe {
+        id: 2,
+        query: q.into(),
+        backfill: 0,
+        resume_after: None,
+    })
+    .await;
+    assert_eq!(c.reply(2).await, ServerMsg::Subscribed { id: 2 });
+    crate::support::serve::eventually("subscription registered", || {
+        s.srv.live.stats().subscriptions == 1
+    })
+    .await;
+    s.srv.publish(vec![across, adjacent]);
+    match c.next().await.expect("connection open") {
+        ServerMsg::Entries { sub: 2, entries } => {
+            let msgs: Vec<&str> = entries.iter().map(|e| e.message.as_str()).collect();
+            assert_eq!(msgs, ["alpha omega"]);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
 }

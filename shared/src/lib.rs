@@ -4,6 +4,8 @@
 //! - [`model`]: what a log entry is ([`LogEntry`]), its timestamp type ([`Timestamp`]),
 //!   stream and level enums.
 //! - [`duration`]: the human durations (`15m`, `7d`) used by flags, queries and rules.
+//! - [`histogram`]: how a span is cut into round-width bars, and the wire histogram
+//!   of per-bar counts (search histograms and rule-test previews alike).
 //! - [`protocol`]: every websocket message between a client and the daemon, plus the
 //!   search/stream/rule/alert payloads they carry.
 //! - [`limits`]: the sizes and caps both ends must respect, and the close codes.
@@ -16,6 +18,7 @@
 //! the wire shows up as a compile error on both sides at once.
 
 pub mod duration;
+pub mod histogram;
 pub mod limits;
 pub mod model;
 pub mod protocol;

@@ -14,7 +14,8 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use lookout_shared::protocol::{Alert, AlertState, Bucket, Histogram, RuleTestResult};
+use lookout_shared::histogram::{round_width, weeks_width, Bars};
+use lookout_shared::protocol::{Alert, AlertState, RuleTestResult};
 use lookout_shared::{LogEntry, Timestamp};
 
 use super::rules::CompiledRule;
@@ -445,10 +446,6 @@ pub fn worst_state(alerts: &[Alert]) -> AlertState {
     }
 }
 
-/// Step widths a preview may use, in seconds.
-const STEPS: [i64; 14] = [
-    1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200,
-];
 /// Most buckets a preview asks the index for.
 pub const MAX_PREVIEW_BUCKETS: i64 = 3000;
 
@@ -457,8 +454,9 @@ pub const MAX_PREVIEW_BUCKETS: i64 = 3000;
 ///
 /// `counts(from, until, width)` must return the matches per `width` bucket over
 /// `[from, until)`, oldest first (what `Index::histogram` gives). The step is the
-/// smallest width keeping the number of buckets under [`MAX_PREVIEW_BUCKETS`]; when it does not divide the window the window is
-/// rounded up to a whole number of steps. Groups are not separated: a `group_by`
+/// smallest round width keeping the number of buckets under [`MAX_PREVIEW_BUCKETS`]
+/// ([`preview_step`]); when it does not divide the window the window is rounded up
+/// to a whole number of steps. Groups are not separated: a `group_by`
 /// rule is previewed on its total.
 pub fn preview<E>(
     rule: &CompiledRule,
@@ -469,25 +467,13 @@ pub fn preview<E>(
     let w = rule.window_secs();
     let start = sec_of(from);
     let end = sec_of(until).max(start + 1);
-    let span = end - start + w;
-    let step = STEPS
-        .iter()
-        .copied()
-        .filter(|s| span / s <= MAX_PREVIEW_BUCKETS)
-        .find(|s| w % s == 0)
-        .or_else(|| {
-            STEPS
-                .iter()
-                .copied()
-                .find(|s| span / s <= MAX_PREVIEW_BUCKETS)
-        })
-        .unwrap_or(86_400);
+    let step = preview_step(w, (end - start + w) as i128 * NANOS as i128);
     let wb = (w + step - 1) / step; // window in buckets
     let first = start - wb * step; // first bucket start
     let nb = ((end - first) + step - 1) / step;
     let buckets = counts(
-        Timestamp(first * NANOS),
-        Timestamp((first + nb * step) * NANOS),
+        Timestamp(first.saturating_mul(NANOS)),
+        Timestamp((first + nb * step).saturating_mul(NANOS)),
         Duration::from_secs(step as u64),
     )?;
     let for_ = dur_nanos(rule.for_);
@@ -502,10 +488,7 @@ pub fn preview<E>(
         sum += buckets.get(i as usize).copied().unwrap_or(0);
         sum = sum.saturating_sub(buckets.get((i - wb) as usize).copied().unwrap_or(0));
         res.peak = res.peak.max(sum);
-        series.push(Bucket {
-            start: Timestamp((t - step) * NANOS),
-            count: sum,
-        });
+        series.push(sum);
         let cond = rule.condition.holds(sum);
         let t_ns = t.saturating_mul(NANOS);
         let prev = state;
@@ -525,9 +508,23 @@ pub fn preview<E>(
             res.last_fired = Some(Timestamp(t_ns));
         }
     }
-    res.histogram = Some(Histogram {
-        width_ms: (step * 1000) as u64,
-        buckets: series,
-    });
+    // One bar per evaluation: bar `i` ends at the `i`-th evaluation second.
+    let bars = Bars::new(start.saturating_mul(NANOS), step * NANOS, series.len());
+    res.histogram = Some(bars.histogram(series));
     Ok(res)
+}
+
+/// The preview's step in seconds for a replay of `span` nanoseconds with a window of
+/// `window` seconds: the smallest round width (the search histogram's, from
+/// [`lookout_shared::histogram`]) of whole seconds keeping the buckets under
+/// [`MAX_PREVIEW_BUCKETS`], one that divides the window if any does, so that a window
+/// is a whole number of buckets.
+fn preview_step(window: i64, span: i128) -> i64 {
+    let secs = |w: i64| w >= NANOS && w % NANOS == 0;
+    let width = round_width(span, MAX_PREVIEW_BUCKETS, |w| {
+        secs(w) && (window * NANOS) % w == 0
+    })
+    .or_else(|| round_width(span, MAX_PREVIEW_BUCKETS, secs))
+    .unwrap_or_else(|| weeks_width(span, MAX_PREVIEW_BUCKETS));
+    width / NANOS
 }

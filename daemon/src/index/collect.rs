@@ -18,6 +18,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
+use lookout_shared::histogram::Bars;
 use tantivy::columnar::{Column, ColumnIndex};
 use tantivy::index::SegmentId;
 use tantivy::query::Weight;
@@ -36,14 +37,6 @@ pub fn unkey(k: u128) -> (i64, u64) {
     ((((k >> 64) as u64) ^ (1 << 63)) as i64, k as u64)
 }
 
-/// Histogram layout: `n` bars of `width` nanoseconds from `start`.
-#[derive(Debug, Clone, Copy)]
-pub struct HistSpec {
-    pub start: i64,
-    pub width: i64,
-    pub n: usize,
-}
-
 /// What to collect.
 #[derive(Debug, Clone)]
 pub struct TopSpec {
@@ -54,7 +47,7 @@ pub struct TopSpec {
     /// Exact time range, `from <= ts < until`.
     pub from: i64,
     pub until: i64,
-    pub hist: Option<HistSpec>,
+    pub hist: Option<Bars>,
 }
 
 impl TopSpec {

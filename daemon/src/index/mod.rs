@@ -26,8 +26,9 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use lookout_shared::histogram::Bars;
 use lookout_shared::protocol::{
-    Bucket as HistBucket, ContextPage, Cursor, Histogram, Order, Position, SearchPage, SearchParams,
+    ContextPage, Cursor, Histogram, Order, Position, SearchPage, SearchParams,
 };
 use lookout_shared::query::{Query, QueryError};
 use lookout_shared::range::RangeError;
@@ -38,7 +39,7 @@ use tantivy::{Searcher, TantivyDocument, Term};
 
 use crate::collect::{PositionUpdate, Positions};
 use bucket::{Bucket, Payload, FORMAT_VERSION};
-use collect::{key, unkey, HistSpec, Hit, Seg, Summaries, TopFruit, TopSpec};
+use collect::{key, unkey, Hit, Seg, Summaries, TopFruit, TopSpec};
 use schema::Fields;
 
 /// Index settings (from the daemon flags).
@@ -143,6 +144,8 @@ impl From<tantivy::TantivyError> for SearchError {
 /// Default and largest page sizes.
 pub const DEFAULT_LIMIT: u32 = 100;
 pub const MAX_LIMIT: u32 = 1000;
+/// Most bars of a search histogram (`docs/query.md`: about 60 to 120 bars).
+pub const SEARCH_BARS: i64 = 120;
 /// Most entries a context request returns on each side.
 pub const MAX_CONTEXT: u32 = 1000;
 
@@ -361,18 +364,7 @@ impl Index {
         } else {
             None
         };
-        let histogram = hist.map(|h| Histogram {
-            width_ms: (h.width / 1_000_000) as u64,
-            buckets: fruit
-                .hist
-                .iter()
-                .enumerate()
-                .map(|(i, c)| HistBucket {
-                    start: Timestamp(h.start.saturating_add(h.width.saturating_mul(i as i64))),
-                    count: *c,
-                })
-                .collect(),
-        });
+        let histogram = hist.map(|h| h.histogram(fruit.hist.iter().copied()));
         Ok(SearchPage {
             entries,
             total: fruit.total,
@@ -498,18 +490,11 @@ impl Index {
         until: Timestamp,
         width: Duration,
     ) -> Result<Histogram, SearchError> {
-        let w = i64::try_from(width.as_nanos())
-            .unwrap_or(i64::MAX)
-            .max(1_000_000);
-        let n = ((until.0.saturating_sub(from.0)).max(0) as i128 + w as i128 - 1) / w as i128;
-        if n > 100_000 {
+        let w = i64::try_from(width.as_nanos()).unwrap_or(i64::MAX);
+        let h = Bars::covering(from.0, until.0, w);
+        if h.n > 100_000 {
             return Err(SearchError::BadRange("too many histogram bars".into()));
         }
-        let h = HistSpec {
-            start: from.0,
-            width: w,
-            n: n as usize,
-        };
         let spec = TopSpec {
             limit: 0,
             newest_first: true,
@@ -519,18 +504,7 @@ impl Index {
             hist: Some(h),
         };
         let fruit = self.run(query, &spec)?.1;
-        Ok(Histogram {
-            width_ms: (w / 1_000_000) as u64,
-            buckets: fruit
-                .hist
-                .iter()
-                .enumerate()
-                .map(|(i, c)| HistBucket {
-                    start: Timestamp(from.0.saturating_add(w.saturating_mul(i as i64))),
-                    count: *c,
-                })
-                .collect(),
-        })
+        Ok(h.histogram(fruit.hist.iter().copied()))
     }
 
     /// Figures for health and metrics.
@@ -579,8 +553,9 @@ impl Index {
         &self.shared.cfg.data_dir
     }
 
-    /// Chooses histogram bars for a range: about 60 to 120 of a round width.
-    fn hist_spec(&self, from: Option<i64>, until: Option<i64>) -> HistSpec {
+    /// Chooses histogram bars for a range: about 60 to 120 of a round width (an open
+    /// end is the newest or oldest stored entry).
+    fn hist_spec(&self, from: Option<i64>, until: Option<i64>) -> Bars {
         let st = self.stats();
         let now = Timestamp::now().0;
         let until = until.unwrap_or_else(|| now.max(st.newest.map_or(now, |t| t.0 + 1)));
@@ -589,7 +564,7 @@ impl Index {
                 .map_or(until - 3_600_000_000_000, |t| t.0)
                 .min(until - 1)
         });
-        hist_layout(from, until)
+        Bars::round(from, until, SEARCH_BARS)
     }
 
     fn run(&self, query: &Query, spec: &TopSpec) -> Result<(Vec<Searcher>, TopFruit), SearchError> {
@@ -667,50 +642,3 @@ impl Index {
 }
 
 type BoxedWeight = Box<dyn Weight>;
-
-/// Histogram bars for `[from, until)`: the smallest round width giving at most 120
-/// bars, aligned on multiples of the width.
-pub fn hist_layout(from: i64, until: i64) -> HistSpec {
-    const S: i64 = 1_000_000_000;
-    const WIDTHS: [i64; 22] = [
-        S / 1000,
-        S / 100,
-        S / 10,
-        S,
-        2 * S,
-        5 * S,
-        10 * S,
-        15 * S,
-        30 * S,
-        60 * S,
-        2 * 60 * S,
-        5 * 60 * S,
-        10 * 60 * S,
-        15 * 60 * S,
-        30 * 60 * S,
-        3600 * S,
-        2 * 3600 * S,
-        3 * 3600 * S,
-        6 * 3600 * S,
-        12 * 3600 * S,
-        86_400 * S,
-        7 * 86_400 * S,
-    ];
-    let span = (until as i128 - from as i128).max(1);
-    let width = WIDTHS
-        .iter()
-        .copied()
-        .find(|w| span / (*w as i128) <= 120)
-        .unwrap_or_else(|| {
-            // Beyond weeks: whole weeks.
-            let weeks = (span / (120 * 7 * 86_400 * S as i128) + 1) as i64;
-            weeks.saturating_mul(7 * 86_400 * S)
-        });
-    let start = from.div_euclid(width).saturating_mul(width);
-    let n = ((until as i128 - start as i128 + width as i128 - 1) / width as i128).clamp(1, 1000);
-    HistSpec {
-        start,
-        width,
-        n: n as usize,
-    }
-}

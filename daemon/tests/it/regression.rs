@@ -537,3 +537,46 @@ async fn phrase_matched_across_an_unsearchable_long_word_live_but_not_in_search(
         other => panic!("unexpected {other:?}"),
     }
 }
+
+/// The rule-test preview chose its steps from its own ladder of widths, which ended
+/// at 2 h and then fell back to a day: replaying ten years asked the index for 3650
+/// buckets, past the documented "at most 3000". Previews and search histograms now
+/// share one ladder of round widths (up to a week, then whole weeks).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_test_over_years_broke_its_3000_bucket_bound() {
+    let now = Timestamp::now().0;
+    let s = stored(burst(now - 60 * MIN, 10)).await;
+    let mut c = Client::connect(s.srv.addr()).await;
+    let range = TimeRange {
+        since: None,
+        from: Some(Timestamp(now - 10 * 365 * 24 * 3600 * S)),
+        until: None,
+    };
+    let res = test_rule(&mut c, 1, &rule("burst"), &range).await.unwrap();
+    let h = res.histogram.unwrap();
+    assert!(h.buckets.len() <= 3000, "{} buckets", h.buckets.len());
+    assert_eq!((res.fired, res.peak), (1, 10), "fired, peak");
+    // The search of the same range lays out its bars from the same round widths.
+    c.send(&ClientMsg::Search {
+        id: 2,
+        params: SearchParams {
+            query: "burst".into(),
+            range,
+            histogram: true,
+            ..SearchParams::default()
+        },
+    })
+    .await;
+    let ServerMsg::SearchResult { page, .. } = c.reply(2).await else {
+        panic!("search failed");
+    };
+    let sh = page.histogram.unwrap();
+    assert_eq!(sh.buckets.iter().map(|b| b.count).sum::<u64>(), 10);
+    assert_eq!(
+        sh.width_ms % h.width_ms,
+        0,
+        "{} vs {}",
+        sh.width_ms,
+        h.width_ms
+    );
+}

@@ -211,16 +211,10 @@ impl Search {
         self.selected = (self.selected as isize + d).clamp(0, max as isize) as usize;
     }
 
-    /// The time range of histogram bar `i`, for narrowing.
+    /// The time range of histogram bar `i`, for narrowing (read back as the daemon
+    /// laid the bars out: [`Histogram::bar_range`]).
     pub fn bar_range(&self, i: usize) -> Option<TimeRange> {
-        let h = self.histogram.as_ref()?;
-        let b = h.buckets.get(i)?;
-        let width = i64::try_from(h.width_ms).ok()?.checked_mul(1_000_000)?;
-        Some(TimeRange {
-            since: None,
-            from: Some(b.start),
-            until: Some(b.start.add_nanos(width)),
-        })
+        self.histogram.as_ref()?.bar_range(i)
     }
     /// Runs the query in the box with the current range.
     pub fn run(&mut self, out: &mut Outbox) {

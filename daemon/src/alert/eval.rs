@@ -455,7 +455,7 @@ pub const MAX_PREVIEW_BUCKETS: i64 = 3000;
 /// `counts(from, until, width)` must return the matches per `width` bucket over
 /// `[from, until)`, oldest first (what `Index::histogram` gives). The step is the
 /// smallest round width keeping the number of buckets under [`MAX_PREVIEW_BUCKETS`]
-/// ([`preview_step`]); when it does not divide the window the window is rounded up
+/// (`preview_step`); when it does not divide the window the window is rounded up
 /// to a whole number of steps. Groups are not separated: a `group_by`
 /// rule is previewed on its total.
 pub fn preview<E>(

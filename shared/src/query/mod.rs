@@ -19,9 +19,9 @@
 //!   `stream` and `level` values are lower-cased at parse time.
 //! - a trailing `*` is a prefix match: on a raw field's value, or on one message word.
 //!
-//! Inside: [`lex`] (text to tokens with columns), [`parse`](self::parse) (the grammar),
-//! `terms` (what a word, phrase or value becomes), `ast` (the tree), `highlight`
-//! (the message bytes a query's words match).
+//! Inside: `lex` (text to tokens with columns), `parse` (the grammar), `terms` (what
+//! a word, phrase or value becomes), `ast` (the tree), `highlight` (the message bytes
+//! a query's words match).
 
 mod ast;
 mod highlight;

@@ -32,19 +32,19 @@ pub fn parse_rules_yaml(text: &str) -> Result<Vec<RuleSpec>, RuleError> {
     if text.trim().is_empty() {
         return Ok(Vec::new());
     }
-    let value: serde_yaml::Value =
-        serde_yaml::from_str(text).map_err(|e| RuleError::new("rules", yaml_message(&e)))?;
+    let value: yaml_serde::Value =
+        yaml_serde::from_str(text).map_err(|e| RuleError::new("rules", yaml_message(&e)))?;
     let specs = match &value {
-        serde_yaml::Value::Mapping(m) if m.contains_key("rules") => {
-            serde_yaml::from_value::<RulesFile>(value).map(|f| f.rules)
+        yaml_serde::Value::Mapping(m) if m.contains_key("rules") => {
+            yaml_serde::from_value::<RulesFile>(value).map(|f| f.rules)
         }
-        serde_yaml::Value::Sequence(_) => serde_yaml::from_value::<Vec<RuleSpec>>(value),
-        _ => serde_yaml::from_value::<RuleSpec>(value).map(|r| vec![r]),
+        yaml_serde::Value::Sequence(_) => yaml_serde::from_value::<Vec<RuleSpec>>(value),
+        _ => yaml_serde::from_value::<RuleSpec>(value).map(|r| vec![r]),
     };
     specs.map_err(|e| RuleError::from_serde_message(&yaml_message(&e)))
 }
 
-fn yaml_message(e: &serde_yaml::Error) -> String {
+fn yaml_message(e: &yaml_serde::Error) -> String {
     match e.location() {
         Some(l) => format!("{e} (line {}, column {})", l.line(), l.column()),
         None => e.to_string(),
@@ -52,8 +52,8 @@ fn yaml_message(e: &serde_yaml::Error) -> String {
 }
 
 /// Serialises a rule set the way [`load`] reads it.
-pub fn to_yaml(specs: &[RuleSpec]) -> Result<String, serde_yaml::Error> {
-    let body = serde_yaml::to_string(&RulesFile {
+pub fn to_yaml(specs: &[RuleSpec]) -> Result<String, yaml_serde::Error> {
+    let body = yaml_serde::to_string(&RulesFile {
         rules: specs.to_vec(),
     })?;
     Ok(format!(

@@ -364,7 +364,7 @@ pub async fn rules(g: &Global, cmd: RulesCmd) -> anyhow::Result<()> {
             if g.json {
                 out.json(&rule)?;
             } else {
-                out.line(serde_yaml::to_string(&rule.rule)?.trim_end())?;
+                out.line(yaml_serde::to_string(&rule.rule)?.trim_end())?;
                 out.line(&format!("# state: {:?}", rule.state).to_lowercase())?;
                 for a in &rule.alerts {
                     out.line(&format!("# {}", format::alert_line(a)))?;

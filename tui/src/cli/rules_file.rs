@@ -9,7 +9,7 @@ use serde::Deserialize;
 #[derive(Debug, thiserror::Error)]
 pub enum RulesFileError {
     #[error("{0}")]
-    Yaml(#[from] serde_yaml::Error),
+    Yaml(#[from] yaml_serde::Error),
     #[error("no rules in the file")]
     Empty,
 }
@@ -23,17 +23,17 @@ struct RulesDoc {
 /// Reads every rule a file holds, in file order.
 pub fn parse_rules(text: &str) -> Result<Vec<RuleSpec>, RulesFileError> {
     let mut out = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(text) {
-        let v = serde_yaml::Value::deserialize(doc)?;
+    for doc in yaml_serde::Deserializer::from_str(text) {
+        let v = yaml_serde::Value::deserialize(doc)?;
         match &v {
-            serde_yaml::Value::Null => continue,
-            serde_yaml::Value::Sequence(_) => {
-                out.extend(serde_yaml::from_value::<Vec<RuleSpec>>(v)?);
+            yaml_serde::Value::Null => continue,
+            yaml_serde::Value::Sequence(_) => {
+                out.extend(yaml_serde::from_value::<Vec<RuleSpec>>(v)?);
             }
-            serde_yaml::Value::Mapping(m) if m.contains_key("rules") => {
-                out.extend(serde_yaml::from_value::<RulesDoc>(v)?.rules);
+            yaml_serde::Value::Mapping(m) if m.contains_key("rules") => {
+                out.extend(yaml_serde::from_value::<RulesDoc>(v)?.rules);
             }
-            _ => out.push(serde_yaml::from_value::<RuleSpec>(v)?),
+            _ => out.push(yaml_serde::from_value::<RuleSpec>(v)?),
         }
     }
     if out.is_empty() {

@@ -309,3 +309,80 @@ fn corrupt_rules_file_is_kept_aside_and_reported() {
     assert!(warnings[0].contains("window"), "{warnings:?}");
     assert!(e.list().is_empty());
 }
+
+/// `rules.yaml` exactly as lookoutd wrote it with serde_yaml 0.9, before the switch to
+/// its maintained fork: a block scalar, quoted and unquoted conditions, YAML-1.1
+/// words (`yes`, `no`) kept as strings, a disabled rule.
+const RULES_YAML_WRITTEN_BY_SERDE_YAML: &str = "\
+# Alert rules of lookoutd. Managed through `lookout rules`; edits here are read at start.
+rules:
+- name: errors
+  query: namespace:payments level:error
+  window: 5m
+  condition: '> 10'
+  for: 2m
+  group_by:
+  - pod
+  severity: critical
+  labels:
+    team: payments
+  annotations:
+    description: |-
+      multi
+      line: yes
+    summary: '{{ $labels.pod }}: {{ $value }} errors'
+  enabled: true
+- name: quiet
+  query: '\"card declined\" OR yes'
+  window: 1h
+  condition: == 0
+  for: 0s
+  severity: warning
+  enabled: false
+- name: odd
+  query: '*'
+  window: 30s
+  condition: <5
+  for: 0s
+  severity: no
+  enabled: true
+";
+
+#[test]
+fn rules_yaml_written_before_the_yaml_crate_switch_reads_and_writes_the_same() {
+    let specs = parse_rules_yaml(RULES_YAML_WRITTEN_BY_SERDE_YAML).unwrap();
+    let mut errors = rule("errors");
+    errors.query = "namespace:payments level:error".into();
+    errors.condition = "> 10".into();
+    errors.for_ = "2m".into();
+    errors.group_by = vec!["pod".into()];
+    errors.severity = "critical".into();
+    errors.labels.insert("team".into(), "payments".into());
+    errors
+        .annotations
+        .insert("description".into(), "multi\nline: yes".into());
+    errors.annotations.insert(
+        "summary".into(),
+        "{{ $labels.pod }}: {{ $value }} errors".into(),
+    );
+    let quiet = RuleSpec {
+        query: "\"card declined\" OR yes".into(),
+        window: "1h".into(),
+        condition: "== 0".into(),
+        enabled: false,
+        ..rule("quiet")
+    };
+    let odd = RuleSpec {
+        query: "*".into(),
+        window: "30s".into(),
+        condition: "<5".into(),
+        severity: "no".into(),
+        ..rule("odd")
+    };
+    assert_eq!(specs, vec![errors, quiet, odd]);
+    // Written back byte for byte: an upgrade does not rewrite operators' files.
+    assert_eq!(
+        lookout_daemon::alert::store::to_yaml(&specs).unwrap(),
+        RULES_YAML_WRITTEN_BY_SERDE_YAML
+    );
+}

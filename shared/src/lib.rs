@@ -13,6 +13,8 @@
 //!   compiles the tree to its index and live matcher; the dashboard highlights with it).
 //! - [`range`]: what a [`protocol::TimeRange`] means ([`protocol::TimeRange::resolve`]),
 //!   for every request that takes one.
+//! - [`rules`]: the alert-rule file format and its validation, so `lookout rules
+//!   apply` refuses exactly what `lookoutd` would.
 //!
 //! Both binaries depend on this crate and nothing else of each other, so a change to
 //! the wire shows up as a compile error on both sides at once.
@@ -24,5 +26,6 @@ pub mod model;
 pub mod protocol;
 pub mod query;
 pub mod range;
+pub mod rules;
 
 pub use model::{Level, LogEntry, Stream, Timestamp};

@@ -25,10 +25,10 @@
 //!
 //! # Inside
 //!
-//! - [`rules`]: validation of a [`RuleSpec`] into a [`rules::CompiledRule`].
+//! - [`rules`]: a [`RuleSpec`] into a [`rules::CompiledRule`] (the validation and
+//!   the templates are `lookout_shared::rules`, shared with the CLI).
 //! - [`store`]: `rules.yaml`, atomic writes, corrupt files set aside.
 //! - [`eval`]: per-second counts, the state machine, the history preview.
-//! - [`template`]: `{{ $labels.x }}` / `{{ $value }}` in annotations.
 //! - [`deliver`]: Alertmanager v2 and webhook sinks with queues and backoff.
 //! - [`http`]: the HTTP client they post with (a deadline and a body bound each).
 //!
@@ -43,7 +43,6 @@ pub mod eval;
 pub mod http;
 pub mod rules;
 pub mod store;
-pub mod template;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,8 @@
 //! `rules.yaml` in the data dir: the rule set, in the same YAML shape users write
-//! (`rules:` then a list), so an operator can read it and back it up.
+//! (`rules:` then a list), so an operator can read it and back it up. It is read
+//! by the same parser as `lookout rules apply -f` files (`lookout_shared::rules`):
+//! several documents, a bare list or one rule all load, and an empty file is no
+//! rules.
 //!
 //! Writes are atomic (temp file, fsync, rename, fsync of the directory): a crash
 //! leaves the old file or the new one, never half of either. A file that does not
@@ -11,51 +14,17 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use lookout_shared::protocol::RuleSpec;
-use serde::{Deserialize, Serialize};
+use lookout_shared::rules::{parse_rules, RulesFileError, WriteError};
 
-use super::rules::{compile_all, CompiledRule, RuleError};
+use super::rules::{compile_all, CompiledRule};
 
 /// The file name inside the data dir.
 pub const RULES_FILE: &str = "rules.yaml";
 
-#[derive(Debug, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RulesFile {
-    #[serde(default)]
-    rules: Vec<RuleSpec>,
-}
-
-/// Parses a rules document: `rules: [...]`, a bare list of rules, or one rule.
-///
-/// Errors carry the rule's index in the message and the serde location.
-pub fn parse_rules_yaml(text: &str) -> Result<Vec<RuleSpec>, RuleError> {
-    if text.trim().is_empty() {
-        return Ok(Vec::new());
-    }
-    let value: yaml_serde::Value =
-        yaml_serde::from_str(text).map_err(|e| RuleError::new("rules", yaml_message(&e)))?;
-    let specs = match &value {
-        yaml_serde::Value::Mapping(m) if m.contains_key("rules") => {
-            yaml_serde::from_value::<RulesFile>(value).map(|f| f.rules)
-        }
-        yaml_serde::Value::Sequence(_) => yaml_serde::from_value::<Vec<RuleSpec>>(value),
-        _ => yaml_serde::from_value::<RuleSpec>(value).map(|r| vec![r]),
-    };
-    specs.map_err(|e| RuleError::from_serde_message(&yaml_message(&e)))
-}
-
-fn yaml_message(e: &yaml_serde::Error) -> String {
-    match e.location() {
-        Some(l) => format!("{e} (line {}, column {})", l.line(), l.column()),
-        None => e.to_string(),
-    }
-}
-
-/// Serialises a rule set the way [`load`] reads it.
-pub fn to_yaml(specs: &[RuleSpec]) -> Result<String, yaml_serde::Error> {
-    let body = yaml_serde::to_string(&RulesFile {
-        rules: specs.to_vec(),
-    })?;
+/// Serialises a rule set the way [`load`] reads it: the shared rule-file format,
+/// under a comment saying who manages the file.
+pub fn to_yaml(specs: &[RuleSpec]) -> Result<String, WriteError> {
+    let body = lookout_shared::rules::to_yaml(specs)?;
     Ok(format!(
         "# Alert rules of lookoutd. Managed through `lookout rules`; edits here are read at start.\n{body}"
     ))
@@ -92,7 +61,7 @@ pub fn load(dir: &Path) -> io::Result<Loaded> {
         }
         Err(e) => return Err(e),
     };
-    let problem = match parse_rules_yaml(&text) {
+    let problem = match parse_rules(&text) {
         Ok(specs) => match compile_all(&specs) {
             Ok(rules) => {
                 return Ok(Loaded {
@@ -100,7 +69,7 @@ pub fn load(dir: &Path) -> io::Result<Loaded> {
                     warnings: Vec::new(),
                 })
             }
-            Err((i, e)) => format!("rule #{} ({:?}): {e}", i + 1, specs[i].name),
+            Err((i, e)) => RulesFileError::in_rule(&text, &specs, i, e).to_string(),
         },
         Err(e) => e.to_string(),
     };

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -13,6 +14,7 @@ use crate::support::serve::*;
 use clap::Parser;
 use lookout_daemon::alert::deliver::Backoff;
 use lookout_daemon::alert::http::{http_request, HttpError, HttpUrl, MAX_RESPONSE_BYTES};
+use lookout_daemon::alert::store::RULES_FILE;
 use lookout_daemon::alert::{AlertEngine, EngineConfig};
 use lookout_daemon::config::Config;
 use lookout_daemon::ingest::EntrySink;
@@ -579,4 +581,67 @@ async fn rule_test_over_years_broke_its_3000_bucket_bound() {
         sh.width_ms,
         h.width_ms
     );
+}
+
+const RULE_A: &str = "name: a\nquery: boom\nwindow: 5m\ncondition: '> 3'\n";
+const RULE_B: &str = "name: b\nquery: quiet\nwindow: 1m\ncondition: '== 0'\n";
+
+/// Opens the engine on `dir` and returns the rule names it loaded, its warnings and
+/// the files left in `dir`.
+fn open_rules(dir: &Path) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let (engine, warnings) = AlertEngine::open(dir, EngineConfig::default()).unwrap();
+    let names = engine.list().into_iter().map(|s| s.rule.name).collect();
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|d| d.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    (names, warnings, files)
+}
+
+/// `lookout rules apply -f` took several YAML documents (`---`), the daemon's own
+/// parser only one: the same file placed as `rules.yaml` was renamed aside as
+/// corrupt and lookoutd started with no rules at all.
+#[test]
+fn rules_yaml_with_several_documents_was_set_aside_as_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(RULES_FILE),
+        format!(
+            "{RULE_A}---\nrules:\n- {{name: b, query: quiet, window: 1m, condition: '== 0'}}\n"
+        ),
+    )
+    .unwrap();
+    let (names, warnings, files) = open_rules(dir.path());
+    assert_eq!(names, ["a", "b"]);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(files, [RULES_FILE], "nothing set aside");
+    // And with one rule per document, as a hand-edited file might be.
+    std::fs::write(
+        dir.path().join(RULES_FILE),
+        format!("{RULE_A}---\n{RULE_B}"),
+    )
+    .unwrap();
+    assert_eq!(open_rules(dir.path()).0, ["a", "b"]);
+}
+
+/// The two parsers disagreed on files with no rule: the CLI refused them while the
+/// daemon took an empty file, but a `rules.yaml` holding only comments (every rule
+/// commented out by hand) failed with "missing field `name`" and was set aside as
+/// corrupt. Zero rules is now zero rules, whatever the file's comments.
+#[test]
+fn rules_yaml_with_only_comments_was_set_aside_as_corrupt() {
+    for text in [
+        "",
+        "# every rule commented out\n# - name: a\n",
+        "rules:\n",
+        "---\n",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(RULES_FILE), text).unwrap();
+        let (names, warnings, files) = open_rules(dir.path());
+        assert!(names.is_empty(), "{text:?}: {names:?}");
+        assert!(warnings.is_empty(), "{text:?}: {warnings:?}");
+        assert_eq!(files, [RULES_FILE], "{text:?}: the file stays in place");
+    }
 }

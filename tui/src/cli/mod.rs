@@ -364,7 +364,7 @@ pub async fn rules(g: &Global, cmd: RulesCmd) -> anyhow::Result<()> {
             if g.json {
                 out.json(&rule)?;
             } else {
-                out.line(yaml_serde::to_string(&rule.rule)?.trim_end())?;
+                out.line(lookout_shared::rules::rule_to_yaml(&rule.rule)?.trim_end())?;
                 out.line(&format!("# state: {:?}", rule.state).to_lowercase())?;
                 for a in &rule.alerts {
                     out.line(&format!("# {}", format::alert_line(a)))?;

@@ -8,7 +8,8 @@ use crate::support::{Daemon, LogTree};
 use lookout_shared::protocol::{RuleStatus, StreamInfo};
 use lookout_shared::LogEntry;
 
-fn lookout(url: &str, args: &[&str]) -> Output {
+/// Runs the real `lookout` binary against `url`, without colour or a token.
+pub(crate) fn lookout(url: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lookout"))
         .arg("--url")
         .arg(url)
@@ -20,11 +21,11 @@ fn lookout(url: &str, args: &[&str]) -> Output {
         .expect("run lookout")
 }
 
-fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 

@@ -14,6 +14,9 @@ use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 use ratatui::Terminal;
 
+use crate::cli::{lookout, stderr, stdout};
+use crate::support::{Daemon, LogTree};
+
 const T0: i64 = 1_764_099_727_118_000_000;
 
 fn key(c: KeyCode) -> Event {
@@ -143,4 +146,77 @@ fn a_stream_name_starting_with_a_dash_broke_the_tail_query() {
     };
     assert!(parsed.matches(&entry(&k)), "{q:?}");
     assert!(!parsed.matches(&entry(&other)), "{q:?}");
+}
+
+/// The CLI's parser refused a file with no rule while the daemon's took it as no
+/// rules: one parser now reads both, and refusing to apply nothing is the CLI's own
+/// decision, said plainly and before anything is sent (the daemon here is not even
+/// reachable). The daemon side is pinned in the daemon's regression tests.
+#[test]
+fn empty_rule_file_was_an_error_to_the_cli_and_no_rules_to_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rules.yaml");
+    for text in ["", "# every rule commented out\n", "rules:\n", "---\n"] {
+        std::fs::write(&file, text).unwrap();
+        for args in [
+            vec!["rules", "apply", "-f", file.to_str().unwrap()],
+            vec!["rules", "test", file.to_str().unwrap()],
+        ] {
+            let o = lookout("ws://127.0.0.1:9", &args);
+            assert!(!o.status.success(), "{text:?} {args:?}");
+            let err = stderr(&o);
+            assert!(err.contains("no rules in the file"), "{text:?}: {err}");
+            assert!(
+                !err.contains("cannot connect"),
+                "refused before connecting: {err}"
+            );
+        }
+    }
+}
+
+/// `lookout rules apply -f` sent a file's rules one by one and the daemon validated
+/// each: with a second document holding a bad window (or a bad query) the first
+/// rule was saved and the second refused, although the docs promise "all valid or
+/// none saved". The CLI now validates the whole file with the daemon's own
+/// validation first, and says which rule, on which line, and where in the field.
+#[test]
+fn rule_file_with_an_invalid_rule_was_half_applied() {
+    let tree = LogTree::new();
+    let daemon = Daemon::start(&tree).expect("daemon");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rules.yaml");
+    let good = "name: Good\nquery: x\nwindow: 5m\ncondition: '> 1'\n";
+    for (broken, field, caret) in [
+        ("query: y\nwindow: 5q", "window: ", "\n  5q\n   ^"),
+        (
+            "query: 'level:error AND ('\nwindow: 5m",
+            "query: ",
+            "\n  level:error AND (\n",
+        ),
+    ] {
+        std::fs::write(
+            &file,
+            format!("{good}---\nname: Broken\n{broken}\ncondition: '> 1'\n"),
+        )
+        .unwrap();
+        let o = lookout(
+            &daemon.url(),
+            &["rules", "apply", "-f", file.to_str().unwrap()],
+        );
+        assert!(!o.status.success());
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!("line 6, column 1: rule #2 (\"Broken\"): {field}")),
+            "{err}"
+        );
+        assert!(err.contains(caret) && err.contains('^'), "a caret: {err}");
+        let o = lookout(&daemon.url(), &["rules", "list", "--json"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(
+            stdout(&o).lines().count(),
+            0,
+            "nothing saved: {}",
+            stdout(&o)
+        );
+    }
 }

@@ -3,9 +3,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use lookout_daemon::alert::store::{parse_rules_yaml, RULES_FILE};
+use lookout_daemon::alert::store::RULES_FILE;
 use lookout_daemon::alert::{AlertEngine, AlertError, EngineConfig};
 use lookout_shared::protocol::{ErrorCode, RuleSpec};
+use lookout_shared::rules::parse_rules;
 
 fn rule(name: &str) -> RuleSpec {
     RuleSpec {
@@ -181,15 +182,15 @@ fn bad_query_reports_its_position() {
 
 #[test]
 fn unknown_fields_and_duplicates_in_yaml_are_field_errors() {
-    let e = parse_rules_yaml(
+    let e = parse_rules(
         "rules:\n- name: a\n  query: boom\n  window: 5m\n  condition: '> 1'\n  treshold: 3\n",
     )
     .unwrap_err();
-    assert_eq!(e.field, "treshold", "{e}");
-    let e = parse_rules_yaml("rules:\n- name: a\n  window: 5m\n  condition: '> 1'\n").unwrap_err();
-    assert_eq!(e.field, "query", "{e}");
+    assert_eq!(e.error.field, "treshold", "{e}");
+    let e = parse_rules("rules:\n- name: a\n  window: 5m\n  condition: '> 1'\n").unwrap_err();
+    assert_eq!(e.error.field, "query", "{e}");
 
-    let rules = parse_rules_yaml(
+    let rules = parse_rules(
         "rules:\n- {name: a, query: x, window: 5m, condition: '> 1'}\n- {name: a, query: y, window: 1m, condition: '== 0'}\n",
     )
     .unwrap();
@@ -267,7 +268,7 @@ fn crud_and_restart_persistence() {
         text.contains("rules:") && text.contains("name: errors"),
         "{text}"
     );
-    assert_eq!(parse_rules_yaml(&text).unwrap().len(), 2);
+    assert_eq!(parse_rules(&text).unwrap().len(), 2);
     assert!(!dir.path().join(format!("{RULES_FILE}.tmp")).exists());
 }
 
@@ -350,7 +351,7 @@ rules:
 
 #[test]
 fn rules_yaml_written_before_the_yaml_crate_switch_reads_and_writes_the_same() {
-    let specs = parse_rules_yaml(RULES_YAML_WRITTEN_BY_SERDE_YAML).unwrap();
+    let specs = parse_rules(RULES_YAML_WRITTEN_BY_SERDE_YAML).unwrap();
     let mut errors = rule("errors");
     errors.query = "namespace:payments level:error".into();
     errors.condition = "> 10".into();

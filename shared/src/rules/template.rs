@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use lookout_shared::protocol::Position;
+use crate::protocol::Position;
 
 /// One piece of a parsed template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +58,7 @@ impl Template {
                 .strip_prefix("$labels.")
                 .or_else(|| expr.strip_prefix(".Labels."))
             {
-                if !super::rules::is_label_name(name) {
+                if !super::is_label_name(name) {
                     return Err(TemplateError {
                         message: format!("invalid label name {name:?} in template"),
                         position: Position {

@@ -1,0 +1,100 @@
+//! A rule's `condition`: `> N` and friends on the count of matching lines in the
+//! window. Parsed once at validation, so the evaluator only compares numbers.
+
+use super::RuleError;
+
+/// Comparison in a condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    Gt,
+    Ge,
+    Lt,
+    Le,
+    Eq,
+    Ne,
+}
+
+/// `> N` and friends, on the count of matches in the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Condition {
+    pub op: CmpOp,
+    pub threshold: u64,
+}
+
+impl Condition {
+    /// Parses `> 5`, `>=5`, `< 1`, `== 0`, `!= 0`, `<= 3`; errors carry the column
+    /// within the condition's text.
+    pub fn parse(text: &str) -> Result<Condition, RuleError> {
+        let err = |m: &str, col: usize, len: usize| RuleError::new("condition", m).at(col, len);
+        let lead = text.len() - text.trim_start().len();
+        let s = text.trim();
+        let ops = [
+            (">=", CmpOp::Ge),
+            ("<=", CmpOp::Le),
+            ("==", CmpOp::Eq),
+            ("!=", CmpOp::Ne),
+            (">", CmpOp::Gt),
+            ("<", CmpOp::Lt),
+        ];
+        let Some((sym, op)) = ops.iter().find(|(sym, _)| s.starts_with(sym)) else {
+            return Err(err(
+                "expected a comparison: `> N`, `>= N`, `< N`, `<= N`, `== N` or `!= N`",
+                lead,
+                s.chars().next().map_or(0, |_| 1),
+            ));
+        };
+        let after = &s[sym.len()..];
+        let num_col = lead + sym.len() + (after.len() - after.trim_start().len());
+        let num = after.trim();
+        if num.is_empty() {
+            return Err(err("expected a number after the comparison", num_col, 0));
+        }
+        let threshold: u64 = num.parse().map_err(|_| {
+            err(
+                "expected a whole, non-negative number of matching lines",
+                num_col,
+                num.chars().count(),
+            )
+        })?;
+        Ok(Condition { op: *op, threshold })
+    }
+
+    /// Whether `count` satisfies the condition.
+    pub fn holds(&self, count: u64) -> bool {
+        let n = self.threshold;
+        match self.op {
+            CmpOp::Gt => count > n,
+            CmpOp::Ge => count >= n,
+            CmpOp::Lt => count < n,
+            CmpOp::Le => count <= n,
+            CmpOp::Eq => count == n,
+            CmpOp::Ne => count != n,
+        }
+    }
+
+    /// True when zero matches satisfy it (`< N`, `== 0`): a "went silent" rule,
+    /// which must be evaluated even for groups that sent nothing lately.
+    pub fn fires_on_silence(&self) -> bool {
+        self.holds(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions_parse_and_hold() {
+        let c = Condition::parse(" >= 3").unwrap();
+        assert_eq!(c.op, CmpOp::Ge);
+        assert!(c.holds(3) && !c.holds(2));
+        assert!(Condition::parse("== 0").unwrap().fires_on_silence());
+        assert!(!Condition::parse(">0").unwrap().fires_on_silence());
+        let e = Condition::parse("> x").unwrap_err();
+        assert_eq!(e.position.unwrap().column, 2);
+        let e = Condition::parse("=> 3").unwrap_err();
+        assert_eq!(e.position.unwrap().column, 0);
+        assert!(Condition::parse("> -1").is_err());
+        assert!(Condition::parse(">").is_err());
+    }
+}

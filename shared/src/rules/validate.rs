@@ -1,0 +1,341 @@
+//! Rule validation: from the user's [`RuleSpec`] (strings, as written) to a
+//! [`ValidRule`] with every field parsed, or a [`RuleError`] naming the field at
+//! fault (and the column, for queries, conditions, durations and templates).
+//!
+//! The daemon runs this before it saves a rule and the CLI before it sends one, so
+//! `lookout rules apply` refuses exactly what lookoutd would.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::duration::{format_duration, parse_duration};
+use crate::protocol::{ErrorBody, ErrorCode, Position, RuleSpec};
+use crate::query::{self, Query};
+use crate::LogEntry;
+
+use super::condition::Condition;
+use super::template::Template;
+
+/// Longest window: the evaluator keeps per-second counts for a window, so this
+/// bounds its memory per group (and 24 h is the longest preview too).
+pub const MAX_WINDOW: Duration = Duration::from_secs(24 * 3600);
+/// Longest `for`.
+pub const MAX_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// A rule failed validation: which field, why, and where in that field's text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct RuleError {
+    /// `name`, `query`, `window`, `condition`, `for`, `group_by`, `severity`,
+    /// `labels.KEY`, `annotations.KEY`, or an unknown field's own name.
+    pub field: String,
+    pub message: String,
+    /// Where in the field's own text (0-based character column), when it applies.
+    pub position: Option<Position>,
+}
+
+impl RuleError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> RuleError {
+        RuleError {
+            field: field.into(),
+            message: message.into(),
+            position: None,
+        }
+    }
+
+    /// The same error pointing at `column` (0-based, in characters) of the field.
+    pub fn at(mut self, column: usize, length: usize) -> RuleError {
+        self.position = Some(Position { column, length });
+        self
+    }
+
+    /// The wire form: `bad_rule` with `field` and `position`.
+    pub fn to_error_body(&self) -> ErrorBody {
+        ErrorBody {
+            code: ErrorCode::BadRule,
+            message: self.message.clone(),
+            position: self.position,
+            field: Some(self.field.clone()),
+        }
+    }
+
+    /// Turns a serde message about a rule (`unknown field `foo`, expected one of …`,
+    /// `missing field `query``) into a field error, so JSON and YAML clients get the
+    /// same `bad_rule` answer as any other validation failure.
+    pub fn from_serde_message(message: &str) -> RuleError {
+        for marker in ["unknown field `", "missing field `", "duplicate field `"] {
+            if let Some(i) = message.find(marker) {
+                let rest = &message[i + marker.len()..];
+                if let Some(end) = rest.find('`') {
+                    return RuleError::new(&rest[..end], message.to_string());
+                }
+            }
+        }
+        RuleError::new("rule", message.to_string())
+    }
+}
+
+/// What an alert instance can be grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum GroupField {
+    Namespace,
+    Pod,
+    Container,
+    Node,
+}
+
+impl GroupField {
+    pub fn parse(s: &str) -> Option<GroupField> {
+        Some(match s {
+            "namespace" => GroupField::Namespace,
+            "pod" => GroupField::Pod,
+            "container" => GroupField::Container,
+            "node" => GroupField::Node,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            GroupField::Namespace => "namespace",
+            GroupField::Pod => "pod",
+            GroupField::Container => "container",
+            GroupField::Node => "node",
+        }
+    }
+
+    /// The entry's value for this field.
+    pub fn value(self, e: &LogEntry) -> &str {
+        match self {
+            GroupField::Namespace => &e.namespace,
+            GroupField::Pod => &e.pod,
+            GroupField::Container => &e.container,
+            GroupField::Node => &e.node,
+        }
+    }
+}
+
+/// A rule whose every field parsed: what the evaluator runs (the daemon compiles
+/// `query` to its live matcher and index queries).
+#[derive(Debug, Clone)]
+pub struct ValidRule {
+    pub spec: RuleSpec,
+    pub query: Query,
+    pub window: Duration,
+    pub condition: Condition,
+    pub for_: Duration,
+    pub group_by: Vec<GroupField>,
+    pub annotations: Vec<(String, Template)>,
+}
+
+impl ValidRule {
+    /// The window in whole seconds (validation guarantees it is whole and ≥ 1).
+    pub fn window_secs(&self) -> i64 {
+        self.window.as_secs() as i64
+    }
+}
+
+/// Prometheus label names: `[a-zA-Z_][a-zA-Z0-9_]*` (Alertmanager rejects others).
+pub fn is_label_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Rule names become the `alertname` label and part of URLs: keep them plain.
+fn check_name(name: &str) -> Result<(), RuleError> {
+    if name.is_empty() {
+        return Err(RuleError::new("name", "a rule needs a name"));
+    }
+    if name.chars().count() > 128 {
+        return Err(RuleError::new("name", "name is longer than 128 characters").at(128, 0));
+    }
+    if let Some((col, c)) = name
+        .chars()
+        .enumerate()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':')))
+    {
+        return Err(RuleError::new(
+            "name",
+            format!("invalid character {c:?} in name: use letters, digits, `_`, `-`, `.` or `:`"),
+        )
+        .at(col, 1));
+    }
+    Ok(())
+}
+
+fn duration_field(
+    field: &str,
+    text: &str,
+    min: Duration,
+    max: Duration,
+) -> Result<Duration, RuleError> {
+    let lead = text.len() - text.trim_start().len();
+    let d = parse_duration(text)
+        .map_err(|e| RuleError::new(field, e.reason.clone()).at(lead + e.position, 1))?;
+    if d < min || d > max {
+        return Err(RuleError::new(
+            field,
+            format!(
+                "{text:?} is out of range: {field} must be between {} and {}",
+                format_duration(min),
+                format_duration(max)
+            ),
+        ));
+    }
+    Ok(d)
+}
+
+/// Validates every field of `spec` and parses it.
+///
+/// Fields are checked in the order users read them (name, query, window, condition,
+/// for, group_by, severity, labels, annotations), so the first error reported is the
+/// topmost one.
+pub fn validate(spec: &RuleSpec) -> Result<ValidRule, RuleError> {
+    check_name(&spec.name)?;
+    let query = query::parse(&spec.query).map_err(|e| RuleError {
+        field: "query".into(),
+        message: e.message,
+        position: Some(e.position),
+    })?;
+    let window = duration_field("window", &spec.window, Duration::from_secs(1), MAX_WINDOW)?;
+    if window.subsec_nanos() != 0 {
+        return Err(RuleError::new(
+            "window",
+            "window must be a whole number of seconds (counts are kept per second)",
+        ));
+    }
+    let condition = Condition::parse(&spec.condition)?;
+    let for_ = duration_field("for", &spec.for_, Duration::ZERO, MAX_FOR)?;
+    let group_by = group_by(&spec.group_by)?;
+    if spec.severity.trim().is_empty() {
+        return Err(RuleError::new(
+            "severity",
+            "severity must not be empty (e.g. warning, critical)",
+        ));
+    }
+    check_labels(&spec.labels, &group_by)?;
+    let annotations = annotations(&spec.annotations)?;
+    Ok(ValidRule {
+        spec: spec.clone(),
+        query,
+        window,
+        condition,
+        for_,
+        group_by,
+        annotations,
+    })
+}
+
+/// Checks a whole rule set (a rules file): every rule valid, names unique. The
+/// error says which rule (0-based index) failed.
+pub fn validate_all(specs: &[RuleSpec]) -> Result<Vec<ValidRule>, (usize, RuleError)> {
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut out = Vec::with_capacity(specs.len());
+    for (i, s) in specs.iter().enumerate() {
+        if let Some(first) = seen.insert(&s.name, i) {
+            return Err((
+                i,
+                RuleError::new(
+                    "name",
+                    format!(
+                        "duplicate rule name {:?} (rules #{} and #{})",
+                        s.name,
+                        first + 1,
+                        i + 1
+                    ),
+                ),
+            ));
+        }
+        out.push(validate(s).map_err(|e| (i, e))?);
+    }
+    Ok(out)
+}
+
+fn group_by(fields: &[String]) -> Result<Vec<GroupField>, RuleError> {
+    let mut out = Vec::new();
+    for (i, g) in fields.iter().enumerate() {
+        let Some(f) = GroupField::parse(g) else {
+            return Err(RuleError::new(
+                "group_by",
+                format!(
+                    "group_by[{i}]: unknown field {g:?}: use namespace, pod, container or node"
+                ),
+            ));
+        };
+        if out.contains(&f) {
+            return Err(RuleError::new(
+                "group_by",
+                format!("group_by[{i}]: {g:?} is listed twice"),
+            ));
+        }
+        out.push(f);
+    }
+    Ok(out)
+}
+
+fn check_labels(
+    labels: &BTreeMap<String, String>,
+    group_by: &[GroupField],
+) -> Result<(), RuleError> {
+    for (k, v) in labels {
+        let field = format!("labels.{k}");
+        if !is_label_name(k) {
+            return Err(RuleError::new(
+                field,
+                format!("invalid label name {k:?}: use [a-zA-Z_][a-zA-Z0-9_]*"),
+            ));
+        }
+        if k == "alertname" || k == "severity" {
+            return Err(RuleError::new(
+                field,
+                format!("label {k:?} is set by the rule itself (its name and `severity` field)"),
+            ));
+        }
+        if let Some(g) = group_by.iter().find(|g| g.name() == k) {
+            return Err(RuleError::new(
+                field,
+                format!("label {k:?} clashes with group_by {:?}", g.name()),
+            ));
+        }
+        if v.is_empty() {
+            return Err(RuleError::new(field, "label values must not be empty"));
+        }
+    }
+    Ok(())
+}
+
+fn annotations(
+    annotations: &BTreeMap<String, String>,
+) -> Result<Vec<(String, Template)>, RuleError> {
+    let mut out = Vec::new();
+    for (k, v) in annotations {
+        let field = format!("annotations.{k}");
+        if !is_label_name(k) {
+            return Err(RuleError::new(
+                field,
+                format!("invalid annotation name {k:?}: use [a-zA-Z_][a-zA-Z0-9_]*"),
+            ));
+        }
+        let t = Template::parse(v).map_err(|e| RuleError {
+            field: field.clone(),
+            message: e.message,
+            position: Some(e.position),
+        })?;
+        out.push((k.clone(), t));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_messages_name_the_field() {
+        let e = RuleError::from_serde_message(
+            "rules[0]: unknown field `bogus`, expected one of `name`, `query`",
+        );
+        assert_eq!(e.field, "bogus");
+    }
+}

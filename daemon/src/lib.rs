@@ -24,6 +24,7 @@
 //! - [`live`]: live-tail fan-out.
 //! - [`streams`]: the registry of container log streams and their traffic.
 //! - [`metrics`]: health, readiness and Prometheus counters.
+//! - [`durable`]: atomic, fsynced file replacement for what lives beside the index.
 //! - [`alert`]: alert rules, evaluation and delivery.
 //! - [`serve`]: the websocket protocol and the HTTP endpoints.
 //! - [`sim`]: a node simulator for the demo and the load generator.
@@ -33,6 +34,7 @@ pub mod alert;
 pub mod app;
 pub mod collect;
 pub mod config;
+pub mod durable;
 pub mod index;
 pub mod ingest;
 pub mod level;

@@ -8,7 +8,6 @@
 //! rename re-delivers the batches printed since the last save: at least once.
 //! (The index makes it exactly once by committing positions with the data.)
 
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -54,20 +53,11 @@ pub fn load_positions(path: &Path) -> anyhow::Result<Positions> {
     }
 }
 
-/// Saves positions atomically: temp file, fsync, rename, fsync of the directory.
+/// Saves positions atomically and durably ([`crate::durable::write_atomic`]).
 pub fn save_positions(path: &Path, positions: &Positions) -> anyhow::Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    let mut f = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    serde_json::to_writer(&mut f, positions)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
-    if let Some(dir) = path.parent() {
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
+    let bytes = serde_json::to_vec(positions)?;
+    crate::durable::write_atomic(path, &bytes)
+        .with_context(|| format!("saving positions to {}", path.display()))
 }
 
 /// Runs the collector and prints until SIGTERM/SIGINT or a closed stdout.

@@ -10,7 +10,7 @@
 //! reported: the daemon starts without those rules but never overwrites them.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use lookout_shared::protocol::RuleSpec;
@@ -97,24 +97,13 @@ fn set_aside(path: &Path) -> io::Result<PathBuf> {
         aside = path.with_file_name(format!("{RULES_FILE}.corrupt-{secs}-{n}"));
         n += 1;
     }
-    fs::rename(path, &aside)?;
+    crate::durable::rename_durable(path, &aside)?;
     Ok(aside)
 }
 
-/// Writes the rule set atomically.
+/// Writes the rule set atomically and durably ([`crate::durable::write_atomic`]).
 pub fn save(dir: &Path, specs: &[RuleSpec]) -> io::Result<()> {
     fs::create_dir_all(dir)?;
     let text = to_yaml(specs).map_err(io::Error::other)?;
-    let path = dir.join(RULES_FILE);
-    let tmp = dir.join(format!("{RULES_FILE}.tmp"));
-    {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, &path)?;
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    crate::durable::write_atomic(&dir.join(RULES_FILE), text.as_bytes())
 }

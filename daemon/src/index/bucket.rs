@@ -119,9 +119,11 @@ pub fn check_data_dir(data_dir: &Path) -> Result<(), IndexError> {
                     // Old buckets are read as they are (see `Fields::readable`); the
                     // marker moves on so that an older lookoutd, which cannot read the
                     // buckets this one creates, refuses the dir instead of failing later.
-                    let tmp = data_dir.join(format!("{MARKER}.tmp"));
-                    fs::write(&tmp, format!("lookout-data {FORMAT_VERSION}\n")).map_err(io)?;
-                    fs::rename(&tmp, &marker).map_err(io)?;
+                    crate::durable::write_atomic(
+                        &marker,
+                        format!("lookout-data {FORMAT_VERSION}\n").as_bytes(),
+                    )
+                    .map_err(io)?;
                     tracing::info!(
                         from = v,
                         to = FORMAT_VERSION,
@@ -152,7 +154,11 @@ pub fn check_data_dir(data_dir: &Path) -> Result<(), IndexError> {
                     data_dir.display()
                 )));
             }
-            fs::write(&marker, format!("lookout-data {FORMAT_VERSION}\n")).map_err(io)?;
+            crate::durable::write_atomic(
+                &marker,
+                format!("lookout-data {FORMAT_VERSION}\n").as_bytes(),
+            )
+            .map_err(io)?;
             fs::create_dir_all(index_dir(data_dir)).map_err(io)?;
             Ok(())
         }
@@ -312,10 +318,7 @@ impl Bucket {
             w.wait_merging_threads()
                 .map_err(|e| IndexError::Tantivy(e.to_string()))?;
         }
-        fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
-        if let Ok(d) = fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
+        crate::durable::rename_durable(&tmp, &path).map_err(|e| io(&path, e))?;
         let index = tantivy::Index::open_in_dir(&path).map_err(|e| corrupt(&path, e))?;
         register(&index);
         Bucket::with_index(id, path, index, payload)

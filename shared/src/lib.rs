@@ -13,12 +13,16 @@
 //!   compiles the tree to its index and live matcher; the dashboard highlights with it).
 //! - [`range`]: what a [`protocol::TimeRange`] means ([`protocol::TimeRange::resolve`]),
 //!   for every request that takes one.
+//! - `client` (feature `client`): the websocket client both the TUI and the cluster
+//!   hub dial daemons with: handshake, requests, reconnect and resume.
 //! - [`rules`]: the alert-rule file format and its validation, so `lookout rules
 //!   apply` refuses exactly what `lookoutd` would.
 //!
 //! Both binaries depend on this crate and nothing else of each other, so a change to
 //! the wire shows up as a compile error on both sides at once.
 
+#[cfg(feature = "client")]
+pub mod client;
 pub mod duration;
 pub mod histogram;
 pub mod limits;

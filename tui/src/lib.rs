@@ -41,13 +41,14 @@
 //! - [`app`]: the pure core: state changed only by events; requests out in its outbox.
 //! - [`keys`]: the key vocabulary the panes' tables are written in, and their index.
 //! - [`ui`]: drawing the state (one module per screen, plus the shared frame).
-//! - [`client`]: the websocket client (handshake, requests, reconnect and resume).
+//! - [`client`]: the websocket client (handshake, requests, reconnect and resume),
+//!   `lookout_shared::client`, re-exported so the screens and the CLI say `crate::client`.
 //! - [`cli`]: the script-friendly subcommands.
 //! - [`term`]: the terminal: raw mode, restore on exit, panic and Ctrl-C.
 
 pub mod app;
 pub mod cli;
-pub mod client;
+pub use lookout_shared::client;
 pub mod keys;
 pub mod term;
 pub mod ui;

@@ -177,3 +177,26 @@ fn search_streams_and_rules_from_the_command_line() {
     assert!(!o.status.success());
     assert!(!stderr(&o).is_empty());
 }
+
+#[test]
+fn the_cli_exits_non_zero_with_a_message_when_the_daemon_is_unreachable() {
+    // Bind then drop: nothing listens on this port any more.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lookout"))
+        .args(["streams", "--url", &format!("ws://127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot connect"), "{err}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lookout"))
+        .args(["search", "x", "--since", "15"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--since"));
+}

@@ -1,9 +1,9 @@
 //! The TUI crate's integration tests, linked into one binary: the CLI against an
-//! in-process daemon, the websocket client against a scripted server, the query
-//! contract, and the dashboard in a real tmux; `regression` holds a test per bug.
+//! in-process daemon, the query contract, and the dashboard in a real tmux;
+//! `regression` holds a test per bug. (The websocket client's own tests live with it,
+//! in lookout-shared's `tests/it`.)
 
 mod cli;
-mod client;
 mod query_contract;
 mod regression;
 mod support;

@@ -18,6 +18,7 @@ pub enum CmpOp {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Condition {
     pub op: CmpOp,
+    /// Counted in matching lines, so whole and non-negative.
     pub threshold: u64,
 }
 

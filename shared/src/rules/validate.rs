@@ -29,12 +29,14 @@ pub struct RuleError {
     /// `name`, `query`, `window`, `condition`, `for`, `group_by`, `severity`,
     /// `labels.KEY`, `annotations.KEY`, or an unknown field's own name.
     pub field: String,
+    /// What is wrong, in words for the user (without the field's name).
     pub message: String,
     /// Where in the field's own text (0-based character column), when it applies.
     pub position: Option<Position>,
 }
 
 impl RuleError {
+    /// An error about `field` as a whole (no column: e.g. a value out of range).
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> RuleError {
         RuleError {
             field: field.into(),
@@ -85,6 +87,7 @@ pub enum GroupField {
 }
 
 impl GroupField {
+    /// The field named in `group_by` (the same names as the query's fields).
     pub fn parse(s: &str) -> Option<GroupField> {
         Some(match s {
             "namespace" => GroupField::Namespace,
@@ -95,6 +98,7 @@ impl GroupField {
         })
     }
 
+    /// Its name, which is also the alert label its value is given under.
     pub fn name(self) -> &'static str {
         match self {
             GroupField::Namespace => "namespace",
@@ -119,12 +123,17 @@ impl GroupField {
 /// `query` to its live matcher and index queries).
 #[derive(Debug, Clone)]
 pub struct ValidRule {
+    /// The rule as written: what is stored and listed, so it round-trips exactly.
     pub spec: RuleSpec,
     pub query: Query,
+    /// Whole seconds, 1 s to [`MAX_WINDOW`].
     pub window: Duration,
     pub condition: Condition,
+    /// 0 to [`MAX_FOR`].
     pub for_: Duration,
+    /// In the order written, each field at most once.
     pub group_by: Vec<GroupField>,
+    /// Parsed once here, so a typo is reported before the rule is saved.
     pub annotations: Vec<(String, Template)>,
 }
 

@@ -4,6 +4,9 @@
 //!
 //! `cargo bench -p lookout-daemon --bench alert_eval` (optionally `-- RULES RATE SECS`).
 
+// A benchmark whose setup fails should stop at once, loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

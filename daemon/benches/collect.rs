@@ -10,6 +10,9 @@
 //! the consumer thread (this one: receiving and dropping entries) and the rest
 //! (the collector's threads), so `cores` shows how much parallelism was used.
 
+// A benchmark whose setup fails should stop at once, loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::Write;
 use std::time::{Duration, Instant};
 

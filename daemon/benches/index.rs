@@ -14,6 +14,9 @@
 //!
 //! Prints a Markdown table for `docs/BENCHMARKS.md`.
 
+// A benchmark whose setup fails should stop at once, loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;

@@ -11,6 +11,9 @@
 //! `--commit-ms` so commits happen at the same points whatever the slowdown (every
 //! 200k entries and at the end), which keeps instruction counts comparable.
 
+// A benchmark whose setup fails should stop at once, loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::{Duration, Instant};
 
 mod loghub_entries;

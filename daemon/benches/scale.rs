@@ -24,6 +24,9 @@
 //! Each figure is the median of `RUNS` runs. Without `--bench` (as `cargo test
 //! --all-targets` runs it) it does a seconds-long smoke run on the debug build.
 
+// A benchmark whose setup fails should stop at once, loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -10,6 +10,9 @@
 //! Run: `cargo bench -p lookout-daemon --bench serve_latency` (options: `--secs N`,
 //! `--rates 1000,10000`, `--clients 1,20`).
 
+// A benchmark whose setup fails should stop at once, loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -4,6 +4,9 @@
 //! `cargo bench -p lookout-tui --bench dashboard` prints lines/s absorbed and the
 //! cost of one frame; under `cargo test` it runs a few iterations as a smoke test.
 
+// A benchmark whose setup fails should stop at once, loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Instant;
 
 use lookout_shared::protocol::{ClientMsg, ServerMsg};

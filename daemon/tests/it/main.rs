@@ -5,6 +5,9 @@
 //! Everything here runs the real parts: real files under real inotify, a real
 //! tantivy index on disk, real websockets over loopback, a real Alertmanager.
 
+// Test code: a failed step should fail the test at once, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod alert;
 mod collect;
 mod index;

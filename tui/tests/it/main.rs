@@ -3,6 +3,9 @@
 //! `regression` holds a test per bug. (The websocket client's own tests live with it,
 //! in lookout-shared's `tests/it`.)
 
+// Test code: a failed step should fail the test at once, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod cli;
 mod query_contract;
 mod regression;

@@ -11,7 +11,6 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use lookout_shared::duration::parse_duration;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -67,7 +66,7 @@ impl Daemon {
         config: &Config,
         make_sinks: impl FnOnce(&Index) -> anyhow::Result<Sinks>,
     ) -> anyhow::Result<Daemon> {
-        let index_cfg = index_config(config)?;
+        let index_cfg = index_config(config);
         let (index, recovered) = Index::open(index_cfg)
             .with_context(|| format!("opening the index in {}", config.data_dir.display()))?;
         tracing::info!(
@@ -191,13 +190,13 @@ fn run_discard(config: &Config) -> anyhow::Result<()> {
 }
 
 /// Index settings from the flags.
-pub fn index_config(config: &Config) -> anyhow::Result<IndexConfig> {
-    Ok(IndexConfig {
+pub fn index_config(config: &Config) -> IndexConfig {
+    IndexConfig {
         data_dir: config.data_dir.clone(),
-        commit_interval: parse_duration(&config.commit_interval).context("--commit-interval")?,
-        retention: parse_duration(&config.retention).context("--retention")?,
-        max_disk: parse_size(&config.max_disk).context("--max-disk")?,
-    })
+        commit_interval: config.commit_interval,
+        retention: config.retention,
+        max_disk: config.max_disk,
+    }
 }
 
 /// `--node`, else the host name, else `localhost`.
@@ -210,39 +209,6 @@ pub fn node_name(config: &Config) -> String {
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "localhost".into())
-}
-
-/// A size with an optional binary suffix: `10G`, `512M`, `1.5T`, `10GiB`, `4096`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid size {0:?}: expected a number with an optional K, M, G or T suffix, e.g. 10G")]
-pub struct SizeError(pub String);
-
-/// Parses a size (binary units: `1K` = 1024 bytes).
-pub fn parse_size(s: &str) -> Result<u64, SizeError> {
-    let t = s.trim();
-    let err = || SizeError(s.to_string());
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    if num.is_empty() {
-        return Err(err());
-    }
-    let n: f64 = num.parse().map_err(|_| err())?;
-    let unit = unit.trim();
-    let mult: u64 = match unit.to_ascii_uppercase().as_str() {
-        "" | "B" => 1,
-        "K" | "KB" | "KI" | "KIB" => 1 << 10,
-        "M" | "MB" | "MI" | "MIB" => 1 << 20,
-        "G" | "GB" | "GI" | "GIB" => 1 << 30,
-        "T" | "TB" | "TI" | "TIB" => 1 << 40,
-        _ => return Err(err()),
-    };
-    let v = n * mult as f64;
-    if !v.is_finite() || v < 0.0 || v > u64::MAX as f64 {
-        return Err(err());
-    }
-    Ok(v as u64)
 }
 
 fn init_tracing() {
@@ -504,21 +470,4 @@ async fn wait_for_signal() -> anyhow::Result<()> {
         _ = int.recv() => {}
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("10G").unwrap(), 10 << 30);
-        assert_eq!(parse_size("10GiB").unwrap(), 10 << 30);
-        assert_eq!(parse_size("512M").unwrap(), 512 << 20);
-        assert_eq!(parse_size("1.5K").unwrap(), 1536);
-        assert_eq!(parse_size("4096").unwrap(), 4096);
-        assert!(parse_size("ten").is_err());
-        assert!(parse_size("10X").is_err());
-        assert!(parse_size("").is_err());
-    }
 }

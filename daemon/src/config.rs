@@ -1,10 +1,17 @@
 //! The daemon's flags. Every flag also reads an environment variable, so the
 //! DaemonSet manifest can configure it without a custom command line.
+//!
+//! Values are typed here, by clap value parsers: a bad `--retention 7x` or
+//! `--max-disk ten` stops the daemon at the command line, with clap's error naming
+//! the flag, before anything is opened; the rest of the daemon only sees
+//! [`Duration`]s and byte counts.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Parser;
+use lookout_shared::duration::parse_duration;
 
 /// The collector's own type; the flag parses straight into it.
 pub use crate::collect::ReadFrom;
@@ -68,17 +75,22 @@ pub struct Config {
     #[arg(long)]
     pub insecure: bool,
 
-    /// Drop indexed data older than this.
-    #[arg(long, env = "LOOKOUT_RETENTION", default_value = "7d")]
-    pub retention: String,
+    /// Drop indexed data older than this (e.g. 7d, 36h).
+    #[arg(long, env = "LOOKOUT_RETENTION", default_value = "7d", value_parser = parse_duration)]
+    pub retention: Duration,
 
     /// Keep the index under this many bytes (suffixes K, M, G, T; binary).
-    #[arg(long, env = "LOOKOUT_MAX_DISK", default_value = "10G")]
-    pub max_disk: String,
+    #[arg(long, env = "LOOKOUT_MAX_DISK", default_value = "10G", value_parser = parse_size)]
+    pub max_disk: u64,
 
-    /// Commit indexed batches at least this often.
-    #[arg(long, env = "LOOKOUT_COMMIT_INTERVAL", default_value = "1s")]
-    pub commit_interval: String,
+    /// Commit indexed batches at least this often (e.g. 1s, 200ms).
+    #[arg(
+        long,
+        env = "LOOKOUT_COMMIT_INTERVAL",
+        default_value = "1s",
+        value_parser = parse_duration
+    )]
+    pub commit_interval: Duration,
 
     /// Alertmanager base URL (repeatable), e.g. http://alertmanager:9093.
     #[arg(
@@ -95,4 +107,66 @@ pub struct Config {
     /// Generate a realistic node log tree in a temp dir and collect it.
     #[arg(long)]
     pub demo: bool,
+}
+
+/// A size that did not parse (`--max-disk`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid size {input:?} ({reason}): expected a number with an optional K, M, G or T \
+     suffix (binary: 1K = 1024 bytes), e.g. 10G"
+)]
+pub struct SizeError {
+    pub input: String,
+    pub reason: String,
+}
+
+/// Parses a byte size with an optional binary suffix: `10G`, `512M`, `1.5T`,
+/// `10GiB`, `4096`. `K`, `KB` and `KiB` all mean 1024 bytes, as operators sizing a
+/// disk expect. The arithmetic is exact (`parse-size` works in integers, so `1.1T` is
+/// not rounded through a float).
+pub fn parse_size(s: &str) -> Result<u64, SizeError> {
+    parse_size::Config::new()
+        .with_binary()
+        .parse_size(s.trim())
+        .map_err(|e| SizeError {
+            input: s.to_string(),
+            reason: e.to_string(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("10G").unwrap(), 10 << 30);
+        assert_eq!(parse_size("10GiB").unwrap(), 10 << 30);
+        assert_eq!(parse_size("512M").unwrap(), 512 << 20);
+        assert_eq!(parse_size("1.5K").unwrap(), 1536);
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert!(parse_size("ten").is_err());
+        assert!(parse_size("10X").is_err());
+        assert!(parse_size("").is_err());
+    }
+
+    /// Bad values stop at the command line, and clap's message names the flag.
+    #[test]
+    fn bad_values_are_rejected_naming_the_flag() {
+        for (flag, value) in [
+            ("--retention", "7x"),
+            ("--max-disk", "ten"),
+            ("--commit-interval", "soon"),
+        ] {
+            let err = Config::try_parse_from(["lookoutd", flag, value]).unwrap_err();
+            assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+            let text = err.to_string();
+            assert!(text.contains(flag) && text.contains(value), "{text}");
+        }
+        let c = Config::try_parse_from(["lookoutd", "--retention", "36h", "--max-disk", "512M"])
+            .unwrap();
+        assert_eq!(c.retention, Duration::from_secs(36 * 3600));
+        assert_eq!(c.max_disk, 512 << 20);
+        assert_eq!(c.commit_interval, Duration::from_secs(1));
+    }
 }

@@ -31,13 +31,11 @@ pub struct Sinks(Arc<RwLock<Vec<Arc<dyn EntrySink>>>>);
 impl Sinks {
     /// Adds a sink; it sees every batch ingested from now on.
     pub fn add(&self, sink: Arc<dyn EntrySink>) {
-        if let Ok(mut v) = self.0.write() {
-            v.push(sink);
-        }
+        crate::sync::write(&self.0).push(sink);
     }
 
     fn publish(&self, entries: &[Arc<LogEntry>]) {
-        let sinks = self.0.read().map(|v| v.clone()).unwrap_or_default();
+        let sinks = crate::sync::read(&self.0).clone();
         for s in sinks {
             s.publish(entries);
         }

@@ -45,3 +45,4 @@ pub mod serve;
 pub mod sim;
 pub mod stdout_sink;
 pub mod streams;
+pub mod sync;

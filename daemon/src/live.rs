@@ -115,7 +115,7 @@ impl Subscription {
     }
 
     fn lock(&self) -> MutexGuard<'_, SubQueue> {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.queue)
     }
 
     /// Offers matching entries; returns how many were dropped.
@@ -295,7 +295,7 @@ impl Live {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.state)
     }
 
     /// Registers a tail. From this call on every published entry matching `query`

@@ -98,7 +98,7 @@ impl Streams {
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<Key, Counts>> {
-        self.map.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.map)
     }
 
     /// The list as of the last [`Streams::tick`], sorted by namespace, pod, container.
@@ -171,7 +171,7 @@ impl Streams {
     pub fn tick(&self) {
         let now = Instant::now();
         let elapsed = {
-            let mut last = self.last_tick.lock().unwrap_or_else(|p| p.into_inner());
+            let mut last = crate::sync::lock(&self.last_tick);
             let e = last.map(|l| now.duration_since(l).as_secs_f64());
             *last = Some(now);
             e

@@ -106,10 +106,7 @@ impl Sink {
     /// on I/O.
     pub fn enqueue(&self, n: Notification) {
         {
-            let mut q = match self.queue.lock() {
-                Ok(q) => q,
-                Err(p) => p.into_inner(),
-            };
+            let mut q = crate::sync::lock(&self.queue);
             q.retain(|old| old.alert.labels != n.alert.labels);
             q.push_back(n);
             while q.len() > QUEUE_CAP {
@@ -121,20 +118,14 @@ impl Sink {
     }
 
     fn take(&self) -> Vec<Notification> {
-        let mut q = match self.queue.lock() {
-            Ok(q) => q,
-            Err(p) => p.into_inner(),
-        };
+        let mut q = crate::sync::lock(&self.queue);
         let n = q.len().min(BATCH);
         q.drain(..n).collect()
     }
 
     /// Puts a failed batch back in front, unless newer notifications replaced them.
     fn put_back(&self, batch: Vec<Notification>) {
-        let mut q = match self.queue.lock() {
-            Ok(q) => q,
-            Err(p) => p.into_inner(),
-        };
+        let mut q = crate::sync::lock(&self.queue);
         for n in batch.into_iter().rev() {
             if !q.iter().any(|o| o.alert.labels == n.alert.labels) {
                 q.push_front(n);

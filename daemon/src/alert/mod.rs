@@ -47,7 +47,7 @@ pub mod store;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -64,6 +64,7 @@ use self::http::HttpUrl;
 use crate::index::{Index, SearchError};
 use crate::ingest::EntrySink;
 use crate::matcher::Matches;
+use crate::sync::lock;
 use deliver::{Backoff, Sink, SinkKind};
 use eval::{EvalParams, RuleState};
 use rules::{compile, compile_all, CompiledRule, RuleError};
@@ -208,13 +209,6 @@ impl Drop for Inner {
 #[derive(Clone)]
 pub struct AlertEngine {
     inner: Arc<Inner>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
 }
 
 /// Batches waiting for the evaluator; beyond this, batches are dropped and counted.

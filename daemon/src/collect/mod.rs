@@ -155,7 +155,7 @@ pub struct CollectorHandle {
 impl CollectorHandle {
     /// Files followed right now.
     pub fn followed(&self) -> Vec<FollowedFile> {
-        self.followed.lock().map(|f| f.clone()).unwrap_or_default()
+        crate::sync::lock(&self.followed).clone()
     }
 
     /// Counters since start.

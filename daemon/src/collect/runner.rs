@@ -162,9 +162,7 @@ impl Runner {
         self.finish_files()?;
         self.batcher.flush(self.registry.dirty_positions())?;
         if let Some(list) = self.registry.take_followed() {
-            if let Ok(mut f) = self.followed.lock() {
-                *f = list;
-            }
+            *crate::sync::lock(&self.followed) = list;
         }
         Ok(())
     }

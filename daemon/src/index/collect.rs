@@ -27,6 +27,8 @@ use tantivy::{
     TERMINATED,
 };
 
+use crate::sync::lock;
+
 /// `(ts, seq)` mapped to one integer with the same order.
 pub fn key(ts: i64, seq: u64) -> u128 {
     ((((ts as u64) ^ (1 << 63)) as u128) << 64) | seq as u128
@@ -159,28 +161,25 @@ impl Summaries {
             return None;
         }
         let id = reader.segment_id();
-        if let Some(s) = self.0.lock().ok()?.get(&id) {
+        if let Some(s) = lock(&self.0).get(&id) {
             return Some(s.clone());
         }
         let s = Arc::new(Summary::build(ts, reader.max_doc())?);
-        if let Ok(mut m) = self.0.lock() {
-            m.insert(id, s.clone());
-        }
+        lock(&self.0).insert(id, s.clone());
         Some(s)
     }
 
     /// Forgets the summaries of segments not in `live`.
     pub fn retain(&self, live: &HashSet<SegmentId>) {
-        if let Ok(mut m) = self.0.lock() {
-            if m.keys().any(|k| !live.contains(k)) {
-                m.retain(|k, _| live.contains(k));
-            }
+        let mut m = lock(&self.0);
+        if m.keys().any(|k| !live.contains(k)) {
+            m.retain(|k, _| live.contains(k));
         }
     }
 
     /// How many summaries are cached (tests).
     pub fn len(&self) -> usize {
-        self.0.lock().map(|m| m.len()).unwrap_or(0)
+        lock(&self.0).len()
     }
 
     /// Whether none is cached.

@@ -18,6 +18,7 @@ pub mod analyzer;
 pub mod bucket;
 pub mod collect;
 pub mod compile;
+pub mod retention;
 pub mod schema;
 mod search;
 mod writer;
@@ -33,6 +34,7 @@ use lookout_shared::range::RangeError;
 use lookout_shared::{LogEntry, Timestamp};
 
 use crate::collect::{PositionUpdate, Positions};
+use crate::sync::{lock, read, write};
 use bucket::{Bucket, Payload, FORMAT_VERSION};
 use collect::Summaries;
 use schema::Fields;
@@ -170,67 +172,30 @@ pub(crate) struct Shared {
 
 impl Shared {
     fn active(&self) -> Option<Arc<Bucket>> {
-        self.buckets.read().ok().and_then(|b| b.last().cloned())
+        read(&self.buckets).last().cloned()
     }
 
     fn snapshot(&self) -> Vec<Arc<Bucket>> {
-        self.buckets.read().map(|b| b.clone()).unwrap_or_default()
+        read(&self.buckets).clone()
     }
 
     fn push_bucket(&self, b: Arc<Bucket>) {
-        if let Ok(mut v) = self.buckets.write() {
-            v.push(b);
-        }
+        write(&self.buckets).push(b);
     }
 
     fn set_error(&self, e: Option<String>) {
-        if let Ok(mut s) = self.state.lock() {
-            s.error = e;
-        }
+        lock(&self.state).error = e;
     }
 
     fn set_committed(&self, ms: f64) {
-        if let Ok(mut s) = self.state.lock() {
-            s.last_commit_ms = ms;
-            s.commits += 1;
-        }
+        let mut s = lock(&self.state);
+        s.last_commit_ms = ms;
+        s.commits += 1;
     }
 
-    /// Drops whole sealed buckets: those entirely older than the retention, then the
-    /// oldest while the total exceeds `max_disk`. The active bucket is never dropped.
+    /// Drops whole sealed buckets by age and size (see [`retention`]).
     fn apply_retention(&self) {
-        let cutoff = Timestamp::now()
-            .0
-            .saturating_sub(i64::try_from(self.cfg.retention.as_nanos()).unwrap_or(i64::MAX));
-        let mut dropped = Vec::new();
-        if let Ok(mut v) = self.buckets.write() {
-            let n = v.len();
-            let mut keep = Vec::with_capacity(n);
-            for (i, b) in v.drain(..).enumerate() {
-                let m = b.meta.read().map(|m| m.clone()).unwrap_or_default();
-                let expired = m.max_ts.is_none_or(|t| t < cutoff);
-                if i + 1 < n && expired {
-                    dropped.push((b, "retention age"));
-                } else {
-                    keep.push(b);
-                }
-            }
-            let size = |v: &[Arc<Bucket>]| -> u64 {
-                v.iter()
-                    .map(|b| b.meta.read().map(|m| m.bytes).unwrap_or(0))
-                    .sum()
-            };
-            while keep.len() > 1 && size(&keep) > self.cfg.max_disk {
-                dropped.push((keep.remove(0), "max disk"));
-            }
-            *v = keep;
-        }
-        for (b, why) in dropped {
-            tracing::info!(bucket = b.id, path = %b.path.display(), reason = why, "dropping index bucket");
-            if let Err(e) = std::fs::remove_dir_all(&b.path) {
-                tracing::warn!(error = %e, path = %b.path.display(), "cannot remove bucket");
-            }
-        }
+        retention::apply(&self.buckets, self.cfg.retention, self.cfg.max_disk);
     }
 }
 
@@ -312,13 +277,7 @@ impl Index {
         rx: crossbeam_channel::Receiver<IngestBatch>,
     ) -> std::thread::JoinHandle<()> {
         let shared = self.shared.clone();
-        let start = self
-            .shared
-            .start
-            .lock()
-            .ok()
-            .and_then(|mut s| s.take())
-            .unwrap_or_default();
+        let start = lock(&self.shared.start).take().unwrap_or_default();
         std::thread::Builder::new()
             .name("index-writer".into())
             .spawn(move || writer::run(shared, rx, start))
@@ -351,21 +310,19 @@ impl Index {
         };
         for b in &buckets {
             s.docs += b.reader.searcher().num_docs();
-            if let Ok(m) = b.meta.read() {
-                s.bytes += m.bytes;
-                if let Some(lo) = m.min_ts {
-                    s.oldest = Some(s.oldest.map_or(Timestamp(lo), |o| o.min(Timestamp(lo))));
-                }
-                if let Some(hi) = m.max_ts {
-                    s.newest = Some(s.newest.map_or(Timestamp(hi), |o| o.max(Timestamp(hi))));
-                }
+            let m = read(&b.meta);
+            s.bytes += m.bytes;
+            if let Some(lo) = m.min_ts {
+                s.oldest = Some(s.oldest.map_or(Timestamp(lo), |o| o.min(Timestamp(lo))));
+            }
+            if let Some(hi) = m.max_ts {
+                s.newest = Some(s.newest.map_or(Timestamp(hi), |o| o.max(Timestamp(hi))));
             }
         }
-        if let Ok(st) = self.shared.state.lock() {
-            s.error = st.error.clone();
-            s.last_commit_ms = st.last_commit_ms;
-            s.commits = st.commits;
-        }
+        let st = lock(&self.shared.state);
+        s.error = st.error.clone();
+        s.last_commit_ms = st.last_commit_ms;
+        s.commits = st.commits;
         s
     }
 

@@ -235,11 +235,7 @@ impl Index {
         for b in buckets.iter() {
             let searcher = b.reader.searcher();
             live.extend(searcher.segment_readers().iter().map(|r| r.segment_id()));
-            let overlaps = b
-                .meta
-                .read()
-                .map(|m| m.overlaps(spec.from, spec.until))
-                .unwrap_or(true);
+            let overlaps = crate::sync::read(&b.meta).overlaps(spec.from, spec.until);
             if !overlaps {
                 continue;
             }

@@ -18,6 +18,7 @@ use tantivy::IndexWriter;
 use super::bucket::{dir_size, Bucket, Payload, FORMAT_VERSION};
 use super::{IngestBatch, Shared};
 use crate::collect::Positions;
+use crate::sync::{read, write};
 
 /// Commit early when this many entries wait, whatever the interval (they stay in
 /// memory until their commit succeeds).
@@ -165,12 +166,7 @@ impl Writer {
     }
 
     fn payload(&self) -> Payload {
-        let meta = self
-            .active
-            .meta
-            .read()
-            .map(|m| m.clone())
-            .unwrap_or_default();
+        let meta = read(&self.active.meta).clone();
         let (mut lo, mut hi) = (meta.min_ts, meta.max_ts);
         for e in &self.pending {
             lo = Some(lo.map_or(e.ts.0, |x: i64| x.min(e.ts.0)));
@@ -207,7 +203,8 @@ impl Writer {
         } else {
             super::Index::note_searchable(&self.shared, payload.next_seq);
         }
-        if let Ok(mut m) = self.active.meta.write() {
+        {
+            let mut m = write(&self.active.meta);
             m.min_ts = payload.min_ts;
             m.max_ts = payload.max_ts;
             m.bytes = dir_size(&self.active.path);
@@ -238,12 +235,7 @@ impl Writer {
 
     /// Rolls the active bucket when it is big or old enough; drops what retention says.
     fn maintain(&mut self) {
-        let meta = self
-            .active
-            .meta
-            .read()
-            .map(|m| m.clone())
-            .unwrap_or_default();
+        let meta = read(&self.active.meta).clone();
         let old = now_ms().saturating_sub(meta.created_ms) >= self.shared.span_ms;
         let has_docs = meta.max_ts.is_some();
         if has_docs && (meta.bytes >= self.shared.roll_bytes || old) && !self.dirty {
@@ -265,9 +257,7 @@ impl Writer {
         if let Some(iw) = self.iw.take() {
             let _ = iw.wait_merging_threads();
         }
-        if let Ok(mut m) = self.active.meta.write() {
-            m.bytes = dir_size(&self.active.path);
-        }
+        write(&self.active.meta).bytes = dir_size(&self.active.path);
         let id = self.active.id + 1;
         match Bucket::create(&self.shared.cfg.data_dir, id, &self.shared.fields, &payload) {
             Ok(b) => {

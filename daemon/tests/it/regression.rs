@@ -645,3 +645,54 @@ fn rules_yaml_with_only_comments_was_set_aside_as_corrupt() {
         assert_eq!(files, [RULES_FILE], "{text:?}: the file stays in place");
     }
 }
+
+/// The lock-poison policy: retention read a poisoned bucket's metadata as default.
+mod poisoned_bucket {
+    use std::sync::{Arc, RwLock};
+    use std::time::Duration;
+
+    use lookout_daemon::collect::Positions;
+    use lookout_daemon::index::bucket::{self, Bucket, Payload, FORMAT_VERSION};
+    use lookout_daemon::index::retention;
+    use lookout_daemon::index::schema::Fields;
+    use lookout_shared::Timestamp;
+
+    /// A bucket whose metadata lock was poisoned (a thread panicked while updating it)
+    /// had its metadata read as `Default`: "no entries", so retention took it for
+    /// expired and deleted its directory, with a day of fresh entries in it. The
+    /// metadata must be read as it was, and the bucket kept.
+    #[test]
+    fn poisoned_bucket_metadata_deleted_the_bucket_as_expired() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        bucket::check_data_dir(dir).unwrap();
+        let fields = Fields::new();
+        let now = Timestamp::now().0;
+        let payload = Payload {
+            version: FORMAT_VERSION,
+            positions: Positions::default(),
+            next_seq: 1,
+            min_ts: Some(now - 3_600_000_000_000),
+            max_ts: Some(now),
+            created_ms: now / 1_000_000,
+        };
+        let sealed = Arc::new(Bucket::create(dir, 1, &fields, &payload).unwrap());
+        let active = Arc::new(Bucket::create(dir, 2, &fields, &payload).unwrap());
+        {
+            let b = Arc::clone(&sealed);
+            let _ = std::thread::spawn(move || {
+                let _g = b.meta.write().unwrap();
+                panic!("poisoning the bucket's metadata on purpose");
+            })
+            .join();
+        }
+        assert!(sealed.meta.is_poisoned());
+
+        let buckets = RwLock::new(vec![Arc::clone(&sealed), active]);
+        let dropped = retention::apply(&buckets, Duration::from_secs(7 * 86_400), 10 << 30);
+
+        assert!(dropped.is_empty(), "dropped {dropped:?}");
+        assert!(sealed.path.exists(), "the bucket's directory was deleted");
+        assert_eq!(buckets.read().unwrap().len(), 2);
+    }
+}

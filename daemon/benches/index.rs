@@ -176,7 +176,13 @@ fn main() {
     })
     .expect("open index");
     let (tx, rx) = crossbeam_channel::bounded(16);
-    let writer = index.spawn_writer(rx);
+    // The writer thread, as the pipeline runs it (with no shutdown: closing `tx` ends it).
+    let writer = {
+        let index = index.clone();
+        std::thread::spawn(move || {
+            index.run_writer(rx, &lookout_daemon::shutdown::Shutdown::never())
+        })
+    };
     let mut seq = rec.next_seq;
     let batch = 8192;
 

@@ -32,7 +32,6 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -331,7 +330,7 @@ fn sim_config(root: &Path, pods: usize, rate: f64) -> SimConfig {
 fn write_history(root: &Path, pods: usize, lines_each: u64) -> Written {
     let mut cfg = sim_config(root, pods, (pods as u64 * lines_each).max(1) as f64);
     cfg.max_lines = Some(pods as u64 * lines_each);
-    sim::run(&cfg, &AtomicBool::new(false)).expect("write history")
+    sim::run(&cfg, &lookout_daemon::shutdown::Shutdown::never()).expect("write history")
 }
 
 fn log_files(root: &Path) -> Vec<PathBuf> {
@@ -470,7 +469,8 @@ fn memory(o: &Opts) {
         cfg.duration = Some(Duration::from_secs_f64(o.secs));
         let cpu0 = d.cpu();
         let t0 = Instant::now();
-        let (_stop, handle) = sim::spawn(cfg);
+        let handle = sim::spawn(cfg, lookout_daemon::shutdown::Shutdown::never())
+            .expect("start the simulator");
         let mut peak: f64 = 0.0;
         while !handle.is_finished() {
             peak = peak.max(d.rss().0);
@@ -731,7 +731,8 @@ fn scale_run(o: &Opts, max_watches: Option<usize>, run: usize) -> Vec<(&'static 
     cfg.duration = Some(Duration::from_secs_f64(o.secs));
     let cpu0 = d.cpu();
     let t0 = Instant::now();
-    let (_stop, handle) = sim::spawn(cfg);
+    let handle =
+        sim::spawn(cfg, lookout_daemon::shutdown::Shutdown::never()).expect("start the simulator");
     let gap = Duration::from_secs_f64(o.secs / (o.probes as f64 + 1.0));
     let mut searches = Vec::new();
     let mut peak: f64 = 0.0;

@@ -1,131 +1,34 @@
-//! Wires collector, ingest, index, live, alert and serve together.
+//! The binary's composition: opens the index and the alert rules, builds the
+//! consumers (live tail, stream registry, alerting), starts the [`Pipeline`] and the
+//! server, and stops them in order.
 //!
-//! [`Daemon::start`] starts the pipeline (collector → ingest → index writer) and
-//! returns the handles the rest of the daemon needs: the [`Index`] to search, the
-//! [`Sinks`] to register live-tail and alerting consumers on, the collector (stream
-//! listing) and ingest counters. [`run`] is the binary: start, serve, wait for
-//! SIGTERM/SIGINT, then [`Daemon::shutdown`] (final commit).
+//! [`Lookoutd::start`] is the whole daemon (end-to-end tests run it in-process);
+//! [`run`] is the binary: signals first, then start, wait for SIGTERM/SIGINT, then
+//! [`Lookoutd::shutdown`] (clients closed, demo writer stopped, final commit).
+//! `--stdout` ([`crate::stdout_sink`]) and `--discard` (here) run the collector
+//! alone instead.
 
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Context as _;
-
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
-
 use lookout_shared::protocol::RuleSpec;
 
 use crate::alert::{AlertEngine, EngineConfig};
-use crate::collect::{Collector, CollectorConfig, CollectorHandle};
+use crate::collect::{Collector, CollectorConfig};
 use crate::config::Config;
 use crate::index::{Index, IndexConfig};
-use crate::ingest::{self, IngestCounters, Sinks};
+use crate::ingest::{self, Sinks};
 use crate::live::{Live, LiveConfig};
 use crate::metrics::Metrics;
+use crate::pipeline::{Pipeline, PipelineParts, QUEUE};
 use crate::serve::alerting::EngineAlerting;
 use crate::serve::{ServeConfig, ServeContext, ServerHandle};
+use crate::shutdown::ShutdownTrigger;
 use crate::streams::Streams;
-
-/// Batches in flight between collector and ingest, and between ingest and the index
-/// writer. Small: a full queue pauses the collector, it never drops. Each batch holds
-/// up to 8,192 entries, so during a backlog catch-up these queues are most of the
-/// daemon's memory: 16 per queue peaked at 729 MiB, 4 at 375 MiB, at the same rate.
-const QUEUE: usize = 4;
-
-/// The running pipeline and the handles other parts of the daemon use.
-pub struct Daemon {
-    pub index: Index,
-    /// Register live-tail and alert sinks here; they see every batch from then on.
-    pub sinks: Sinks,
-    pub collector: Arc<CollectorHandle>,
-    pub counters: Arc<IngestCounters>,
-    pub node: String,
-    stop: Option<crossbeam_channel::Sender<()>>,
-    ingest: Option<JoinHandle<()>>,
-    writer: Option<JoinHandle<()>>,
-}
-
-impl Daemon {
-    /// Opens the index and starts collector, ingest and index writer.
-    pub fn start(config: &Config) -> anyhow::Result<Daemon> {
-        Self::start_with_sinks(config, Sinks::default())
-    }
-
-    /// Like [`Daemon::start`], with consumers registered before the first batch, so
-    /// live tail, streams and alerting see every entry from the very start.
-    pub fn start_with_sinks(config: &Config, sinks: Sinks) -> anyhow::Result<Daemon> {
-        Self::start_with(config, |_| Ok(sinks))
-    }
-
-    /// Opens the index first (so it is the first to claim an empty data dir), then
-    /// builds the sinks with `make_sinks`, then starts the pipeline.
-    pub fn start_with(
-        config: &Config,
-        make_sinks: impl FnOnce(&Index) -> anyhow::Result<Sinks>,
-    ) -> anyhow::Result<Daemon> {
-        let index_cfg = index_config(config);
-        let (index, recovered) = Index::open(index_cfg)
-            .with_context(|| format!("opening the index in {}", config.data_dir.display()))?;
-        tracing::info!(
-            data_dir = %config.data_dir.display(),
-            next_seq = recovered.next_seq,
-            "index opened"
-        );
-        let sinks = make_sinks(&index)?;
-        let collector_cfg = collector_config(config);
-        let node = collector_cfg.node.clone();
-        let (batch_tx, batch_rx) = crossbeam_channel::bounded(QUEUE);
-        let (index_tx, index_rx) = crossbeam_channel::bounded(QUEUE);
-        let (stop_tx, stop_rx) = crossbeam_channel::bounded(1);
-        let writer = index.spawn_writer(index_rx);
-        let ing = ingest::spawn(
-            batch_rx,
-            recovered.next_seq,
-            sinks.clone(),
-            index_tx,
-            stop_rx,
-        );
-        let collector = Collector::spawn(collector_cfg, recovered.positions, batch_tx)
-            .with_context(|| format!("starting the collector on {}", config.log_dir.display()))?;
-        Ok(Daemon {
-            index,
-            sinks,
-            collector: Arc::new(collector),
-            counters: ing.counters,
-            node,
-            stop: Some(stop_tx),
-            ingest: Some(ing.thread),
-            writer: Some(writer),
-        })
-    }
-
-    /// Stops ingest (which stops the collector) and waits for the writer's final
-    /// commit.
-    pub fn shutdown(mut self) {
-        self.stop_threads();
-    }
-
-    fn stop_threads(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.ingest.take() {
-            let _ = t.join();
-        }
-        if let Some(t) = self.writer.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        self.stop_threads();
-    }
-}
 
 /// The collector's settings from the flags: the one construction the daemon,
 /// `--stdout` and `--discard` share, so every mode runs the same collector (node
@@ -144,6 +47,7 @@ pub fn collector_config(config: &Config) -> CollectorConfig {
 /// totals as JSON lines (at most four a second) until killed.
 fn run_discard(config: &Config) -> anyhow::Result<()> {
     use std::io::Write as _;
+    let shutdown = crate::shutdown::on_signals().context("installing signal handlers")?;
     let (tx, rx) = crossbeam_channel::bounded(QUEUE);
     let _collector = Collector::spawn(
         collector_config(config),
@@ -155,7 +59,7 @@ fn run_discard(config: &Config) -> anyhow::Result<()> {
     let mut last_print = start;
     let (mut seq, mut lines, mut bytes, mut printed) = (0u64, 0u64, 0u64, u64::MAX);
     let mut out = std::io::stdout().lock();
-    loop {
+    while !shutdown.is_triggered() {
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(batch) => {
                 let b = ingest::prepare(batch, &mut seq);
@@ -187,6 +91,7 @@ fn run_discard(config: &Config) -> anyhow::Result<()> {
             last_print = std::time::Instant::now();
         }
     }
+    Ok(())
 }
 
 /// Index settings from the flags.
@@ -223,11 +128,12 @@ fn init_tracing() {
 /// The whole daemon: pipeline, live tail, streams, alerting and the server, on its
 /// own async runtime. `run` uses it; so do end-to-end tests (in-process daemon).
 pub struct Lookoutd {
-    pub daemon: Daemon,
+    pub pipeline: Pipeline,
     pub live: Arc<Live>,
     pub streams: Arc<Streams>,
     pub metrics: Arc<Metrics>,
     pub alerts: AlertEngine,
+    pub node: String,
     server: Option<ServerHandle>,
     demo: Option<Demo>,
     rt: Option<tokio::runtime::Runtime>,
@@ -236,7 +142,7 @@ pub struct Lookoutd {
 /// The simulated node of `--demo`: its writer thread and temp dir.
 struct Demo {
     dir: PathBuf,
-    stop: Arc<std::sync::atomic::AtomicBool>,
+    stop: ShutdownTrigger,
     thread: Option<JoinHandle<std::io::Result<crate::sim::Written>>>,
 }
 
@@ -253,7 +159,9 @@ impl Demo {
         if config.node.is_none() {
             config.node = Some("demo-node".into());
         }
-        let (stop, thread) = crate::sim::spawn(crate::sim::demo_config(logs));
+        let stop = ShutdownTrigger::new();
+        let thread = crate::sim::spawn(crate::sim::demo_config(logs), stop.listener())
+            .context("starting the demo's log writer")?;
         tracing::info!(dir = %dir.display(), "demo: simulating a node");
         Ok(Demo {
             dir,
@@ -263,9 +171,13 @@ impl Demo {
     }
 
     fn stop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.stop.fire();
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            match t.join() {
+                Ok(Err(e)) => tracing::warn!(error = %e, "demo log writer failed"),
+                Err(_) => tracing::error!("demo log writer panicked"),
+                Ok(Ok(_)) => {}
+            }
         }
     }
 }
@@ -323,80 +235,70 @@ impl Lookoutd {
         serve_cfg.check_security()?;
 
         let metrics = Arc::new(Metrics::new());
+        // The index first, so it is the first to claim an empty data dir.
+        let (index, recovered) = Index::open(index_config(&config))
+            .with_context(|| format!("opening the index in {}", config.data_dir.display()))?;
+        tracing::info!(
+            data_dir = %config.data_dir.display(),
+            next_seq = recovered.next_seq,
+            "index opened"
+        );
+        let shutdown = ShutdownTrigger::new();
+        let (alerts, alert_workers, warnings) = AlertEngine::start(
+            &config.data_dir,
+            EngineConfig {
+                alertmanager_urls: config.alertmanager_urls.clone(),
+                webhook_url: config.webhook_url.clone(),
+                node: node.clone(),
+                generator_url: format!("http://{}", config.listen),
+                ..EngineConfig::default()
+            },
+            shutdown.listener(),
+        )
+        .context("opening the alert rules")?;
+        for w in warnings {
+            tracing::warn!("{w}");
+        }
+        if demo.is_some() && alerts.list().is_empty() {
+            if let Err(e) = alerts.put(demo_rule()) {
+                tracing::warn!("demo rule: {}", e.to_error_body().message);
+            }
+        }
+        // Before the first batch: the index holds exactly what predates this run.
+        let seeded = alerts.seed_from_index(&index);
+        if seeded > 0 {
+            tracing::info!(rules = seeded, "alert windows refilled from the index");
+        }
         let live = Arc::new(Live::new(LiveConfig::default()));
+        live.track_index(index.searchable_seq());
         let streams = Arc::new(Streams::new());
-        let mut engine = None;
-        let daemon = Daemon::start_with(&config, |index| {
-            let (alerts, warnings) = AlertEngine::open(
-                &config.data_dir,
-                EngineConfig {
-                    alertmanager_urls: config.alertmanager_urls.clone(),
-                    webhook_url: config.webhook_url.clone(),
-                    node: node.clone(),
-                    generator_url: format!("http://{}", config.listen),
-                    ..EngineConfig::default()
-                },
-            )
-            .context("opening the alert rules")?;
-            for w in warnings {
-                tracing::warn!("{w}");
-            }
-            if demo.is_some() && alerts.list().is_empty() {
-                if let Err(e) = alerts.put(demo_rule()) {
-                    tracing::warn!("demo rule: {}", e.to_error_body().message);
-                }
-            }
-            // Before the first batch: the index holds exactly what predates this run.
-            let seeded = alerts.seed_from_index(index);
-            if seeded > 0 {
-                tracing::info!(rules = seeded, "alert windows refilled from the index");
-            }
-            live.track_index(index.searchable_seq());
-            let sinks = Sinks::default();
-            sinks.add(live.clone());
-            sinks.add(streams.clone());
-            sinks.add(Arc::new(alerts.clone()));
-            engine = Some(alerts);
-            Ok(sinks)
+        let sinks = Sinks::default();
+        sinks.add(live.clone());
+        sinks.add(streams.clone());
+        sinks.add(Arc::new(alerts.clone()));
+
+        let pipeline = Pipeline::start(PipelineParts {
+            index: index.clone(),
+            recovered,
+            collector: collector_config(&config),
+            sinks,
+            streams: Some(streams.clone()),
+            alert: Some(alert_workers),
+            metrics: metrics.clone(),
+            shutdown,
         })?;
-        let alerts = engine.context("alert engine not opened")?;
         metrics.set_index_open(true);
-        metrics.set_collector_running(true);
-        let collector = daemon.collector.clone();
-        streams
-            .spawn_poller(Duration::from_secs(1), move || collector.followed())
-            .context("starting the stream poller")?;
         let ctx = ServeContext {
-            index: Some(daemon.index.clone()),
+            index: Some(index.clone()),
             live: live.clone(),
             streams: streams.clone(),
             metrics: metrics.clone(),
             alerting: Some(Arc::new(EngineAlerting {
                 engine: alerts.clone(),
-                index: daemon.index.clone(),
+                index,
             })),
         };
         let server = rt.block_on(crate::serve::start(serve_cfg, ctx))?;
-        // Figures owned by other stages, copied into the metrics once a second.
-        {
-            let (metrics, alerts, collector) =
-                (metrics.clone(), alerts.clone(), daemon.collector.clone());
-            rt.spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_secs(1));
-                loop {
-                    tick.tick().await;
-                    let st = alerts.stats();
-                    let firing = u64::from(alerts.firing());
-                    metrics
-                        .rule_evaluations
-                        .store(st.ticks.saturating_mul(st.rules as u64), Ordering::Relaxed);
-                    metrics.alerts_firing.store(firing, Ordering::Relaxed);
-                    metrics
-                        .parse_errors
-                        .store(collector.stats().bad_lines, Ordering::Relaxed);
-                }
-            });
-        }
         tracing::info!(
             listen = %server.local_addr(),
             metrics = ?server.metrics_addr(),
@@ -404,11 +306,12 @@ impl Lookoutd {
             "lookoutd ready"
         );
         Ok(Lookoutd {
-            daemon,
+            pipeline,
             live,
             streams,
             metrics,
             alerts,
+            node,
             server: Some(server),
             demo,
             rt: Some(rt),
@@ -425,23 +328,29 @@ impl Lookoutd {
         self.server.as_ref().and_then(ServerHandle::metrics_addr)
     }
 
-    /// Blocks until SIGTERM or SIGINT.
-    pub fn wait_for_signal(&self) -> anyhow::Result<()> {
-        match &self.rt {
-            Some(rt) => rt.block_on(wait_for_signal()),
-            None => Ok(()),
-        }
+    /// Stops in order: clients closed (1001), the demo writer, then the pipeline
+    /// (its final commit), then the runtime.
+    pub fn shutdown(mut self) {
+        self.stop();
     }
 
-    /// Closes clients, stops the demo writer, then commits what was collected.
-    pub fn shutdown(mut self) {
+    fn stop(&mut self) {
         if let (Some(rt), Some(server)) = (self.rt.as_ref(), self.server.take()) {
             rt.block_on(server.shutdown());
         }
         if let Some(d) = self.demo.as_mut() {
             d.stop();
         }
-        // Dropping `self` stops the pipeline (final commit), then the runtime.
+        self.pipeline.stop();
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_timeout(Duration::from_secs(5));
+        }
+    }
+}
+
+impl Drop for Lookoutd {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -454,20 +363,11 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         return run_discard(&config);
     }
     init_tracing();
+    // Before anything is opened: a signal during startup then waits for it.
+    let signals = crate::shutdown::on_signals().context("installing signal handlers")?;
     let d = Lookoutd::start(config)?;
-    d.wait_for_signal()?;
+    signals.wait_blocking();
     tracing::info!("stopping: final commit");
     d.shutdown();
-    Ok(())
-}
-
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
     Ok(())
 }

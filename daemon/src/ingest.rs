@@ -8,7 +8,6 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
 use lookout_shared::LogEntry;
@@ -16,6 +15,7 @@ use lookout_shared::LogEntry;
 use crate::collect::Batch;
 use crate::index::IngestBatch;
 use crate::level;
+use crate::shutdown::Shutdown;
 
 /// A consumer of freshly ingested entries (live tail, alert evaluation).
 pub trait EntrySink: Send + Sync {
@@ -68,63 +68,58 @@ pub fn prepare(batch: Batch, next_seq: &mut u64) -> IngestBatch {
     }
 }
 
-/// The running ingest stage.
-pub struct IngestHandle {
-    pub thread: JoinHandle<()>,
-    pub counters: Arc<IngestCounters>,
+/// Why [`run`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The shutdown signal came.
+    Shutdown,
+    /// The collector's channel closed: the collector thread ended.
+    CollectorGone,
+    /// The index writer's channel closed: the writer thread ended.
+    WriterGone,
 }
 
-/// Starts ingest: `rx` from the collector, `index_tx` to the index writer (bounded:
-/// when the writer falls behind, ingest waits and so does the collector). Ends when
-/// the collector's channel closes, the writer's does, or `stop` fires or is dropped;
-/// it then drops both channels, which stops the collector and makes the writer do
-/// its final commit. Entries read but not yet indexed are simply read again after a
-/// restart: their positions were never committed.
-pub fn spawn(
+/// Runs ingest on the calling thread (the pipeline gives it one): `rx` from the
+/// collector, `index_tx` to the index writer (bounded: when the writer falls behind,
+/// ingest waits and so does the collector). Returns when the collector's channel
+/// closes, the writer's does, or `shutdown` comes, even while waiting on a writer
+/// that is behind (a writer retrying after a disk error reads nothing). Returning
+/// drops both channels, which stops the collector and makes the writer do its final
+/// commit. Entries read but not yet indexed are simply read again after a restart:
+/// their positions were never committed.
+pub fn run(
     rx: Receiver<Batch>,
     next_seq: u64,
     sinks: Sinks,
     index_tx: Sender<IngestBatch>,
-    stop: Receiver<()>,
-) -> IngestHandle {
-    let counters = Arc::new(IngestCounters::default());
-    let c = counters.clone();
-    let thread = std::thread::Builder::new()
-        .name("ingest".into())
-        .spawn(move || {
-            let mut seq = next_seq;
-            loop {
-                let batch = crossbeam_channel::select! {
-                    recv(rx) -> b => match b {
-                        Ok(b) => b,
-                        Err(_) => break,
-                    },
-                    recv(stop) -> _ => break,
-                };
-                let b = prepare(batch, &mut seq);
-                c.entries
-                    .fetch_add(b.entries.len() as u64, Ordering::Relaxed);
-                c.bytes.fetch_add(
-                    b.entries.iter().map(|e| e.message.len() as u64).sum(),
-                    Ordering::Relaxed,
-                );
-                if !b.entries.is_empty() {
-                    sinks.publish(&b.entries);
-                }
-                // Blocks while the writer is behind (back-pressure), but still
-                // honours `stop`.
-                let sent = crossbeam_channel::select! {
-                    send(index_tx, b) -> r => r.is_ok(),
-                    recv(stop) -> _ => false,
-                };
-                if !sent {
-                    break;
-                }
-            }
-        })
-        .unwrap_or_else(|e| {
-            tracing::error!(error = %e, "cannot start the ingest thread");
-            std::thread::spawn(|| {})
-        });
-    IngestHandle { thread, counters }
+    counters: &IngestCounters,
+    shutdown: &Shutdown,
+) -> Ended {
+    let mut seq = next_seq;
+    loop {
+        let batch = crossbeam_channel::select! {
+            recv(rx) -> b => match b {
+                Ok(b) => b,
+                Err(_) => return Ended::CollectorGone,
+            },
+            recv(shutdown.channel()) -> _ => return Ended::Shutdown,
+        };
+        let b = prepare(batch, &mut seq);
+        counters
+            .entries
+            .fetch_add(b.entries.len() as u64, Ordering::Relaxed);
+        counters.bytes.fetch_add(
+            b.entries.iter().map(|e| e.message.len() as u64).sum(),
+            Ordering::Relaxed,
+        );
+        if !b.entries.is_empty() {
+            sinks.publish(&b.entries);
+        }
+        crossbeam_channel::select! {
+            send(index_tx, b) -> r => if r.is_err() {
+                return Ended::WriterGone;
+            },
+            recv(shutdown.channel()) -> _ => return Ended::Shutdown,
+        }
+    }
 }

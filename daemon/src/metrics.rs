@@ -34,6 +34,8 @@ pub struct Metrics {
     pub slow_disconnects: AtomicU64,
     index_open: AtomicBool,
     collector_running: AtomicBool,
+    /// Pipeline stages whose thread ended before shutdown.
+    stopped: std::sync::Mutex<Vec<&'static str>>,
 }
 
 impl Metrics {
@@ -51,14 +53,26 @@ impl Metrics {
         self.collector_running.store(running, Ordering::Release);
     }
 
+    /// The pipeline calls this when a stage's thread ends before shutdown: the
+    /// daemon is no longer ready.
+    pub fn stage_stopped(&self, stage: &'static str) {
+        let mut s = crate::sync::lock(&self.stopped);
+        if !s.contains(&stage) {
+            s.push(stage);
+        }
+    }
+
     /// `Ok` when ready to serve; otherwise what is still missing (for `/readyz`).
     pub fn readiness(&self) -> Result<(), String> {
-        let mut missing = Vec::new();
+        let mut missing: Vec<String> = Vec::new();
         if !self.index_open.load(Ordering::Acquire) {
-            missing.push("index not open");
+            missing.push("index not open".into());
         }
         if !self.collector_running.load(Ordering::Acquire) {
-            missing.push("collector not running");
+            missing.push("collector not running".into());
+        }
+        for s in crate::sync::lock(&self.stopped).iter() {
+            missing.push(format!("{s} stopped"));
         }
         if missing.is_empty() {
             Ok(())

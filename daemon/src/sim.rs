@@ -13,11 +13,10 @@
 //! `N.log`, older rotations removed); a crash-looping container that restarts into
 //! `N+1.log` with a new container id; and bursts of errors.
 
+use crate::shutdown::Shutdown;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lookout_shared::Timestamp;
@@ -379,8 +378,8 @@ fn flush_all(containers: &mut [Container]) -> io::Result<()> {
     containers.iter_mut().try_for_each(|c| c.file.flush())
 }
 
-/// Runs the simulator on the calling thread until `stop` is set or a limit is reached.
-pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> io::Result<Written> {
+/// Runs the simulator on the calling thread until `stop` fires or a limit is reached.
+pub fn run(cfg: &SimConfig, stop: &Shutdown) -> io::Result<Written> {
     let mut written = Written::default();
     let mut containers = Vec::with_capacity(cfg.containers.len());
     for (i, spec) in cfg.containers.iter().enumerate() {
@@ -403,7 +402,7 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> io::Result<Written> {
         Duration::from_millis(20)
     };
     'ticks: loop {
-        if stop.load(Ordering::Relaxed) {
+        if stop.is_triggered() {
             break;
         }
         if cfg.duration.is_some_and(|d| start.elapsed() >= d) {
@@ -473,23 +472,14 @@ pub fn run(cfg: &SimConfig, stop: &AtomicBool) -> io::Result<Written> {
     Ok(written)
 }
 
-/// Starts the simulator on its own thread; set the returned flag to stop it.
+/// Starts the simulator on its own thread until `stop` fires or a limit is reached.
 pub fn spawn(
     cfg: SimConfig,
-) -> (
-    Arc<AtomicBool>,
-    std::thread::JoinHandle<io::Result<Written>>,
-) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let handle = std::thread::Builder::new()
+    stop: Shutdown,
+) -> io::Result<std::thread::JoinHandle<io::Result<Written>>> {
+    std::thread::Builder::new()
         .name("lookout-sim".into())
-        .spawn(move || run(&cfg, &flag))
-        .unwrap_or_else(|e| {
-            let msg = e.to_string();
-            std::thread::spawn(move || Err(io::Error::other(msg)))
-        });
-    (stop, handle)
+        .spawn(move || run(&cfg, &stop))
 }
 
 #[cfg(test)]
@@ -528,7 +518,7 @@ mod tests {
             duration: Some(Duration::from_secs(20)),
             ..demo_config(dir.path().to_path_buf())
         };
-        let w = run(&cfg, &AtomicBool::new(false)).unwrap();
+        let w = run(&cfg, &Shutdown::never()).unwrap();
         assert_eq!(w.lines, 10_001);
         let mut bytes = 0;
         let mut lines = 0;
@@ -563,7 +553,7 @@ mod tests {
             max_lines: Some(5_000),
             duration: Some(Duration::from_secs(20)),
         };
-        let w = run(&cfg, &AtomicBool::new(false)).unwrap();
+        let w = run(&cfg, &Shutdown::never()).unwrap();
         assert!(w.lines >= 5_000);
         let links: Vec<_> = fs::read_dir(dir.path().join("containers"))
             .unwrap()

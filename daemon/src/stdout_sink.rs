@@ -10,29 +10,11 @@
 
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use anyhow::Context;
 
 use crate::collect::{Batch, Collector, Positions};
 use crate::config::Config;
-
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-}
-
-fn install_signal_handlers() {
-    let handler: extern "C" fn(libc::c_int) = on_signal;
-    for sig in [libc::SIGTERM, libc::SIGINT] {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        unsafe {
-            libc::signal(sig, handler as libc::sighandler_t);
-        }
-    }
-}
 
 /// Where positions live under `--data-dir`.
 pub fn positions_path(data_dir: &Path) -> PathBuf {
@@ -62,7 +44,7 @@ pub fn save_positions(path: &Path, positions: &Positions) -> anyhow::Result<()> 
 
 /// Runs the collector and prints until SIGTERM/SIGINT or a closed stdout.
 pub fn run(config: &Config) -> anyhow::Result<()> {
-    install_signal_handlers();
+    let shutdown = crate::shutdown::on_signals().context("installing signal handlers")?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
     let pos_path = positions_path(&config.data_dir);
@@ -75,15 +57,12 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
     let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
 
     loop {
-        if STOP.load(Ordering::SeqCst) {
-            break;
-        }
-        let first = match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(b) => b,
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
-                anyhow::bail!("the collector stopped unexpectedly")
-            }
+        let first = crossbeam_channel::select! {
+            recv(rx) -> b => match b {
+                Ok(b) => b,
+                Err(_) => anyhow::bail!("the collector stopped unexpectedly"),
+            },
+            recv(shutdown.channel()) -> _ => break,
         };
         print_batch(&mut out, &first, &mut positions)?;
         while let Ok(b) = rx.try_recv() {

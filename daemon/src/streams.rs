@@ -3,12 +3,12 @@
 //!
 //! [`Streams`] is an [`EntrySink`] (it counts lines and bytes per stream as they are
 //! ingested) and is told the collector's followed files once a second by
-//! [`Streams::spawn_poller`]. Clients watching the list get it whole on every change
+//! [`Streams::poll`], on a pipeline thread. Clients watching the list get it whole on every change
 //! through a [`tokio::sync::watch`] channel, at most once per poll.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use lookout_shared::protocol::StreamInfo;
@@ -17,6 +17,7 @@ use tokio::sync::watch;
 
 use crate::collect::FollowedFile;
 use crate::ingest::EntrySink;
+use crate::shutdown::Shutdown;
 
 /// Identity of a stream: one container incarnation's log file.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -231,29 +232,18 @@ impl Streams {
     }
 
     /// Polls `followed` (e.g. `move || handle.followed()`) and ticks every
-    /// `interval` on a thread of its own, until the registry is dropped.
-    pub fn spawn_poller<F>(
-        self: &Arc<Self>,
-        interval: Duration,
-        mut followed: F,
-    ) -> std::io::Result<std::thread::JoinHandle<()>>
+    /// `interval`, on the calling thread (the pipeline gives it one), until shutdown.
+    pub fn poll<F>(&self, interval: Duration, mut followed: F, shutdown: &Shutdown)
     where
-        F: FnMut() -> Vec<FollowedFile> + Send + 'static,
+        F: FnMut() -> Vec<FollowedFile>,
     {
-        let weak: Weak<Streams> = Arc::downgrade(self);
-        std::thread::Builder::new()
-            .name("lookout-streams".into())
-            .spawn(move || loop {
-                let files = followed();
-                match weak.upgrade() {
-                    Some(s) => {
-                        s.set_followed(&files);
-                        s.tick();
-                    }
-                    None => return,
-                }
-                std::thread::sleep(interval);
-            })
+        loop {
+            self.set_followed(&followed());
+            self.tick();
+            if shutdown.wait_timeout(interval) {
+                return;
+            }
+        }
     }
 }
 

@@ -11,7 +11,7 @@
 //! response body.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,6 +21,7 @@ use serde::Serialize;
 
 use super::eval::Notification;
 use super::http::{HttpClient, HttpUrl};
+use crate::shutdown::Shutdown;
 
 /// Most notifications waiting per sink.
 pub const QUEUE_CAP: usize = 1000;
@@ -218,20 +219,20 @@ impl Default for Backoff {
     }
 }
 
-/// Runs one sink until `stop` is set: POST batches, back off on failure.
+/// Runs one sink until shutdown: POST batches, back off on failure.
 pub async fn run_sink(
     sink: Arc<Sink>,
     generator_url: String,
     backoff: Backoff,
-    stop: Arc<AtomicBool>,
+    shutdown: Shutdown,
 ) {
     let url = sink.url();
     let client = HttpClient::new(backoff.request_timeout);
     let mut delay = backoff.initial;
-    while !stop.load(Ordering::Relaxed) {
+    while !shutdown.is_triggered() {
         let batch = sink.take();
         if batch.is_empty() {
-            // Wake on enqueue, or now and then to notice `stop`.
+            // Wake on enqueue, or now and then to notice shutdown.
             let _ = tokio::time::timeout(Duration::from_millis(200), sink.wake.notified()).await;
             continue;
         }
@@ -261,7 +262,7 @@ pub async fn run_sink(
                 tracing::warn!("alert sink {url} unreachable ({why}); retrying in {delay:?}");
                 sink.put_back(batch);
                 let until = tokio::time::Instant::now() + delay;
-                while tokio::time::Instant::now() < until && !stop.load(Ordering::Relaxed) {
+                while tokio::time::Instant::now() < until && !shutdown.is_triggered() {
                     tokio::time::sleep(Duration::from_millis(100).min(delay)).await;
                 }
                 delay = (delay * 2).min(backoff.max);

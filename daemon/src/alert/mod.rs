@@ -36,7 +36,9 @@
 //! evaluator thread; a full channel drops the batch and counts it. The evaluator
 //! matches entries against rules, ticks every `eval_interval`, publishes a snapshot
 //! for the API and state changes to subscribers, and enqueues notifications; one
-//! more thread runs the sinks on a small tokio runtime.
+//! more thread runs the sinks on a small tokio runtime. [`AlertEngine::start`] hands
+//! both loops to the daemon's pipeline, which runs and watches them;
+//! [`AlertEngine::open`] runs them itself (tools, tests).
 
 pub mod deliver;
 pub mod eval;
@@ -64,6 +66,7 @@ use self::http::HttpUrl;
 use crate::index::{Index, SearchError};
 use crate::ingest::EntrySink;
 use crate::matcher::Matches;
+use crate::shutdown::{Shutdown, ShutdownTrigger};
 use crate::sync::lock;
 use deliver::{Backoff, Sink, SinkKind};
 use eval::{EvalParams, RuleState};
@@ -192,17 +195,27 @@ struct Inner {
     shared: Arc<Shared>,
     batch_tx: Sender<Vec<Arc<LogEntry>>>,
     cmd_tx: Sender<Cmd>,
-    stop: Arc<AtomicBool>,
-    threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The workers' threads when [`AlertEngine::open`] started them itself.
+    own_threads: Mutex<Option<(ShutdownTrigger, Vec<JoinHandle<()>>)>>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        for t in lock(&self.threads).drain(..) {
-            let _ = t.join();
+        if let Some((trigger, threads)) = lock(&self.own_threads).take() {
+            trigger.fire();
+            for t in threads {
+                let _ = t.join();
+            }
         }
     }
+}
+
+/// The engine's loops, for a caller that runs them on threads of its own (the
+/// pipeline does, so that it notices when one ends): the evaluator, and delivery
+/// when sinks are configured. Both return at shutdown.
+pub struct AlertWorkers {
+    pub evaluator: Box<dyn FnOnce() + Send>,
+    pub delivery: Option<Box<dyn FnOnce() + Send>>,
 }
 
 /// The alerting engine; clones share one engine, which stops when the last is dropped.
@@ -215,13 +228,34 @@ pub struct AlertEngine {
 const BATCH_QUEUE: usize = 4096;
 
 impl AlertEngine {
-    /// Loads `rules.yaml` from `data_dir` and starts evaluation and delivery.
+    /// Loads `rules.yaml` from `data_dir` and starts evaluation and delivery on
+    /// threads of the engine's own, stopped when the last clone is dropped (tools and
+    /// tests; the daemon uses [`AlertEngine::start`]).
     ///
     /// Returns warnings to show the operator (a rules file set aside, …).
     pub fn open(
         data_dir: &Path,
         cfg: EngineConfig,
     ) -> Result<(AlertEngine, Vec<String>), AlertError> {
+        let trigger = ShutdownTrigger::new();
+        let (engine, workers, warnings) = Self::start(data_dir, cfg, trigger.listener())?;
+        let mut threads = vec![spawn_named("alert-eval", workers.evaluator)?];
+        if let Some(d) = workers.delivery {
+            threads.push(spawn_named("alert-deliver", d)?);
+        }
+        *lock(&engine.inner.own_threads) = Some((trigger, threads));
+        Ok((engine, warnings))
+    }
+
+    /// Loads `rules.yaml` from `data_dir` and returns the engine with its loops, for
+    /// the caller to run until `shutdown`.
+    ///
+    /// Returns warnings to show the operator (a rules file set aside, …).
+    pub fn start(
+        data_dir: &Path,
+        cfg: EngineConfig,
+        shutdown: Shutdown,
+    ) -> Result<(AlertEngine, AlertWorkers, Vec<String>), AlertError> {
         std::fs::create_dir_all(data_dir)?;
         let loaded = store::load(data_dir)?;
         let mut sinks = Vec::new();
@@ -247,7 +281,6 @@ impl AlertEngine {
         });
         let (batch_tx, batch_rx) = crossbeam_channel::bounded(BATCH_QUEUE);
         let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
-        let stop = Arc::new(AtomicBool::new(false));
         let params = EvalParams {
             node: cfg.node.clone(),
             resend_interval: cfg.resend_interval,
@@ -255,59 +288,58 @@ impl AlertEngine {
             resolved_keep: cfg.resolved_keep,
             ..EvalParams::default()
         };
-        let mut threads = Vec::new();
-        {
-            let (shared, stop) = (Arc::clone(&shared), Arc::clone(&stop));
+        let evaluator: Box<dyn FnOnce() + Send> = {
+            let (shared, shutdown) = (Arc::clone(&shared), shutdown.clone());
             let rules = loaded.rules;
             let interval = cfg.eval_interval.max(Duration::from_millis(10));
-            threads.push(
-                std::thread::Builder::new()
-                    .name("alert-eval".into())
-                    .spawn(move || {
-                        Evaluator::new(shared, params, rules).run(batch_rx, cmd_rx, stop, interval)
-                    })?,
-            );
-        }
-        if !shared.sinks.is_empty() {
-            let (shared, stop) = (Arc::clone(&shared), Arc::clone(&stop));
+            Box::new(move || {
+                Evaluator::new(shared, params, rules).run(batch_rx, cmd_rx, &shutdown, interval)
+            })
+        };
+        let delivery: Option<Box<dyn FnOnce() + Send>> = if shared.sinks.is_empty() {
+            None
+        } else {
+            let shared = Arc::clone(&shared);
             let (gen, backoff) = (cfg.generator_url.clone(), cfg.backoff.clone());
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            threads.push(
-                std::thread::Builder::new()
-                    .name("alert-deliver".into())
-                    .spawn(move || {
-                        rt.block_on(async move {
-                            let tasks: Vec<_> = shared
-                                .sinks
-                                .iter()
-                                .map(|s| {
-                                    tokio::spawn(deliver::run_sink(
-                                        Arc::clone(s),
-                                        gen.clone(),
-                                        backoff.clone(),
-                                        Arc::clone(&stop),
-                                    ))
-                                })
-                                .collect();
-                            for t in tasks {
-                                let _ = t.await;
-                            }
+            Some(Box::new(move || {
+                rt.block_on(async move {
+                    let tasks: Vec<_> = shared
+                        .sinks
+                        .iter()
+                        .map(|s| {
+                            tokio::spawn(deliver::run_sink(
+                                Arc::clone(s),
+                                gen.clone(),
+                                backoff.clone(),
+                                shutdown.clone(),
+                            ))
                         })
-                    })?,
-            );
-        }
+                        .collect();
+                    for t in tasks {
+                        let _ = t.await;
+                    }
+                })
+            }))
+        };
         let engine = AlertEngine {
             inner: Arc::new(Inner {
                 shared,
                 batch_tx,
                 cmd_tx,
-                stop,
-                threads: Mutex::new(threads),
+                own_threads: Mutex::new(None),
             }),
         };
-        Ok((engine, loaded.warnings))
+        Ok((
+            engine,
+            AlertWorkers {
+                evaluator,
+                delivery,
+            },
+            loaded.warnings,
+        ))
     }
 
     fn shared(&self) -> &Shared {
@@ -643,12 +675,12 @@ impl Evaluator {
         mut self,
         batch_rx: Receiver<Vec<Arc<LogEntry>>>,
         cmd_rx: Receiver<Cmd>,
-        stop: Arc<AtomicBool>,
+        shutdown: &Shutdown,
         interval: Duration,
     ) {
         let mut next_tick = Instant::now() + interval;
         self.publish_snapshot();
-        while !stop.load(Ordering::Relaxed) {
+        while !shutdown.is_triggered() {
             let wait = next_tick
                 .saturating_duration_since(Instant::now())
                 .min(Duration::from_millis(200));
@@ -661,6 +693,7 @@ impl Evaluator {
                     Ok(b) => self.record(&b),
                     Err(_) => break,
                 },
+                recv(shutdown.channel()) -> _ => break,
                 default(wait) => {}
             }
             if Instant::now() >= next_tick {
@@ -763,4 +796,9 @@ impl Evaluator {
             .collect();
         *lock(&self.shared.snapshot) = snap;
     }
+}
+
+/// Starts `f` on a named thread; a failed spawn is an error, never a silent no-op.
+fn spawn_named(name: &str, f: Box<dyn FnOnce() + Send>) -> Result<JoinHandle<()>, AlertError> {
+    Ok(std::thread::Builder::new().name(name.into()).spawn(f)?)
 }

@@ -5,7 +5,6 @@
 //! sum over what a collector or index returned proves nothing was lost or doubled.
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
@@ -79,7 +78,7 @@ fn main() -> anyhow::Result<()> {
         duration: a.seconds.map(Duration::from_secs_f64),
     };
     let start = Instant::now();
-    let w = sim::run(&cfg, &AtomicBool::new(false))?;
+    let w = sim::run(&cfg, &lookout_daemon::shutdown::Shutdown::never())?;
     println!(
         "{}",
         serde_json::json!({

@@ -6,8 +6,6 @@
 //! consumer that stores both atomically never skips or repeats a line. A full
 //! channel blocks the collector; nothing is dropped.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{SendTimeoutError, Sender};
@@ -15,6 +13,7 @@ use lookout_shared::LogEntry;
 
 use super::positions::{FileKey, FilePosition, PositionUpdate, Positions};
 use super::Batch;
+use crate::shutdown::Shutdown;
 
 /// Longest wait in a blocked `send`, so a stop request is noticed promptly.
 const SEND_WAIT: Duration = Duration::from_millis(200);
@@ -33,11 +32,11 @@ pub(crate) struct Batcher {
     /// positions with every sent (or recorded) change applied.
     state: Positions,
     tx: Sender<Batch>,
-    stop: Arc<AtomicBool>,
+    stop: Shutdown,
 }
 
 impl Batcher {
-    pub(crate) fn new(start: Positions, tx: Sender<Batch>, stop: Arc<AtomicBool>) -> Self {
+    pub(crate) fn new(start: Positions, tx: Sender<Batch>, stop: Shutdown) -> Self {
         Batcher {
             entries: Vec::new(),
             update: PositionUpdate::default(),
@@ -140,7 +139,7 @@ impl Batcher {
                 Ok(()) => return Ok(()),
                 Err(SendTimeoutError::Disconnected(_)) => return Err(Stopped),
                 Err(SendTimeoutError::Timeout(b)) => {
-                    if self.stop.load(Ordering::Relaxed) {
+                    if self.stop.is_triggered() {
                         return Err(Stopped);
                     }
                     batch = b;
@@ -151,6 +150,6 @@ impl Batcher {
 
     /// Whether a stop was requested.
     pub(crate) fn stopping(&self) -> bool {
-        self.stop.load(Ordering::Relaxed)
+        self.stop.is_triggered()
     }
 }

@@ -20,13 +20,14 @@ mod tailer;
 mod watch;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use lookout_shared::LogEntry;
 
+use crate::shutdown::ShutdownTrigger;
 pub use positions::{FileKey, FilePosition, Format, PendingPartial, PositionUpdate, Positions};
 pub use tailer::TRUNCATED_MARKER;
 
@@ -146,7 +147,7 @@ pub struct CollectorStats {
 /// handle, stops it.
 pub struct CollectorHandle {
     followed: Arc<Mutex<Vec<FollowedFile>>>,
-    stop: Arc<AtomicBool>,
+    stop: ShutdownTrigger,
     bad_lines: Arc<AtomicU64>,
     truncated_lines: Arc<AtomicU64>,
     thread: Option<JoinHandle<()>>,
@@ -173,7 +174,7 @@ impl CollectorHandle {
     }
 
     fn stop_inner(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.fire();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -214,14 +215,14 @@ impl Collector {
             bad_lines: bad_lines.clone(),
             truncated_lines: truncated_lines.clone(),
         };
-        let stop = Arc::new(AtomicBool::new(false));
+        let stop = ShutdownTrigger::new();
         let followed = Arc::new(Mutex::new(Vec::new()));
         let runner = runner::Runner::new(runner::Start {
             cfg,
             ctx,
             positions: start,
             tx,
-            stop: stop.clone(),
+            stop: stop.listener(),
             followed: followed.clone(),
         });
         let thread = std::thread::Builder::new()

@@ -42,7 +42,7 @@ pub(crate) struct Start {
     pub ctx: TailCtx,
     pub positions: Positions,
     pub tx: crossbeam_channel::Sender<Batch>,
-    pub stop: Arc<std::sync::atomic::AtomicBool>,
+    pub stop: crate::shutdown::Shutdown,
     pub followed: Arc<Mutex<Vec<FollowedFile>>>,
 }
 

@@ -4,7 +4,7 @@
 //! - [`Index::open`] opens or creates the data dir and returns what was committed last
 //!   ([`Recovered`]: collector positions and the next `seq`), so the collector resumes
 //!   exactly where the stored data ends.
-//! - [`Index::spawn_writer`] consumes [`IngestBatch`]es on its own thread and commits
+//! - [`Index::run_writer`] consumes [`IngestBatch`]es (on a thread of its own) and commits
 //!   them (with their positions) at least every `commit_interval`.
 //! - [`Index::search`], [`Index::context`], [`Index::count`] answer queries; they are
 //!   blocking calls (the server runs them on a blocking thread). They live in
@@ -271,20 +271,16 @@ impl Index {
         ))
     }
 
-    /// Starts the writer thread. Call once: the writer owns the active bucket.
-    pub fn spawn_writer(
+    /// Runs the index writer on the calling thread until `rx` closes, then makes a
+    /// final commit (see [`writer`]). Call once: the writer owns the active bucket.
+    /// The pipeline gives it a thread of its own.
+    pub fn run_writer(
         &self,
         rx: crossbeam_channel::Receiver<IngestBatch>,
-    ) -> std::thread::JoinHandle<()> {
-        let shared = self.shared.clone();
+        shutdown: &crate::shutdown::Shutdown,
+    ) {
         let start = lock(&self.shared.start).take().unwrap_or_default();
-        std::thread::Builder::new()
-            .name("index-writer".into())
-            .spawn(move || writer::run(shared, rx, start))
-            .unwrap_or_else(|e| {
-                tracing::error!(error = %e, "cannot start the index writer thread");
-                std::thread::spawn(|| {})
-            })
+        writer::run(Arc::clone(&self.shared), rx, start, shutdown);
     }
 
     /// Figures for health and metrics.

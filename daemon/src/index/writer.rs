@@ -18,6 +18,7 @@ use tantivy::IndexWriter;
 use super::bucket::{dir_size, Bucket, Payload, FORMAT_VERSION};
 use super::{IngestBatch, Shared};
 use crate::collect::Positions;
+use crate::shutdown::Shutdown;
 use crate::sync::{read, write};
 
 /// Commit early when this many entries wait, whatever the interval (they stay in
@@ -46,7 +47,17 @@ fn now_ms() -> i64 {
     lookout_shared::Timestamp::now().0 / 1_000_000
 }
 
-pub(super) fn run(shared: Arc<Shared>, rx: Receiver<IngestBatch>, start: Payload) {
+/// The writer loop, on the calling thread, until `rx` closes (then a final commit).
+/// `shutdown` only matters while indexing is failing: the loop then waits for disk
+/// space instead of reading `rx`, so it would never see the channel close; at
+/// shutdown it makes a last few attempts and gives up, the uncommitted entries being
+/// read again after the restart (their positions were not committed either).
+pub(super) fn run(
+    shared: Arc<Shared>,
+    rx: Receiver<IngestBatch>,
+    start: Payload,
+    shutdown: &Shutdown,
+) {
     let Some(active) = shared.active() else {
         tracing::error!("index writer started without a bucket");
         return;
@@ -68,7 +79,10 @@ pub(super) fn run(shared: Arc<Shared>, rx: Receiver<IngestBatch>, start: Payload
     let mut last_commit = Instant::now();
     loop {
         if w.failed {
-            std::thread::sleep(RETRY_EVERY);
+            if shutdown.wait_timeout(RETRY_EVERY) {
+                w.finish();
+                return;
+            }
             w.recover();
             if w.failed {
                 continue;
@@ -81,21 +95,7 @@ pub(super) fn run(shared: Arc<Shared>, rx: Receiver<IngestBatch>, start: Payload
             Ok(batch) => w.add(batch),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
-                // Graceful stop: commit what we have; retry a few times on failure.
-                for _ in 0..5 {
-                    if w.failed {
-                        w.recover();
-                    } else if w.dirty {
-                        w.commit();
-                    }
-                    if !w.failed {
-                        break;
-                    }
-                    std::thread::sleep(RETRY_EVERY);
-                }
-                if let Some(iw) = w.iw.take() {
-                    let _ = iw.wait_merging_threads();
-                }
+                w.finish();
                 return;
             }
         }
@@ -112,6 +112,24 @@ pub(super) fn run(shared: Arc<Shared>, rx: Receiver<IngestBatch>, start: Payload
 }
 
 impl Writer {
+    /// Graceful stop: commit what we have; retry a few times on failure.
+    fn finish(&mut self) {
+        for _ in 0..5 {
+            if self.failed {
+                self.recover();
+            } else if self.dirty {
+                self.commit();
+            }
+            if !self.failed {
+                break;
+            }
+            std::thread::sleep(RETRY_EVERY);
+        }
+        if let Some(iw) = self.iw.take() {
+            let _ = iw.wait_merging_threads();
+        }
+    }
+
     fn ensure_writer(&mut self) -> Result<(), tantivy::TantivyError> {
         if self.iw.is_none() {
             let threads = std::thread::available_parallelism()

@@ -48,6 +48,7 @@ use transport::Transport;
 use crate::index::Index;
 use crate::live::Live;
 use crate::metrics::Metrics;
+use crate::shutdown::{Shutdown, ShutdownTrigger};
 use crate::streams::Streams;
 
 /// Server settings (from the daemon flags).
@@ -147,7 +148,7 @@ pub struct ServerHandle {
     local_addr: SocketAddr,
     metrics_addr: Option<SocketAddr>,
     shared: Arc<Shared>,
-    shutdown: watch::Sender<bool>,
+    shutdown: ShutdownTrigger,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -171,7 +172,7 @@ impl ServerHandle {
     /// Stops accepting, closes every client (1001 "server shutting down") and waits
     /// up to a few seconds for the listeners to finish.
     pub async fn shutdown(mut self) {
-        let _ = self.shutdown.send(true);
+        self.shutdown.fire();
         for t in self.tasks.drain(..) {
             let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
         }
@@ -180,7 +181,7 @@ impl ServerHandle {
 
 impl Drop for ServerHandle {
     fn drop(&mut self) {
-        let _ = self.shutdown.send(true);
+        self.shutdown.fire();
     }
 }
 
@@ -207,7 +208,8 @@ pub async fn start(cfg: ServeConfig, ctx: ServeContext) -> Result<ServerHandle, 
     };
     let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
 
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let shutdown_tx = ShutdownTrigger::new();
+    let shutdown_rx = shutdown_tx.listener();
     let (status_tx, status_rx) = watch::channel(Arc::new(ServerStatus {
         node: cfg.node.clone(),
         ..Default::default()
@@ -248,7 +250,7 @@ pub async fn start(cfg: ServeConfig, ctx: ServeContext) -> Result<ServerHandle, 
         .route("/ws", get(ws_handler))
         .route("/healthz", get(healthz))
         .with_state(Arc::clone(&shared));
-    let mut stop = shutdown_rx.clone();
+    let stop = shutdown_rx.clone();
     tasks.push(tokio::spawn(async move {
         // Tail frames are small and latency-bound: no Nagle (its pairing with delayed
         // ACKs stalled a steady 10k lines/s tail by 40 ms at p99).
@@ -260,9 +262,7 @@ pub async fn start(cfg: ServeConfig, ctx: ServeContext) -> Result<ServerHandle, 
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        });
+        .with_graceful_shutdown(async move { stop.wait().await });
         if let Err(e) = serve.await {
             tracing::error!(error = %e, "websocket listener failed");
         }
@@ -274,11 +274,10 @@ pub async fn start(cfg: ServeConfig, ctx: ServeContext) -> Result<ServerHandle, 
             .route("/readyz", get(readyz))
             .route("/metrics", get(metrics))
             .with_state(Arc::clone(&shared));
-        let mut stop = shutdown_rx.clone();
+        let stop = shutdown_rx.clone();
         tasks.push(tokio::spawn(async move {
-            let serve = axum::serve(ml, app).with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            });
+            let serve =
+                axum::serve(ml, app).with_graceful_shutdown(async move { stop.wait().await });
             if let Err(e) = serve.await {
                 tracing::error!(error = %e, "metrics listener failed");
             }
@@ -295,18 +294,14 @@ pub async fn start(cfg: ServeConfig, ctx: ServeContext) -> Result<ServerHandle, 
 }
 
 /// Computes the daemon-wide status once a second for every client.
-async fn status_loop(
-    shared: Arc<Shared>,
-    tx: watch::Sender<Arc<ServerStatus>>,
-    mut stop: watch::Receiver<bool>,
-) {
+async fn status_loop(shared: Arc<Shared>, tx: watch::Sender<Arc<ServerStatus>>, stop: Shutdown) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut last_published = shared.live.stats().published;
     let mut last_at = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = stop.wait_for(|s| *s) => return,
+            _ = stop.wait() => return,
         }
         let now = tokio::time::Instant::now();
         let published = shared.live.stats().published;

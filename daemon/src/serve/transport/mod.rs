@@ -59,8 +59,8 @@ pub(crate) struct Transport {
     pub metrics: Arc<Metrics>,
     /// Pushed to each client on connect and on every change.
     pub status: watch::Receiver<Arc<ServerStatus>>,
-    /// Turns true when the server shuts down: every client is closed with 1001.
-    pub shutdown: watch::Receiver<bool>,
+    /// Fires when the server shuts down: every client is closed with 1001.
+    pub shutdown: crate::shutdown::Shutdown,
 }
 
 /// The live part of a tail, as the writer drains it.

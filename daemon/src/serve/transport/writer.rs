@@ -62,7 +62,7 @@ impl Writer {
         ping.tick().await;
         let mut status = self.transport.status.clone();
         let mut status_alive = true;
-        let mut shutdown = self.transport.shutdown.clone();
+        let shutdown = self.transport.shutdown.clone();
         // The current status right away, then on every change.
         let first = status.borrow_and_update().clone();
         self.frames.push(text(&ServerMsg::Status {
@@ -74,7 +74,7 @@ impl Writer {
             } else {
                 tokio::select! {
                     biased;
-                    _ = shutdown.wait_for(|s| *s) => {
+                    _ = shutdown.wait() => {
                         Flow::Close(close::GOING_AWAY, "server shutting down".into())
                     }
                     o = self.rx.recv() => match o {

@@ -93,7 +93,13 @@ impl Running {
     pub fn open(cfg: IndexConfig) -> Running {
         let (index, rec) = Index::open(cfg).unwrap();
         let (tx, rx) = crossbeam_channel::bounded(4);
-        let writer = index.spawn_writer(rx);
+        // The writer thread, as the pipeline runs it (with no shutdown: closing `tx` ends it).
+        let writer = {
+            let index = index.clone();
+            std::thread::spawn(move || {
+                index.run_writer(rx, &lookout_daemon::shutdown::Shutdown::never())
+            })
+        };
         Running {
             index,
             tx: Some(tx),

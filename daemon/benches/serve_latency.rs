@@ -81,7 +81,7 @@ fn server() {
                 index: None,
                 live: Arc::clone(&live),
                 streams: Arc::new(Streams::new()),
-                metrics: Arc::new(Metrics::new()),
+                metrics: Arc::new(Metrics::new().expect("metrics")),
                 alerting: None,
             },
         )

@@ -234,7 +234,7 @@ impl Lookoutd {
         // Refuse an unsafe bind before touching any data.
         serve_cfg.check_security()?;
 
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(Metrics::new().context("registering the metrics")?);
         // The index first, so it is the first to claim an empty data dir.
         let (index, recovered) = Index::open(index_config(&config))
             .with_context(|| format!("opening the index in {}", config.data_dir.display()))?;
@@ -243,6 +243,7 @@ impl Lookoutd {
             next_seq = recovered.next_seq,
             "index opened"
         );
+        index.export_metrics(metrics.index.clone());
         let shutdown = ShutdownTrigger::new();
         let (alerts, alert_workers, warnings) = AlertEngine::start(
             &config.data_dir,
@@ -251,6 +252,7 @@ impl Lookoutd {
                 webhook_url: config.webhook_url.clone(),
                 node: node.clone(),
                 generator_url: format!("http://{}", config.listen),
+                metrics: Some(metrics.alert.clone()),
                 ..EngineConfig::default()
             },
             shutdown.listener(),
@@ -269,9 +271,12 @@ impl Lookoutd {
         if seeded > 0 {
             tracing::info!(rules = seeded, "alert windows refilled from the index");
         }
-        let live = Arc::new(Live::new(LiveConfig::default()));
+        let live = Arc::new(Live::with_metrics(
+            LiveConfig::default(),
+            metrics.live.clone(),
+        ));
         live.track_index(index.searchable_seq());
-        let streams = Arc::new(Streams::new());
+        let streams = Arc::new(Streams::with_metrics(metrics.streams.clone()));
         let sinks = Sinks::default();
         sinks.add(live.clone());
         sinks.add(streams.clone());

@@ -260,9 +260,41 @@ pub struct LiveStats {
     pub ring_len: u64,
 }
 
+/// The fan-out's exported metrics (see [`crate::metrics`]).
+#[derive(Clone, Debug)]
+pub struct LiveMetrics {
+    pub subscriptions: prometheus::IntGauge,
+    pub published: prometheus::IntCounter,
+    pub dropped: prometheus::IntCounter,
+}
+
+impl LiveMetrics {
+    pub fn register(r: &prometheus::Registry) -> prometheus::Result<Self> {
+        use crate::metrics::{counter, gauge};
+        Ok(LiveMetrics {
+            subscriptions: gauge(
+                r,
+                "lookout_subscriptions",
+                "Live tail subscriptions open now.",
+            )?,
+            published: counter(
+                r,
+                "lookout_live_published_total",
+                "Entries offered to live tails.",
+            )?,
+            dropped: counter(
+                r,
+                "lookout_live_dropped_total",
+                "Entries a subscriber missed because its queue was full (once per subscriber).",
+            )?,
+        })
+    }
+}
+
 /// The live-tail fan-out; share it as `Arc<Live>` between ingest and the server.
 pub struct Live {
     cfg: LiveConfig,
+    metrics: Option<LiveMetrics>,
     /// The index's first `seq` not yet searchable; entries below it may leave the ring.
     searchable: std::sync::OnceLock<Arc<AtomicU64>>,
     state: Mutex<State>,
@@ -272,8 +304,18 @@ pub struct Live {
 
 impl Live {
     pub fn new(cfg: LiveConfig) -> Live {
+        Self::build(cfg, None)
+    }
+
+    /// [`Live::new`], also updating the daemon's exported `metrics`.
+    pub fn with_metrics(cfg: LiveConfig, metrics: LiveMetrics) -> Live {
+        Self::build(cfg, Some(metrics))
+    }
+
+    fn build(cfg: LiveConfig, metrics: Option<LiveMetrics>) -> Live {
         Live {
             cfg,
+            metrics,
             searchable: std::sync::OnceLock::new(),
             state: Mutex::new(State {
                 ring: VecDeque::new(),
@@ -321,6 +363,7 @@ impl Live {
             batches: st.ring.iter().cloned().collect(),
         };
         st.subs.push(Arc::clone(&sub));
+        self.show_subscriptions(st.subs.len());
         (sub, snapshot)
     }
 
@@ -329,6 +372,7 @@ impl Live {
         sub.closed.store(true, Ordering::Release);
         let mut st = self.lock();
         st.subs.retain(|s| !Arc::ptr_eq(s, sub));
+        self.show_subscriptions(st.subs.len());
         drop(st);
         sub.wake.notify_one();
     }
@@ -337,6 +381,12 @@ impl Live {
     pub fn snapshot(&self) -> RingSnapshot {
         RingSnapshot {
             batches: self.lock().ring.iter().cloned().collect(),
+        }
+    }
+
+    fn show_subscriptions(&self, n: usize) {
+        if let Some(m) = &self.metrics {
+            m.subscriptions.set(crate::metrics::as_gauge(n));
         }
     }
 
@@ -386,6 +436,10 @@ impl EntrySink for Live {
             .fetch_add(entries.len() as u64, Ordering::Relaxed);
         if dropped > 0 {
             self.dropped.fetch_add(dropped, Ordering::Relaxed);
+        }
+        if let Some(m) = &self.metrics {
+            m.published.inc_by(entries.len() as u64);
+            m.dropped.inc_by(dropped);
         }
     }
 }

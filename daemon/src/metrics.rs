@@ -1,46 +1,88 @@
-//! Daemon health and Prometheus metrics: counters shared by every stage, and their
-//! text exposition (format 0.0.4), written by hand to keep dependencies small.
+//! Daemon health and Prometheus metrics, on the `prometheus` crate.
 //!
-//! Stages bump the atomics of one shared [`Metrics`]; figures that already live
-//! elsewhere (index stats, live fan-out, stream registry) are read at scrape time.
-//! Nothing here carries log content: this is what the non-loopback metrics listener
-//! serves.
+//! One [`Registry`] per daemon (not the crate's global one: tests run several
+//! daemons in one process). Each stage declares its own metrics next to the code
+//! that counts them, as a struct with a `register` function (`CollectMetrics` in
+//! [`crate::collect`], `IndexMetrics` in [`crate::index`], `LiveMetrics` in
+//! [`crate::live`], `StreamMetrics` in [`crate::streams`], `AlertMetrics` in
+//! [`crate::alert`], `ServeMetrics` in [`crate::serve`]), and updates them where the
+//! event happens: there is no copy loop, so no computed figure can be left out of
+//! the exposition. [`Metrics::new`] registers every stage's set, so every family is
+//! there from the first scrape (zero until its stage runs), as dashboards expect.
+//!
+//! Readiness is here too: the index open, the collector running, and no pipeline
+//! stage stopped ([`Metrics::stage_stopped`]). Nothing here carries log content: this
+//! is what the non-loopback metrics listener serves.
 
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
-use crate::index::IndexStats;
-use crate::live::LiveStats;
-use crate::streams::Streams;
+use prometheus::{
+    Counter, Encoder as _, Gauge, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+};
 
-/// Counters and readiness flags; share as `Arc<Metrics>`.
-#[derive(Debug, Default)]
+use crate::alert::AlertMetrics;
+use crate::collect::CollectMetrics;
+use crate::index::IndexMetrics;
+use crate::live::LiveMetrics;
+use crate::serve::ServeMetrics;
+use crate::streams::StreamMetrics;
+
+/// The registry, every stage's metrics, and readiness; share as `Arc<Metrics>`.
 pub struct Metrics {
-    /// Lines the collector could not parse (kept as plain text); bumped by whoever sees them.
-    pub parse_errors: AtomicU64,
-    /// Rule evaluations done by the alerting engine.
-    pub rule_evaluations: AtomicU64,
-    /// Alert instances firing now (a gauge the alerting engine sets).
-    pub alerts_firing: AtomicU64,
-    /// Websocket clients connected now (set by the server).
-    pub clients: AtomicU64,
-    /// Connections accepted since start.
-    pub connections: AtomicU64,
-    /// Entries written to clients by live tails (after backfill/resume too).
-    pub entries_sent: AtomicU64,
-    /// Error replies sent to clients.
-    pub client_errors: AtomicU64,
-    /// Clients disconnected for being too slow or silent.
-    pub slow_disconnects: AtomicU64,
+    registry: Registry,
+    pub collect: CollectMetrics,
+    pub index: IndexMetrics,
+    pub live: LiveMetrics,
+    pub streams: StreamMetrics,
+    pub alert: AlertMetrics,
+    pub serve: ServeMetrics,
+    process_cpu: Counter,
+    process_rss: IntGauge,
     index_open: AtomicBool,
     collector_running: AtomicBool,
     /// Pipeline stages whose thread ended before shutdown.
-    stopped: std::sync::Mutex<Vec<&'static str>>,
+    stopped: Mutex<Vec<&'static str>>,
 }
 
 impl Metrics {
-    pub fn new() -> Metrics {
-        Metrics::default()
+    /// A registry with every stage's metrics registered (an error only if a
+    /// metric name is invalid or taken twice: a bug the unit tests catch).
+    pub fn new() -> prometheus::Result<Metrics> {
+        let registry = Registry::new();
+        let build = IntGauge::with_opts(
+            Opts::new(
+                "lookout_build_info",
+                "Always 1; the version label says which build runs.",
+            )
+            .const_label("version", env!("CARGO_PKG_VERSION")),
+        )?;
+        build.set(1);
+        registry.register(Box::new(build))?;
+        Ok(Metrics {
+            collect: CollectMetrics::register(&registry)?,
+            index: IndexMetrics::register(&registry)?,
+            live: LiveMetrics::register(&registry)?,
+            streams: StreamMetrics::register(&registry)?,
+            alert: AlertMetrics::register(&registry)?,
+            serve: ServeMetrics::register(&registry)?,
+            process_cpu: register(
+                &registry,
+                Counter::new(
+                    "process_cpu_seconds_total",
+                    "User and system CPU time spent.",
+                )?,
+            )?,
+            process_rss: gauge(
+                &registry,
+                "process_resident_memory_bytes",
+                "Resident memory size.",
+            )?,
+            registry,
+            index_open: AtomicBool::new(false),
+            collector_running: AtomicBool::new(false),
+            stopped: Mutex::new(Vec::new()),
+        })
     }
 
     /// The app calls this once the index is open (and `false` if it fails later).
@@ -48,7 +90,7 @@ impl Metrics {
         self.index_open.store(open, Ordering::Release);
     }
 
-    /// The app calls this once the collector runs.
+    /// The pipeline calls this once the collector runs (and `false` if it stops).
     pub fn set_collector_running(&self, running: bool) {
         self.collector_running.store(running, Ordering::Release);
     }
@@ -62,7 +104,7 @@ impl Metrics {
         }
     }
 
-    /// `Ok` when ready to serve; otherwise what is still missing (for `/readyz`).
+    /// `Ok` when ready to serve; otherwise what is missing (for `/readyz`).
     pub fn readiness(&self) -> Result<(), String> {
         let mut missing: Vec<String> = Vec::new();
         if !self.index_open.load(Ordering::Acquire) {
@@ -81,174 +123,63 @@ impl Metrics {
         }
     }
 
-    /// The whole exposition.
-    pub fn render(
-        &self,
-        live: &LiveStats,
-        streams: &Streams,
-        index: Option<&IndexStats>,
-    ) -> String {
-        let mut w = Exposition::default();
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-
-        w.family(
-            "lookout_build_info",
-            "gauge",
-            "Always 1; the version label says which build runs.",
-        );
-        w.sample(
-            "lookout_build_info",
-            &[("version", env!("CARGO_PKG_VERSION"))],
-            1.0,
-        );
-
-        let ns = streams.namespace_totals();
-        w.family(
-            "lookout_collected_lines_total",
-            "counter",
-            "Log lines ingested, by Kubernetes namespace.",
-        );
-        for (name, t) in &ns {
-            w.sample(
-                "lookout_collected_lines_total",
-                &[("namespace", name)],
-                t.lines as f64,
-            );
-        }
-        w.family(
-            "lookout_collected_bytes_total",
-            "counter",
-            "Message bytes ingested (without newlines), by Kubernetes namespace.",
-        );
-        for (name, t) in &ns {
-            w.sample(
-                "lookout_collected_bytes_total",
-                &[("namespace", name)],
-                t.bytes as f64,
-            );
-        }
-        w.single(
-            "lookout_files_watched",
-            "gauge",
-            "Log files the collector follows now.",
-            streams.files_watched() as f64,
-        );
-        w.single(
-            "lookout_parse_errors_total",
-            "counter",
-            "Lines that did not parse as CRI or docker JSON.",
-            get(&self.parse_errors) as f64,
-        );
-
-        let idx = index.cloned().unwrap_or_default();
-        w.single(
-            "lookout_index_open",
-            "gauge",
-            "1 when the index is open and accepting writes.",
-            f64::from(u8::from(index.is_some() && idx.error.is_none())),
-        );
-        w.single(
-            "lookout_index_size_bytes",
-            "gauge",
-            "Bytes the index occupies on disk.",
-            idx.bytes as f64,
-        );
-        w.single(
-            "lookout_index_docs",
-            "gauge",
-            "Entries stored in the index.",
-            idx.docs as f64,
-        );
-        w.single(
-            "lookout_index_buckets",
-            "gauge",
-            "Time buckets (tantivy indexes) held.",
-            idx.buckets as f64,
-        );
-        w.single(
-            "lookout_index_last_commit_seconds",
-            "gauge",
-            "How long the last index commit took.",
-            idx.last_commit_ms / 1000.0,
-        );
-
-        w.single(
-            "lookout_clients",
-            "gauge",
-            "Websocket clients connected now.",
-            get(&self.clients) as f64,
-        );
-        w.single(
-            "lookout_connections_total",
-            "counter",
-            "Websocket connections accepted.",
-            get(&self.connections) as f64,
-        );
-        w.single(
-            "lookout_subscriptions",
-            "gauge",
-            "Live tail subscriptions open now.",
-            live.subscriptions as f64,
-        );
-        w.single(
-            "lookout_live_published_total",
-            "counter",
-            "Entries offered to live tails.",
-            live.published as f64,
-        );
-        w.single(
-            "lookout_live_sent_total",
-            "counter",
-            "Entries sent to tail subscribers.",
-            get(&self.entries_sent) as f64,
-        );
-        w.single(
-            "lookout_live_dropped_total",
-            "counter",
-            "Entries a subscriber missed because its queue was full (once per subscriber).",
-            live.dropped as f64,
-        );
-        w.single(
-            "lookout_client_errors_total",
-            "counter",
-            "Error replies sent to clients.",
-            get(&self.client_errors) as f64,
-        );
-        w.single(
-            "lookout_slow_disconnects_total",
-            "counter",
-            "Clients disconnected because they stopped reading or answering pings.",
-            get(&self.slow_disconnects) as f64,
-        );
-        w.single(
-            "lookout_rule_evaluations_total",
-            "counter",
-            "Alert rule evaluations.",
-            get(&self.rule_evaluations) as f64,
-        );
-        w.single(
-            "lookout_alerts_firing",
-            "gauge",
-            "Alert instances firing now.",
-            get(&self.alerts_firing) as f64,
-        );
-
+    /// The whole exposition, Prometheus text format 0.0.4.
+    pub fn render(&self) -> String {
         if let Some(p) = ProcessStats::read() {
-            w.single(
-                "process_cpu_seconds_total",
-                "counter",
-                "User and system CPU time spent.",
-                p.cpu_seconds,
-            );
-            w.single(
-                "process_resident_memory_bytes",
-                "gauge",
-                "Resident memory size.",
-                p.rss_bytes as f64,
-            );
+            // CPU time only grows; the counter follows it (read at scrape time, as
+            // every process exporter does).
+            let d = p.cpu_seconds - self.process_cpu.get();
+            if d > 0.0 {
+                self.process_cpu.inc_by(d);
+            }
+            self.process_rss
+                .set(i64::try_from(p.rss_bytes).unwrap_or(i64::MAX));
         }
-        w.out
+        let mut out = Vec::new();
+        if let Err(e) = prometheus::TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+            tracing::warn!(error = %e, "cannot encode the metrics");
+        }
+        String::from_utf8_lossy(&out).into_owned()
     }
+}
+
+/// Registers `m` on `r` and returns it (for the stages' `register` functions).
+pub fn register<M>(r: &Registry, m: M) -> prometheus::Result<M>
+where
+    M: prometheus::core::Collector + Clone + 'static,
+{
+    r.register(Box::new(m.clone()))?;
+    Ok(m)
+}
+
+/// A registered integer counter.
+pub fn counter(r: &Registry, name: &str, help: &str) -> prometheus::Result<IntCounter> {
+    register(r, IntCounter::new(name, help)?)
+}
+
+/// A registered integer gauge.
+pub fn gauge(r: &Registry, name: &str, help: &str) -> prometheus::Result<IntGauge> {
+    register(r, IntGauge::new(name, help)?)
+}
+
+/// A registered float gauge.
+pub fn float_gauge(r: &Registry, name: &str, help: &str) -> prometheus::Result<Gauge> {
+    register(r, Gauge::new(name, help)?)
+}
+
+/// A registered integer counter with labels.
+pub fn counter_vec(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::Result<IntCounterVec> {
+    register(r, IntCounterVec::new(Opts::new(name, help), labels)?)
+}
+
+/// A gauge value from a count (gauges are `i64`).
+pub fn as_gauge(n: impl TryInto<i64>) -> i64 {
+    n.try_into().unwrap_or(i64::MAX)
 }
 
 /// CPU and memory of this process, from `/proc/self`.
@@ -287,77 +218,39 @@ impl ProcessStats {
     }
 }
 
-/// A text exposition being written.
-#[derive(Default)]
-struct Exposition {
-    out: String,
-}
-
-impl Exposition {
-    fn family(&mut self, name: &str, kind: &str, help: &str) {
-        let _ = writeln!(self.out, "# HELP {name} {}", escape_help(help));
-        let _ = writeln!(self.out, "# TYPE {name} {kind}");
-    }
-
-    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
-        self.out.push_str(name);
-        if !labels.is_empty() {
-            self.out.push('{');
-            for (i, (k, v)) in labels.iter().enumerate() {
-                if i > 0 {
-                    self.out.push(',');
-                }
-                let _ = write!(self.out, "{k}=\"{}\"", escape_label(v));
-            }
-            self.out.push('}');
-        }
-        let _ = writeln!(self.out, " {}", fmt_value(value));
-    }
-
-    fn single(&mut self, name: &str, kind: &str, help: &str, value: f64) {
-        self.family(name, kind, help);
-        self.sample(name, &[], value);
-    }
-}
-
-fn fmt_value(v: f64) -> String {
-    if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{}", v as i64)
-    } else if v.is_nan() {
-        "NaN".into()
-    } else {
-        format!("{v}")
-    }
-}
-
-fn escape_help(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('\n', "\\n")
-}
-
-fn escape_label(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn labels_are_escaped() {
-        let mut w = Exposition::default();
-        w.family("x_total", "counter", "a\\b");
-        w.sample("x_total", &[("namespace", "we\"ird\n")], 3.0);
-        assert_eq!(
-            w.out,
-            "# HELP x_total a\\\\b\n# TYPE x_total counter\nx_total{namespace=\"we\\\"ird\\n\"} 3\n"
+    fn every_stage_registers_and_labels_are_escaped() {
+        let m = Metrics::new().unwrap();
+        m.streams.lines.with_label_values(&["we\"ird\n"]).inc_by(3);
+        let text = m.render();
+        assert!(
+            text.contains("lookout_collected_lines_total{namespace=\"we\\\"ird\\n\"} 3"),
+            "{text}"
         );
+        for name in [
+            "lookout_build_info{version=",
+            "lookout_parse_errors_total 0",
+            "lookout_truncated_lines_total 0",
+            "lookout_index_docs 0",
+            "lookout_subscriptions 0",
+            "lookout_files_watched 0",
+            "lookout_rule_evaluations_total 0",
+            "lookout_alert_dropped_entries_total 0",
+            "lookout_alert_notification_failures_total 0",
+            "lookout_clients 0",
+            "process_resident_memory_bytes",
+        ] {
+            assert!(text.contains(name), "missing {name} in\n{text}");
+        }
     }
 
     #[test]
     fn readiness_names_what_is_missing() {
-        let m = Metrics::new();
+        let m = Metrics::new().unwrap();
         assert_eq!(
             m.readiness(),
             Err("index not open, collector not running".into())
@@ -365,6 +258,8 @@ mod tests {
         m.set_index_open(true);
         m.set_collector_running(true);
         assert_eq!(m.readiness(), Ok(()));
+        m.stage_stopped("ingest");
+        assert_eq!(m.readiness(), Err("ingest stopped".into()));
     }
 
     #[test]

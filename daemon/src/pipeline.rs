@@ -99,12 +99,17 @@ impl Pipeline {
         })?;
 
         let log_dir = parts.collector.log_dir.clone();
-        let collector = Collector::spawn(parts.collector, parts.recovered.positions, batch_tx)
-            .map(Arc::new)
-            .map_err(|source| StartError::Collector {
-                path: log_dir,
-                source,
-            })?;
+        let collector = Collector::spawn_with_metrics(
+            parts.collector,
+            parts.recovered.positions,
+            batch_tx,
+            Some(parts.metrics.collect.clone()),
+        )
+        .map(Arc::new)
+        .map_err(|source| StartError::Collector {
+            path: log_dir,
+            source,
+        })?;
 
         let counters = Arc::new(IngestCounters::default());
         {

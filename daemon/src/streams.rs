@@ -62,7 +62,48 @@ struct Counts {
     rate: f64,
 }
 
-/// Per-namespace totals for `/metrics`.
+/// The registry's exported metrics (see [`crate::metrics`]).
+#[derive(Clone, Debug)]
+pub struct StreamMetrics {
+    /// Lines ingested per namespace.
+    pub lines: prometheus::IntCounterVec,
+    /// Message bytes (without newline) ingested per namespace.
+    pub bytes: prometheus::IntCounterVec,
+    pub files_watched: prometheus::IntGauge,
+}
+
+impl StreamMetrics {
+    pub fn register(r: &prometheus::Registry) -> prometheus::Result<Self> {
+        use crate::metrics::{counter_vec, gauge};
+        Ok(StreamMetrics {
+            lines: counter_vec(
+                r,
+                "lookout_collected_lines_total",
+                "Log lines ingested, by Kubernetes namespace.",
+                &["namespace"],
+            )?,
+            bytes: counter_vec(
+                r,
+                "lookout_collected_bytes_total",
+                "Message bytes ingested (without newlines), by Kubernetes namespace.",
+                &["namespace"],
+            )?,
+            files_watched: gauge(
+                r,
+                "lookout_files_watched",
+                "Log files the collector follows now.",
+            )?,
+        })
+    }
+
+    /// Counts a run of entries of one namespace.
+    fn count(&self, namespace: &str, lines: u64, bytes: u64) {
+        self.lines.with_label_values(&[namespace]).inc_by(lines);
+        self.bytes.with_label_values(&[namespace]).inc_by(bytes);
+    }
+}
+
+/// Per-namespace totals (of the streams still listed).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NamespaceTotals {
     pub lines: u64,
@@ -79,6 +120,7 @@ pub struct Streams {
     files_watched: AtomicU64,
     tx: watch::Sender<Arc<Vec<StreamInfo>>>,
     last_tick: Mutex<Option<Instant>>,
+    metrics: Option<StreamMetrics>,
 }
 
 impl Default for Streams {
@@ -89,7 +131,19 @@ impl Default for Streams {
 
 impl Streams {
     pub fn new() -> Streams {
+        Self::build(None)
+    }
+
+    /// [`Streams::new`], also updating the daemon's exported `metrics`. The
+    /// per-namespace counters count at ingest and never go down, even when a dead
+    /// stream leaves the list.
+    pub fn with_metrics(metrics: StreamMetrics) -> Streams {
+        Self::build(Some(metrics))
+    }
+
+    fn build(metrics: Option<StreamMetrics>) -> Streams {
         Streams {
+            metrics,
             map: Mutex::new(HashMap::new()),
             changed: AtomicBool::new(false),
             files_watched: AtomicU64::new(0),
@@ -153,6 +207,9 @@ impl Streams {
         }
         self.files_watched
             .store(files.len() as u64, Ordering::Relaxed);
+        if let Some(m) = &self.metrics {
+            m.files_watched.set(crate::metrics::as_gauge(files.len()));
+        }
         let dead = map.values().filter(|c| !c.live).count();
         if dead > MAX_DEAD_STREAMS {
             let mut dead_keys: Vec<(Option<Timestamp>, Key)> = map
@@ -266,6 +323,27 @@ impl EntrySink for Streams {
         }
         drop(map);
         self.changed.store(true, Ordering::Release);
+        if let Some(m) = &self.metrics {
+            // Batches are runs of a few streams: one label lookup per run.
+            let mut run: Option<(&str, u64, u64)> = None;
+            for e in entries {
+                match &mut run {
+                    Some((ns, lines, bytes)) if *ns == e.namespace => {
+                        *lines += 1;
+                        *bytes += e.message.len() as u64;
+                    }
+                    _ => {
+                        if let Some((ns, lines, bytes)) = run {
+                            m.count(ns, lines, bytes);
+                        }
+                        run = Some((&e.namespace, 1, e.message.len() as u64));
+                    }
+                }
+            }
+            if let Some((ns, lines, bytes)) = run {
+                m.count(ns, lines, bytes);
+            }
+        }
     }
 }
 

@@ -83,6 +83,18 @@ pub struct SinkStats {
     pub sent: AtomicU64,
     pub failures: AtomicU64,
     pub dropped: AtomicU64,
+    /// The daemon's exported failure count (all sinks), when it runs.
+    pub exported_failures: Option<prometheus::IntCounter>,
+}
+
+impl SinkStats {
+    /// Counts a failed delivery attempt.
+    fn failed(&self) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        if let Some(c) = &self.exported_failures {
+            c.inc();
+        }
+    }
 }
 
 /// One destination with its queue.
@@ -246,7 +258,7 @@ pub async fn run_sink(
             }
             Ok((code, resp)) if (400..500).contains(&code) => {
                 // The receiver refuses this content: retrying will not help.
-                sink.stats.failures.fetch_add(1, Ordering::Relaxed);
+                sink.stats.failed();
                 tracing::warn!(
                     "alert sink {url} refused {} alerts: HTTP {code}: {}",
                     batch.len(),
@@ -254,7 +266,7 @@ pub async fn run_sink(
                 );
             }
             res => {
-                sink.stats.failures.fetch_add(1, Ordering::Relaxed);
+                sink.stats.failed();
                 let why = match res {
                     Ok((code, _)) => format!("HTTP {code}"),
                     Err(e) => e.to_string(),

@@ -94,6 +94,44 @@ pub struct EngineConfig {
     pub group_ttl: Duration,
     /// How long a resolved instance stays listed.
     pub resolved_keep: Duration,
+    /// The daemon's exported metrics; `None` for an engine of its own (tools, tests).
+    pub metrics: Option<AlertMetrics>,
+}
+
+/// The engine's exported metrics (see [`crate::metrics`]).
+#[derive(Clone, Debug)]
+pub struct AlertMetrics {
+    /// Rule evaluations: one per enabled rule per evaluation tick.
+    pub rule_evaluations: prometheus::IntCounter,
+    pub alerts_firing: prometheus::IntGauge,
+    /// [`EngineStats::dropped_entries`].
+    pub dropped_entries: prometheus::IntCounter,
+    /// [`EngineStats::send_failures`].
+    pub notification_failures: prometheus::IntCounter,
+}
+
+impl AlertMetrics {
+    pub fn register(r: &prometheus::Registry) -> prometheus::Result<Self> {
+        use crate::metrics::{counter, gauge};
+        Ok(AlertMetrics {
+            rule_evaluations: counter(
+                r,
+                "lookout_rule_evaluations_total",
+                "Alert rule evaluations.",
+            )?,
+            alerts_firing: gauge(r, "lookout_alerts_firing", "Alert instances firing now.")?,
+            dropped_entries: counter(
+                r,
+                "lookout_alert_dropped_entries_total",
+                "Entries alert evaluation never saw because it fell behind.",
+            )?,
+            notification_failures: counter(
+                r,
+                "lookout_alert_notification_failures_total",
+                "Failed attempts to deliver alert notifications (all sinks).",
+            )?,
+        })
+    }
 }
 
 impl Default for EngineConfig {
@@ -108,6 +146,7 @@ impl Default for EngineConfig {
             backoff: Backoff::default(),
             group_ttl: Duration::from_secs(3600),
             resolved_keep: Duration::from_secs(15 * 60),
+            metrics: None,
         }
     }
 }
@@ -189,6 +228,7 @@ struct Shared {
     ticks: AtomicU64,
     /// No enabled rule: `publish` skips even the channel.
     idle: AtomicBool,
+    metrics: Option<AlertMetrics>,
 }
 
 struct Inner {
@@ -261,11 +301,11 @@ impl AlertEngine {
         let mut sinks = Vec::new();
         for u in &cfg.alertmanager_urls {
             let url = HttpUrl::parse(u).map_err(|e| AlertError::Config(e.to_string()))?;
-            sinks.push(Arc::new(Sink::new(SinkKind::Alertmanager(url))));
+            sinks.push(sink(SinkKind::Alertmanager(url), &cfg.metrics));
         }
         if let Some(u) = &cfg.webhook_url {
             let url = HttpUrl::parse(u).map_err(|e| AlertError::Config(e.to_string()))?;
-            sinks.push(Arc::new(Sink::new(SinkKind::Webhook(url))));
+            sinks.push(sink(SinkKind::Webhook(url), &cfg.metrics));
         }
         let (events, _) = broadcast::channel(1024);
         let shared = Arc::new(Shared {
@@ -278,6 +318,7 @@ impl AlertEngine {
             eval_cpu_ns: AtomicU64::new(0),
             ticks: AtomicU64::new(0),
             idle: AtomicBool::new(!loaded.rules.iter().any(|r| r.spec.enabled)),
+            metrics: cfg.metrics.clone(),
         });
         let (batch_tx, batch_rx) = crossbeam_channel::bounded(BATCH_QUEUE);
         let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
@@ -586,6 +627,9 @@ impl EntrySink for AlertEngine {
                 let n = s
                     .dropped_entries
                     .fetch_add(b.len() as u64, Ordering::Relaxed);
+                if let Some(m) = &s.metrics {
+                    m.dropped_entries.inc_by(b.len() as u64);
+                }
                 if n == 0 {
                     tracing::warn!("alert evaluation is behind: dropping entries (counted)");
                 }
@@ -767,6 +811,9 @@ impl Evaluator {
             st.evaluate(now, &self.params, &mut fx);
         }
         self.shared.ticks.fetch_add(1, Ordering::Relaxed);
+        if let Some(m) = &self.shared.metrics {
+            m.rule_evaluations.inc_by(self.rules.len() as u64);
+        }
         self.publish_snapshot();
         self.emit(fx);
     }
@@ -794,6 +841,14 @@ impl Evaluator {
             .iter()
             .map(|(k, st)| (k.clone(), st.alerts()))
             .collect();
+        if let Some(m) = &self.shared.metrics {
+            let firing = snap
+                .values()
+                .flatten()
+                .filter(|a| a.state == AlertState::Firing)
+                .count();
+            m.alerts_firing.set(crate::metrics::as_gauge(firing));
+        }
         *lock(&self.shared.snapshot) = snap;
     }
 }
@@ -801,4 +856,11 @@ impl Evaluator {
 /// Starts `f` on a named thread; a failed spawn is an error, never a silent no-op.
 fn spawn_named(name: &str, f: Box<dyn FnOnce() + Send>) -> Result<JoinHandle<()>, AlertError> {
     Ok(std::thread::Builder::new().name(name.into()).spawn(f)?)
+}
+
+/// A delivery sink counting its failures into the exported metric too.
+fn sink(kind: SinkKind, metrics: &Option<AlertMetrics>) -> Arc<Sink> {
+    let mut s = Sink::new(kind);
+    s.stats.exported_failures = metrics.as_ref().map(|m| m.notification_failures.clone());
+    Arc::new(s)
 }

@@ -143,6 +143,33 @@ pub struct CollectorStats {
     pub truncated_lines: u64,
 }
 
+/// The collector's exported metrics (see [`crate::metrics`]).
+#[derive(Clone, Debug)]
+pub struct CollectMetrics {
+    /// [`CollectorStats::bad_lines`].
+    pub parse_errors: prometheus::IntCounter,
+    /// [`CollectorStats::truncated_lines`].
+    pub truncated_lines: prometheus::IntCounter,
+}
+
+impl CollectMetrics {
+    pub fn register(r: &prometheus::Registry) -> prometheus::Result<Self> {
+        use crate::metrics::counter;
+        Ok(CollectMetrics {
+            parse_errors: counter(
+                r,
+                "lookout_parse_errors_total",
+                "Lines that did not parse as CRI or docker JSON.",
+            )?,
+            truncated_lines: counter(
+                r,
+                "lookout_truncated_lines_total",
+                "Lines cut at --max-line-bytes (marked as truncated).",
+            )?,
+        })
+    }
+}
+
 /// The running collector. Dropping the receiver side of its channel, or this
 /// handle, stops it.
 pub struct CollectorHandle {
@@ -197,6 +224,20 @@ impl Collector {
         start: Positions,
         tx: crossbeam_channel::Sender<Batch>,
     ) -> Result<CollectorHandle, CollectError> {
+        Self::spawn_with_metrics(cfg, start, tx, None)
+    }
+
+    /// [`Collector::spawn`], also counting into the daemon's exported `metrics`.
+    ///
+    /// The environment variable `LOOKOUT_MAX_WATCHES` caps the inotify watches the
+    /// collector takes (the per-user limit is shared by every root process on the
+    /// node); directories beyond it are polled. `0` disables inotify entirely.
+    pub fn spawn_with_metrics(
+        cfg: CollectorConfig,
+        start: Positions,
+        tx: crossbeam_channel::Sender<Batch>,
+        metrics: Option<CollectMetrics>,
+    ) -> Result<CollectorHandle, CollectError> {
         let md = std::fs::metadata(&cfg.log_dir).map_err(|source| CollectError::Watch {
             path: cfg.log_dir.clone(),
             source,
@@ -214,6 +255,7 @@ impl Collector {
             max_line: cfg.max_line_bytes.max(1),
             bad_lines: bad_lines.clone(),
             truncated_lines: truncated_lines.clone(),
+            metrics,
         };
         let stop = ShutdownTrigger::new();
         let followed = Arc::new(Mutex::new(Vec::new()));

@@ -37,6 +37,8 @@ pub struct TailCtx {
     pub bad_lines: Arc<AtomicU64>,
     /// Lines cut at the size limit.
     pub truncated_lines: Arc<AtomicU64>,
+    /// The same two counts, exported as Prometheus metrics when the daemon runs.
+    pub metrics: Option<super::CollectMetrics>,
 }
 
 struct Pending {
@@ -384,6 +386,9 @@ impl Tailer {
         now: Timestamp,
     ) {
         ctx.bad_lines.fetch_add(1, Ordering::Relaxed);
+        if let Some(m) = &ctx.metrics {
+            m.parse_errors.inc();
+        }
         self.emit(ctx, now, Stream::Stdout, line, cut, out);
     }
 
@@ -453,6 +458,9 @@ impl Tailer {
         };
         if cut {
             ctx.truncated_lines.fetch_add(1, Ordering::Relaxed);
+            if let Some(m) = &ctx.metrics {
+                m.truncated_lines.inc();
+            }
             message.push_str(TRUNCATED_MARKER);
         }
         let m = &*self.meta;

@@ -84,6 +84,55 @@ pub struct IndexStats {
     pub newest: Option<Timestamp>,
 }
 
+/// The index's exported metrics (see [`crate::metrics`]), set by the writer after
+/// every commit, failure and retention pass.
+#[derive(Clone, Debug)]
+pub struct IndexMetrics {
+    pub open: prometheus::IntGauge,
+    pub size_bytes: prometheus::IntGauge,
+    pub docs: prometheus::IntGauge,
+    pub buckets: prometheus::IntGauge,
+    pub last_commit_seconds: prometheus::Gauge,
+}
+
+impl IndexMetrics {
+    pub fn register(r: &prometheus::Registry) -> prometheus::Result<Self> {
+        use crate::metrics::{float_gauge, gauge};
+        Ok(IndexMetrics {
+            open: gauge(
+                r,
+                "lookout_index_open",
+                "1 when the index is open and accepting writes.",
+            )?,
+            size_bytes: gauge(
+                r,
+                "lookout_index_size_bytes",
+                "Bytes the index occupies on disk.",
+            )?,
+            docs: gauge(r, "lookout_index_docs", "Entries stored in the index.")?,
+            buckets: gauge(
+                r,
+                "lookout_index_buckets",
+                "Time buckets (tantivy indexes) held.",
+            )?,
+            last_commit_seconds: float_gauge(
+                r,
+                "lookout_index_last_commit_seconds",
+                "How long the last index commit took.",
+            )?,
+        })
+    }
+
+    fn show(&self, s: &IndexStats, writing: bool) {
+        use crate::metrics::as_gauge;
+        self.open.set(i64::from(writing && s.error.is_none()));
+        self.size_bytes.set(as_gauge(s.bytes));
+        self.docs.set(as_gauge(s.docs));
+        self.buckets.set(as_gauge(s.buckets));
+        self.last_commit_seconds.set(s.last_commit_ms / 1000.0);
+    }
+}
+
 /// Errors opening the index.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -168,6 +217,7 @@ pub(crate) struct Shared {
     summaries: Summaries,
     /// The first `seq` not yet searchable (set after each commit's reader reload).
     searchable_seq: Arc<AtomicU64>,
+    metrics: std::sync::OnceLock<IndexMetrics>,
 }
 
 impl Shared {
@@ -262,6 +312,7 @@ impl Index {
             })),
             summaries: Summaries::default(),
             searchable_seq: Arc::new(AtomicU64::new(recovered.next_seq)),
+            metrics: std::sync::OnceLock::new(),
         };
         Ok((
             Index {
@@ -289,6 +340,23 @@ impl Index {
     /// the index cannot serve yet ([`crate::live::Live::track_index`]).
     pub fn searchable_seq(&self) -> Arc<AtomicU64> {
         Arc::clone(&self.shared.searchable_seq)
+    }
+
+    /// Keeps `metrics` current from now on (set once; later calls are ignored).
+    pub fn export_metrics(&self, metrics: IndexMetrics) {
+        let _ = self.shared.metrics.set(metrics);
+        Self::show_metrics(&self.shared, true);
+    }
+
+    /// Called by the writer whenever the figures change; `writing` is false once
+    /// it has stopped.
+    pub(crate) fn show_metrics(shared: &Arc<Shared>, writing: bool) {
+        if let Some(m) = shared.metrics.get() {
+            let ix = Index {
+                shared: Arc::clone(shared),
+            };
+            m.show(&ix.stats(), writing);
+        }
     }
 
     /// Called by the writer after a commit's reader reload.

@@ -128,6 +128,7 @@ impl Writer {
         if let Some(iw) = self.iw.take() {
             let _ = iw.wait_merging_threads();
         }
+        super::Index::show_metrics(&self.shared, false);
     }
 
     fn ensure_writer(&mut self) -> Result<(), tantivy::TantivyError> {
@@ -149,6 +150,7 @@ impl Writer {
         tracing::error!(error = %msg, "indexing stopped; will retry without losing data");
         self.shared.set_error(Some(msg));
         self.failed = true;
+        super::Index::show_metrics(&self.shared, true);
         // Dropping the writer discards its uncommitted docs; `pending` keeps them.
         self.iw = None;
     }
@@ -231,6 +233,7 @@ impl Writer {
         self.dirty = false;
         self.shared
             .set_committed(t0.elapsed().as_secs_f64() * 1000.0);
+        super::Index::show_metrics(&self.shared, true);
     }
 
     /// After a failure: a fresh writer, every pending entry again, one commit.
@@ -248,6 +251,7 @@ impl Writer {
         if !self.failed {
             tracing::info!("indexing resumed");
             self.shared.set_error(None);
+            super::Index::show_metrics(&self.shared, true);
         }
     }
 
@@ -260,6 +264,7 @@ impl Writer {
             self.roll();
         }
         self.shared.apply_retention();
+        super::Index::show_metrics(&self.shared, true);
     }
 
     fn roll(&mut self) {

@@ -696,3 +696,247 @@ mod poisoned_bucket {
         assert_eq!(buckets.read().unwrap().len(), 2);
     }
 }
+
+/// Metrics and readiness as the daemon wires them: a whole in-process `Lookoutd`
+/// on loopback port 0, collecting a plain log dir, its `/metrics` read over HTTP.
+mod wiring {
+    use std::collections::BTreeMap;
+    use std::io::{Read as _, Write as _};
+    use std::net::{SocketAddr, TcpStream};
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use clap::Parser as _;
+    use lookout_daemon::alert::{AlertEngine, EngineConfig};
+    use lookout_daemon::app::{index_config, Lookoutd};
+    use lookout_daemon::collect::CollectorConfig;
+    use lookout_daemon::config::Config;
+    use lookout_daemon::index::Index;
+    use lookout_daemon::ingest::{EntrySink, Sinks};
+    use lookout_daemon::metrics::Metrics;
+    use lookout_daemon::pipeline::{Pipeline, PipelineParts};
+    use lookout_daemon::shutdown::ShutdownTrigger;
+    use lookout_shared::protocol::RuleSpec;
+    use lookout_shared::LogEntry;
+
+    const DEADLINE: Duration = Duration::from_secs(30);
+
+    fn config(root: &Path, extra: &[&str]) -> Config {
+        let logs = root.join("logs");
+        std::fs::create_dir_all(&logs).unwrap();
+        let mut args = vec![
+            "lookoutd".to_string(),
+            format!("--log-dir={}", logs.display()),
+            format!("--data-dir={}", root.join("data").display()),
+            "--listen=127.0.0.1:0".into(),
+            "--metrics-listen=127.0.0.1:0".into(),
+            "--node=node-1".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Config::try_parse_from(args).unwrap()
+    }
+
+    fn get(addr: SocketAddr, path: &str) -> String {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        text
+    }
+
+    /// The value of the sample `name` (no labels) in the exposition.
+    fn sample(text: &str, name: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+    }
+
+    fn wait_for_metric(addr: SocketAddr, name: &str, ok: impl Fn(f64) -> bool) -> f64 {
+        let start = Instant::now();
+        loop {
+            let text = get(addr, "/metrics");
+            if let Some(v) = sample(&text, name).filter(|v| ok(*v)) {
+                return v;
+            }
+            assert!(start.elapsed() < DEADLINE, "{name} never right in\n{text}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn rule(query: &str) -> RuleSpec {
+        RuleSpec {
+            name: "AnyLine".into(),
+            query: query.into(),
+            window: "1m".into(),
+            condition: "> 0".into(),
+            for_: "0s".into(),
+            group_by: vec![],
+            severity: "warning".into(),
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+            enabled: true,
+        }
+    }
+
+    /// The collector counted lines cut at `--max-line-bytes`, but the count was
+    /// never exported.
+    #[test]
+    fn truncated_lines_were_counted_but_never_exported() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = Lookoutd::start(config(tmp.path(), &["--max-line-bytes=64"])).unwrap();
+        let long = "x".repeat(200);
+        std::fs::write(
+            tmp.path().join("logs/app.log"),
+            format!("short\n{long}\n{long}\n"),
+        )
+        .unwrap();
+        let m = d.metrics_addr().unwrap();
+        assert_eq!(
+            wait_for_metric(m, "lookout_truncated_lines_total", |v| v >= 2.0),
+            2.0
+        );
+        d.shutdown();
+    }
+
+    /// Failed deliveries to Alertmanager were counted per sink but never exported.
+    #[test]
+    fn notification_send_failures_were_counted_but_never_exported() {
+        // A port nothing listens on: every delivery attempt fails.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("--alertmanager-url=http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let tmp = tempfile::tempdir().unwrap();
+        let d = Lookoutd::start(config(tmp.path(), &[&url])).unwrap();
+        d.alerts.put(rule("boom")).unwrap();
+        std::fs::write(tmp.path().join("logs/app.log"), "boom\nboom\n").unwrap();
+        let m = d.metrics_addr().unwrap();
+        wait_for_metric(m, "lookout_alert_notification_failures_total", |v| v >= 1.0);
+        assert!(d.alerts.stats().send_failures >= 1);
+        d.shutdown();
+    }
+
+    /// When the evaluator fell behind, entries it never saw were counted but never
+    /// exported. The evaluator here is not run at all: the most behind it can be.
+    #[test]
+    fn alert_evaluator_drops_were_counted_but_never_exported() {
+        let tmp = tempfile::tempdir().unwrap();
+        let metrics = Metrics::new().unwrap();
+        let shutdown = ShutdownTrigger::new();
+        let (engine, _workers_not_run, _) = AlertEngine::start(
+            tmp.path(),
+            EngineConfig {
+                metrics: Some(metrics.alert.clone()),
+                ..EngineConfig::default()
+            },
+            shutdown.listener(),
+        )
+        .unwrap();
+        engine.put(rule("*")).unwrap();
+        let entry = Arc::new(LogEntry {
+            message: "boom".into(),
+            ..Default::default()
+        });
+        // More batches than the evaluator's queue holds.
+        for _ in 0..5000 {
+            engine.publish(&[Arc::clone(&entry)]);
+        }
+        let dropped = engine.stats().dropped_entries;
+        assert!(dropped > 0);
+        let text = metrics.render();
+        assert_eq!(
+            sample(&text, "lookout_alert_dropped_entries_total"),
+            Some(dropped as f64),
+            "{text}"
+        );
+    }
+
+    /// `lookout_rule_evaluations_total` was evaluation ticks times every rule,
+    /// disabled ones included. One enabled and one disabled rule: one evaluation
+    /// per tick.
+    #[test]
+    fn rule_evaluations_were_ticks_times_every_rule() {
+        let tmp = tempfile::tempdir().unwrap();
+        let metrics = Metrics::new().unwrap();
+        let shutdown = ShutdownTrigger::new();
+        let (engine, workers, _) = AlertEngine::start(
+            tmp.path(),
+            EngineConfig {
+                eval_interval: Duration::from_millis(20),
+                metrics: Some(metrics.alert.clone()),
+                ..EngineConfig::default()
+            },
+            shutdown.listener(),
+        )
+        .unwrap();
+        engine.put(rule("boom")).unwrap();
+        engine
+            .put(RuleSpec {
+                name: "Disabled".into(),
+                enabled: false,
+                ..rule("boom")
+            })
+            .unwrap();
+        let eval = std::thread::spawn(workers.evaluator);
+        let start = Instant::now();
+        while engine.stats().ticks < 5 {
+            assert!(start.elapsed() < DEADLINE, "the evaluator does not tick");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        shutdown.fire();
+        eval.join().unwrap();
+        let ticks = engine.stats().ticks;
+        assert_eq!(engine.stats().rules, 2);
+        // The rules reach the evaluator before its first tick: every tick evaluated
+        // the enabled rule, and only it.
+        assert_eq!(metrics.alert.rule_evaluations.get(), ticks);
+    }
+
+    /// A sink that fails like a bug would: the ingest thread dies with it.
+    struct Panics;
+    impl EntrySink for Panics {
+        fn publish(&self, _: &[Arc<LogEntry>]) {
+            panic!("a stage bug, on purpose");
+        }
+    }
+
+    /// Readiness never turned false: with the ingest thread dead (a panic here),
+    /// `/readyz` kept saying ready while nothing was ingested any more.
+    #[test]
+    fn readiness_stayed_true_when_a_stage_died() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cfg = config(tmp.path(), &[]);
+        let metrics = Arc::new(Metrics::new().unwrap());
+        let (index, recovered) = Index::open(index_config(&cfg)).unwrap();
+        metrics.set_index_open(true);
+        let sinks = Sinks::default();
+        let pipeline = Pipeline::start(PipelineParts {
+            index,
+            recovered,
+            collector: CollectorConfig::new(cfg.log_dir.clone(), "node-1"),
+            sinks: sinks.clone(),
+            streams: None,
+            alert: None,
+            metrics: Arc::clone(&metrics),
+            shutdown: ShutdownTrigger::new(),
+        })
+        .unwrap();
+        assert_eq!(metrics.readiness(), Ok(()));
+        sinks.add(Arc::new(Panics));
+        std::fs::write(cfg.log_dir.join("app.log"), "hello\n").unwrap();
+        let start = Instant::now();
+        let why = loop {
+            if let Err(why) = metrics.readiness() {
+                break why;
+            }
+            assert!(start.elapsed() < DEADLINE, "still ready with ingest dead");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(why.contains("ingest stopped"), "{why}");
+        pipeline.shutdown();
+    }
+}

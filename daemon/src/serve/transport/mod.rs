@@ -137,7 +137,7 @@ impl Outbox {
 struct ClientGauge(Arc<Metrics>);
 impl Drop for ClientGauge {
     fn drop(&mut self) {
-        self.0.clients.fetch_sub(1, Ordering::Relaxed);
+        self.0.serve.clients.dec();
     }
 }
 
@@ -150,8 +150,8 @@ pub(crate) async fn run<S: Session>(
     open: impl FnOnce(Outbox) -> S,
 ) {
     let metrics = Arc::clone(&transport.metrics);
-    metrics.clients.fetch_add(1, Ordering::Relaxed);
-    metrics.connections.fetch_add(1, Ordering::Relaxed);
+    metrics.serve.clients.inc();
+    metrics.serve.connections.inc();
     let _gauge = ClientGauge(Arc::clone(&metrics));
     let write_timeout = transport.limits.write_timeout;
 
@@ -173,7 +173,7 @@ pub(crate) async fn run<S: Session>(
     if let Err(r) = accepted {
         tracing::debug!(%peer, code = r.code, reason = r.reason, "handshake refused");
         if let Some(reply) = r.reply {
-            metrics.client_errors.fetch_add(1, Ordering::Relaxed);
+            metrics.serve.client_errors.inc();
             let _ = send_now(&mut socket, text(&*reply), CLOSE_GRACE).await;
         }
         let _ = send_now(&mut socket, close_msg(r.code, &r.reason), CLOSE_GRACE).await;

@@ -95,7 +95,7 @@ impl Writer {
                         let heard = self.last_heard.load(Ordering::Relaxed);
                         let silent = self.epoch.elapsed().saturating_sub(Duration::from_millis(heard));
                         if silent > limits.ping_timeout {
-                            self.transport.metrics.slow_disconnects.fetch_add(1, Ordering::Relaxed);
+                            self.transport.metrics.serve.slow_disconnects.inc();
                             Flow::Close(
                                 close::KEEPALIVE,
                                 format!("no pong or message for {} s", silent.as_secs()),
@@ -145,10 +145,7 @@ impl Writer {
                     Ok(Ok(())) => {}
                     Ok(Err(_)) => return,
                     Err(_) => {
-                        self.transport
-                            .metrics
-                            .slow_disconnects
-                            .fetch_add(1, Ordering::Relaxed);
+                        self.transport.metrics.serve.slow_disconnects.inc();
                         let reason = format!(
                             "client too slow: a frame waited more than {} s",
                             limits.write_timeout.as_secs_f64()
@@ -173,10 +170,7 @@ impl Writer {
         match o {
             Out::Msg(m) => {
                 if matches!(*m, ServerMsg::Error { .. }) {
-                    self.transport
-                        .metrics
-                        .client_errors
-                        .fetch_add(1, Ordering::Relaxed);
+                    self.transport.metrics.serve.client_errors.inc();
                 }
                 self.frames.push(text(&m));
             }
@@ -250,9 +244,6 @@ impl Writer {
                 entries: batch,
             }));
         }
-        self.transport
-            .metrics
-            .entries_sent
-            .fetch_add(sent, Ordering::Relaxed);
+        self.transport.metrics.serve.entries_sent.inc_by(sent);
     }
 }

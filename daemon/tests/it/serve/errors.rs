@@ -111,7 +111,7 @@ async fn non_loopback_needs_a_token_or_insecure() {
         index: None,
         live: Arc::new(lookout_daemon::live::Live::new(Default::default())),
         streams: Arc::new(lookout_daemon::streams::Streams::new()),
-        metrics: Arc::new(lookout_daemon::metrics::Metrics::new()),
+        metrics: Arc::new(lookout_daemon::metrics::Metrics::new().unwrap()),
         alerting: None,
     };
     let cfg = ServeConfig::new("0.0.0.0:0".parse().unwrap(), "n");

@@ -3,7 +3,6 @@
 
 use std::io::Write as _;
 use std::process::{Command, Stdio};
-use std::sync::atomic::Ordering;
 
 use crate::support::serve::*;
 use lookout_daemon::collect::FollowedFile;
@@ -85,12 +84,9 @@ async fn health_readiness_and_metrics() {
     let mut other = entry("db-0", 3, "select 1");
     other.namespace = "data\"base".into();
     srv.publish(vec![other]);
-    srv.metrics.parse_errors.fetch_add(2, Ordering::Relaxed);
+    srv.metrics.collect.parse_errors.inc_by(2);
     srv.streams.set_followed(&[followed("web-1")]);
-    eventually("entries sent", || {
-        srv.metrics.entries_sent.load(Ordering::Relaxed) == 3
-    })
-    .await;
+    eventually("entries sent", || srv.metrics.serve.entries_sent.get() == 3).await;
 
     let (code, body) = get(m, "/metrics").await;
     assert_eq!(code, 200);

@@ -348,12 +348,9 @@ async fn a_client_that_stays_blocked_is_disconnected() {
     let (count, healthy_task) = spawn_counter(healthy, 1);
 
     let metrics = Arc::clone(&srv.metrics);
-    let all = publish_until(&srv, &count, |_| {
-        metrics.slow_disconnects.load(Ordering::Relaxed) > 0
-    })
-    .await;
+    let all = publish_until(&srv, &count, |_| metrics.serve.slow_disconnects.get() > 0).await;
     eventually("the stalled client is gone", || {
-        metrics.clients.load(Ordering::Relaxed) == 1 && srv.live.stats().subscriptions == 1
+        metrics.serve.clients.get() == 1 && srv.live.stats().subscriptions == 1
     })
     .await;
     // It sees the end of the connection (with code 4008 when the close frame fit).

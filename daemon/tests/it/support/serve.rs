@@ -52,12 +52,16 @@ impl TestServer {
     }
 
     pub async fn with(o: Opts) -> TestServer {
-        let live = Arc::new(Live::new(LiveConfig {
-            ring_capacity: o.ring,
-            ring_min: o.ring,
-        }));
-        let streams = Arc::new(Streams::new());
-        let metrics = Arc::new(Metrics::new());
+        // Wired to the metrics as the daemon wires them.
+        let metrics = Arc::new(Metrics::new().unwrap());
+        let live = Arc::new(Live::with_metrics(
+            LiveConfig {
+                ring_capacity: o.ring,
+                ring_min: o.ring,
+            },
+            metrics.live.clone(),
+        ));
+        let streams = Arc::new(Streams::with_metrics(metrics.streams.clone()));
         let handle = serve::start(
             o.cfg,
             ServeContext {

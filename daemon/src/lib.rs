@@ -1,20 +1,58 @@
 //! lookoutd: collects, indexes and serves a Kubernetes node's container logs.
 //!
-//! Data flows one way:
+//! # The flow
+//!
+//! Data flows one way. Each box is a thread (or a set of async tasks), each arrow a
+//! channel or a call; [`pipeline`] starts every stage thread and makes every
+//! channel between them, [`app`] composes the rest.
 //!
 //! ```text
-//! collect (inotify, tailers, CRI/docker/plain parsers, positions)
-//!    │  Batch { entries, positions }            bounded: the collector pauses, never drops
-//!    ▼
-//! ingest (level detection, seq numbers)
-//!    ├──► live   (fan-out to tail subscriptions, bounded per subscriber, drops counted)
-//!    ├──► alert  (rule evaluation on incoming lines)
-//!    └──► index  (tantivy, time buckets, positions committed with the data)
-//!                     ▲
-//! serve (websocket sessions, HTTP health/metrics) reads index + live + alert
+//!  files under --log-dir (inotify + rescans)
+//!     │
+//!  ┌──▼──────────────────────────────┐   thread "collector" (+ "collector-read-N"
+//!  │ collect: tailers, CRI/docker/   │   helpers reading files in parallel)
+//!  │ plain parsers, positions        │
+//!  └──┬──────────────────────────────┘
+//!     │ Batch { entries, positions }   crossbeam, bounded 4 (pipeline::QUEUE):
+//!     │                                full = the collector waits, never drops
+//!  ┌──▼──────────────────────────────┐   thread "ingest"
+//!  │ ingest: level, seq              │──► sinks, called in order, never blocking:
+//!  └──┬──────────────────────────────┘    ├─ live: fan-out to tail subscriptions
+//!     │ IngestBatch                       │    (a bounded queue per subscriber,
+//!     │ crossbeam, bounded 4:             │    overflow counted, never blocks)
+//!     │ full = ingest waits               ├─ streams: per-stream counts ◄── thread
+//!  ┌──▼──────────────────────────────┐    │    "lookout-streams" polls followed
+//!  │ index writer: tantivy buckets,  │    │    files once a second
+//!  │ positions committed with the    │    └─ alert: try_send, crossbeam bounded
+//!  │ data (exactly once), retention  │         4096 batches (full = dropped and
+//!  └─────────────────────────────────┘         counted) ──► thread "alert-eval"
+//!     thread "index-writer"                    ──► per-sink queues (1000) ──►
+//!                                              thread "alert-deliver" (tokio)
+//!
+//!  serve: tokio runtime "lookout-rt" (2 workers): websocket sessions on --listen
+//!  (search/context on blocking threads, tails drained from live queues), and
+//!  /healthz, /readyz, /metrics on --metrics-listen. Reads index, live, streams,
+//!  alert; writes nothing back into the pipeline.
 //! ```
 //!
-//! - [`config`]: flags and their defaults.
+//! Shutdown is one signal ([`shutdown`]): SIGTERM/SIGINT (via `tokio::signal`)
+//! closes the clients, then fires the pipeline's signal; ingest returns, its
+//! channels close, the collector stops and the writer makes its final commit.
+//! Readiness ([`metrics`]) turns false when a stage thread ends before that.
+//!
+//! # Where the modes attach
+//!
+//! - `--stdout` ([`stdout_sink`]): the collector alone; its batches go to stdout as
+//!   JSON lines, positions to `<data-dir>/positions.json`. No ingest, index, server.
+//! - `--discard` ([`app`]): the collector and ingest's preparation (level, seq),
+//!   then nothing: measures collection alone.
+//! - `--demo` ([`app`], [`sim`]): a simulated node (thread "lookout-sim") writes a
+//!   kubelet log tree into a temp dir, which becomes `--log-dir`; the rest is the
+//!   full daemon.
+//!
+//! # Modules
+//!
+//! - [`config`]: flags, typed (durations, sizes) at the command line.
 //! - [`collect`]: from files on disk to [`collect::Batch`]es of entries.
 //! - [`level`]: severity detection on a line's text.
 //! - [`matcher`]: the shared query tree evaluated on one entry (live tail, alerting);
@@ -23,12 +61,16 @@
 //! - [`index`]: durable storage and search.
 //! - [`live`]: live-tail fan-out.
 //! - [`streams`]: the registry of container log streams and their traffic.
-//! - [`metrics`]: health, readiness and Prometheus counters.
 //! - [`durable`]: atomic, fsynced file replacement for what lives beside the index.
 //! - [`alert`]: alert rules, evaluation and delivery.
 //! - [`serve`]: the websocket protocol and the HTTP endpoints.
+//! - [`metrics`]: the registry every stage registers on, and readiness.
+//! - [`pipeline`]: starts the stage threads and channels, stops them.
+//! - [`shutdown`]: the one shutdown signal, and signal handling.
+//! - [`sync`]: the one lock-poison policy.
+//! - [`app`]: composes the daemon for the binary; `--discard`.
+//! - [`stdout_sink`]: the `--stdout` mode.
 //! - [`sim`]: a node simulator for the demo and the load generator.
-//! - [`app`]: wires the stages together for the binary.
 
 pub mod alert;
 pub mod app;

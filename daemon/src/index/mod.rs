@@ -323,7 +323,7 @@ impl Index {
     }
 
     /// Runs the index writer on the calling thread until `rx` closes, then makes a
-    /// final commit (see [`writer`]). Call once: the writer owns the active bucket.
+    /// final commit (see the `writer` module). Call once: the writer owns the active bucket.
     /// The pipeline gives it a thread of its own.
     pub fn run_writer(
         &self,

@@ -282,6 +282,9 @@ pub async fn start(cfg: ServeConfig, ctx: ServeContext) -> Result<ServerHandle, 
         transport,
     });
 
+    // The first status is real before any client can connect (a client reads it
+    // on connect; the loop's first round may run later on a busy runtime).
+    status_tx.send_replace(Arc::new(status_now(&shared, 0.0)));
     let mut tasks = Vec::new();
     tasks.push(tokio::spawn(status_loop(
         Arc::clone(&shared),
@@ -338,6 +341,24 @@ pub async fn start(cfg: ServeConfig, ctx: ServeContext) -> Result<ServerHandle, 
 }
 
 /// Computes the daemon-wide status once a second for every client.
+/// The daemon-wide status at `rate` lines per second.
+fn status_now(shared: &Shared, rate: f64) -> ServerStatus {
+    let (entries_indexed, index_error) = match shared.index() {
+        Some(ix) => {
+            let s = ix.stats();
+            (s.docs, s.error)
+        }
+        None => (0, Some("index not open yet".to_string())),
+    };
+    ServerStatus {
+        node: shared.cfg.node.clone(),
+        lines_per_sec: (rate * 10.0).round() / 10.0,
+        firing: shared.alerting.as_ref().map_or(0, |a| a.firing()),
+        entries_indexed,
+        index_error,
+    }
+}
+
 async fn status_loop(shared: Arc<Shared>, tx: watch::Sender<Arc<ServerStatus>>, stop: Shutdown) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut last_published = shared.live.stats().published;
@@ -357,21 +378,7 @@ async fn status_loop(shared: Arc<Shared>, tx: watch::Sender<Arc<ServerStatus>>, 
         };
         last_published = published;
         last_at = now;
-        let (entries_indexed, index_error) = match shared.index() {
-            Some(ix) => {
-                let s = ix.stats();
-                (s.docs, s.error)
-            }
-            None => (0, Some("index not open yet".to_string())),
-        };
-        let firing = shared.alerting.as_ref().map_or(0, |a| a.firing());
-        let status = ServerStatus {
-            node: shared.cfg.node.clone(),
-            lines_per_sec: (rate * 10.0).round() / 10.0,
-            firing,
-            entries_indexed,
-            index_error,
-        };
+        let status = status_now(&shared, rate);
         tx.send_if_modified(|cur| {
             if **cur == status {
                 false

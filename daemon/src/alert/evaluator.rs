@@ -97,7 +97,16 @@ impl Evaluator {
                     Err(_) => break,
                 },
                 recv(batch_rx) -> m => match m {
-                    Ok(b) => self.record(&b),
+                    Ok(b) => {
+                        // `select!` picks at random among ready channels, so a batch
+                        // published right after `put()` returned could be counted
+                        // before the rule existed. Commands sent before the batch
+                        // are applied first: they are already queued.
+                        while let Ok(c) = cmd_rx.try_recv() {
+                            self.apply(c);
+                        }
+                        self.record(&b)
+                    }
                     Err(_) => break,
                 },
                 recv(shutdown.channel()) -> _ => break,

@@ -21,8 +21,8 @@ use lookout_daemon::ingest::EntrySink;
 use lookout_daemon::serve::alerting::EngineAlerting;
 use lookout_shared::limits::close;
 use lookout_shared::protocol::{
-    ClientMsg, ErrorBody, ErrorCode, ReqId, RuleSpec, RuleTestResult, SearchParams, ServerMsg,
-    TimeRange,
+    AlertState, ClientMsg, ErrorBody, ErrorCode, ReqId, RuleSpec, RuleTestResult, SearchParams,
+    ServerMsg, TimeRange,
 };
 use lookout_shared::{LogEntry, Timestamp};
 
@@ -938,5 +938,61 @@ mod wiring {
         };
         assert!(why.contains("ingest stopped"), "{why}");
         pipeline.shutdown();
+    }
+}
+
+/// The evaluator picked at random between its command and batch channels, so a
+/// batch published right after `put()` returned could be counted before the rule
+/// existed: under load the rule never saw the line and never fired. Here both are
+/// queued before the evaluator runs, so the old code lost the line in about half of
+/// the engines (all ten firing had odds of about 1 in 1,024).
+#[test]
+fn a_batch_published_right_after_put_was_counted_before_the_rule_existed() {
+    use lookout_daemon::shutdown::ShutdownTrigger;
+    let trigger = ShutdownTrigger::new();
+    let mut engines = Vec::new();
+    for i in 0..10 {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, workers, _) = AlertEngine::start(
+            dir.path(),
+            EngineConfig {
+                eval_interval: Duration::from_millis(100),
+                ..EngineConfig::default()
+            },
+            trigger.listener(),
+        )
+        .unwrap();
+        let mut spec = rule("boom");
+        spec.name = format!("boom-{i}");
+        spec.condition = "> 0".into();
+        spec.window = "1m".into();
+        spec.for_ = "0s".into();
+        spec.group_by = vec![];
+        engine.put(spec).unwrap();
+        engine.publish(&[Arc::new(LogEntry {
+            ts: Timestamp::now(),
+            message: "a boom here".into(),
+            ..LogEntry::default()
+        })]);
+        engines.push((dir, engine, workers));
+    }
+    let threads: Vec<_> = engines
+        .iter_mut()
+        .map(|(_, _, w)| {
+            let eval = std::mem::replace(&mut w.evaluator, Box::new(|| {}));
+            std::thread::spawn(eval)
+        })
+        .collect();
+    for (i, (_, engine, _)) in engines.iter().enumerate() {
+        let name = format!("boom-{i}");
+        let value = wait_for(&name, Duration::from_secs(10), || {
+            let st = engine.get(&name).ok()?;
+            (st.state == AlertState::Firing).then(|| st.alerts[0].value)
+        });
+        assert_eq!(value, 1, "{name} counted the line published after put()");
+    }
+    trigger.fire();
+    for t in threads {
+        t.join().unwrap();
     }
 }

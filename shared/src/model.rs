@@ -232,6 +232,52 @@ mod tests {
         assert_eq!(serde_json::from_str::<LogEntry>(&json).unwrap(), e);
     }
 
+    /// The wire shape of an entry, byte for byte: flat keys in this order. Clients
+    /// (and `lookoutd --stdout` readers) parse it; it must not drift.
+    #[test]
+    fn entry_json_is_pinned() {
+        let e = LogEntry {
+            ts: Timestamp(1_764_000_000_123_456_789),
+            node: "n1".into(),
+            namespace: "payments".into(),
+            pod: "checkout-1".into(),
+            pod_uid: "0a1b-c2".into(),
+            container: "app".into(),
+            container_id: "abc".into(),
+            restart: 2,
+            stream: Stream::Stderr,
+            message: "boom \"quoted\"".into(),
+            level: Some(Level::Error),
+            seq: 7,
+        };
+        let json = r#"{"ts":"2025-11-24T16:00:00.123456789Z","node":"n1","namespace":"payments","pod":"checkout-1","pod_uid":"0a1b-c2","container":"app","container_id":"abc","restart":2,"stream":"stderr","message":"boom \"quoted\"","level":"error","seq":7}"#;
+        assert_eq!(serde_json::to_string(&e).unwrap(), json);
+        assert_eq!(serde_json::from_str::<LogEntry>(json).unwrap(), e);
+
+        // No level: the key is left out; an old sender's missing `seq` reads as 0.
+        let plain = LogEntry {
+            level: None,
+            seq: 0,
+            ..e.clone()
+        };
+        let json = r#"{"ts":"2025-11-24T16:00:00.123456789Z","node":"n1","namespace":"payments","pod":"checkout-1","pod_uid":"0a1b-c2","container":"app","container_id":"abc","restart":2,"stream":"stderr","message":"boom \"quoted\"","seq":0}"#;
+        assert_eq!(serde_json::to_string(&plain).unwrap(), json);
+        let without_seq = json.replace(r#","seq":0"#, "");
+        assert_eq!(
+            serde_json::from_str::<LogEntry>(&without_seq).unwrap(),
+            plain
+        );
+        // Keys in any order, unknown keys ignored, as any JSON reader would.
+        let shuffled = r#"{"seq":7,"level":"error","message":"boom \"quoted\"","stream":"stderr","restart":2,"container_id":"abc","container":"app","pod_uid":"0a1b-c2","pod":"checkout-1","namespace":"payments","node":"n1","ts":"2025-11-24T16:00:00.123456789Z","extra":{"a":[1]}}"#;
+        assert_eq!(serde_json::from_str::<LogEntry>(shuffled).unwrap(), e);
+        // A missing identity field is an error naming it, as before.
+        let err =
+            serde_json::from_str::<LogEntry>(&without_seq.replace(r#""pod_uid":"0a1b-c2","#, ""))
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("missing field `pod_uid`"), "{err}");
+    }
+
     #[test]
     fn bad_timestamp_is_an_error() {
         assert!(Timestamp::parse_rfc3339("yesterday").is_err());

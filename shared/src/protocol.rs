@@ -498,6 +498,80 @@ mod tests {
         );
     }
 
+    /// The wire shape of a stream listing, byte for byte: flat keys in this order.
+    #[test]
+    fn stream_info_json_is_pinned() {
+        let s = StreamInfo {
+            namespace: "payments".into(),
+            pod: "checkout-1".into(),
+            pod_uid: "0a1b-c2".into(),
+            container: "app".into(),
+            container_id: "abc".into(),
+            restart: 2,
+            lines: 10,
+            bytes: 300,
+            last_seen: Some(Timestamp(1_764_000_000_123_456_789)),
+            live: true,
+            lines_per_sec: 1.5,
+        };
+        let json = r#"{"namespace":"payments","pod":"checkout-1","pod_uid":"0a1b-c2","container":"app","container_id":"abc","restart":2,"lines":10,"bytes":300,"last_seen":"2025-11-24T16:00:00.123456789Z","live":true,"lines_per_sec":1.5}"#;
+        assert_eq!(serde_json::to_string(&s).unwrap(), json);
+        assert_eq!(serde_json::from_str::<StreamInfo>(json).unwrap(), s);
+
+        let dead = StreamInfo {
+            last_seen: None,
+            live: false,
+            lines_per_sec: 0.0,
+            ..s.clone()
+        };
+        let json = r#"{"namespace":"payments","pod":"checkout-1","pod_uid":"0a1b-c2","container":"app","container_id":"abc","restart":2,"lines":10,"bytes":300,"live":false,"lines_per_sec":0.0}"#;
+        assert_eq!(serde_json::to_string(&dead).unwrap(), json);
+        let without_rate = json.replace(r#","lines_per_sec":0.0"#, "");
+        assert_eq!(
+            serde_json::from_str::<StreamInfo>(&without_rate).unwrap(),
+            dead
+        );
+        // Inside the message that carries it, too.
+        let msg = ServerMsg::Streams {
+            id: 4,
+            streams: vec![dead.clone()],
+        };
+        let text = serde_json::to_string(&msg).unwrap();
+        assert_eq!(
+            text,
+            format!(r#"{{"type":"streams","id":4,"streams":[{json}]}}"#)
+        );
+        assert_eq!(serde_json::from_str::<ServerMsg>(&text).unwrap(), msg);
+    }
+
+    #[test]
+    fn entries_frame_json_is_pinned() {
+        let e = LogEntry {
+            ts: Timestamp(5),
+            node: "n".into(),
+            namespace: "ns".into(),
+            pod: "p".into(),
+            pod_uid: "u".into(),
+            container: "c".into(),
+            container_id: String::new(),
+            restart: 0,
+            stream: crate::Stream::Stdout,
+            message: "hi".into(),
+            level: None,
+            seq: 3,
+        };
+        let msg = ServerMsg::Entries {
+            sub: 7,
+            entries: vec![e],
+        };
+        let text = serde_json::to_string(&msg).unwrap();
+        assert_eq!(
+            text,
+            r#"{"type":"entries","sub":7,"entries":[{"ts":"1970-01-01T00:00:00.000000005Z","node":"n","namespace":"ns","pod":"p","pod_uid":"u","container":"c","container_id":"","restart":0,"stream":"stdout","message":"hi","seq":3}]}"#
+        );
+        assert_eq!(serde_json::from_str::<ServerMsg>(&text).unwrap(), msg);
+    }
+
     #[test]
     fn rule_yaml_shape_defaults() {
         let raw = r#"{"name":"a","query":"x","window":"5m","condition":"> 3"}"#;

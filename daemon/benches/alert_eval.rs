@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use lookout_daemon::alert::{AlertEngine, EngineConfig};
 use lookout_daemon::ingest::EntrySink;
 use lookout_shared::protocol::RuleSpec;
-use lookout_shared::{LogEntry, Timestamp};
+use lookout_shared::{LogEntry, StreamId, Timestamp};
 
 fn main() {
     let args: Vec<u64> = std::env::args()
@@ -100,9 +100,12 @@ fn main() {
                 Arc::new(LogEntry {
                     ts: now,
                     node: "node-1".into(),
-                    namespace: "bench".into(),
-                    pod: pods[i % pods.len()].clone(),
-                    container: "app".into(),
+                    source: StreamId {
+                        namespace: "bench".into(),
+                        pod: pods[i % pods.len()].clone(),
+                        container: "app".into(),
+                        ..Default::default()
+                    },
                     message: lines[i % lines.len()].clone(),
                     seq: i as u64,
                     ..LogEntry::default()

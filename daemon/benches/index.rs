@@ -235,8 +235,8 @@ fn main() {
                 eprintln!("  {j} lines written");
             }
             let e = entry(&lines, j, n, end);
-            let f = files.entry(e.pod.clone()).or_insert_with(|| {
-                let path = plain.join(format!("{}.log", e.pod));
+            let f = files.entry(e.source.pod.clone()).or_insert_with(|| {
+                let path = plain.join(format!("{}.log", e.source.pod));
                 plain_files.push(path.clone());
                 std::io::BufWriter::new(std::fs::File::create(path).unwrap())
             });

@@ -26,7 +26,7 @@ use lookout_daemon::metrics::{Metrics, ProcessStats};
 use lookout_daemon::serve::{self, ServeConfig, ServeContext};
 use lookout_daemon::streams::Streams;
 use lookout_shared::protocol::{ClientMsg, PROTOCOL_VERSION};
-use lookout_shared::{LogEntry, Timestamp};
+use lookout_shared::{LogEntry, StreamId, Timestamp};
 use tokio_tungstenite::tungstenite::Message;
 
 fn main() {
@@ -115,10 +115,13 @@ fn server() {
                     Arc::new(LogEntry {
                         ts: now,
                         node: "bench".into(),
-                        namespace: "bench".into(),
-                        pod: format!("pod-{}", i % 10),
-                        pod_uid: "uid".into(),
-                        container: "app".into(),
+                        source: StreamId {
+                            namespace: "bench".into(),
+                            pod: format!("pod-{}", i % 10),
+                            pod_uid: "uid".into(),
+                            container: "app".into(),
+                            ..Default::default()
+                        },
                         message: lines[(i as usize) % lines.len()].clone(),
                         seq,
                         ..Default::default()

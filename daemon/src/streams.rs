@@ -12,41 +12,30 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use lookout_shared::protocol::StreamInfo;
-use lookout_shared::{LogEntry, Timestamp};
+use lookout_shared::{LogEntry, StreamId, Timestamp};
 use tokio::sync::watch;
 
 use crate::collect::FollowedFile;
 use crate::ingest::EntrySink;
 use crate::shutdown::Shutdown;
 
-/// Identity of a stream: one container incarnation's log file.
+/// Identity of a stream: one container incarnation's log file, a [`StreamId`]
+/// whose `container_id` is always empty. The id is learnt after the file (from the
+/// `containers/` symlink), so lines read before and after it belong to one stream;
+/// [`Counts`] keeps the id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-struct Key {
-    namespace: String,
-    pod: String,
-    pod_uid: String,
-    container: String,
-    restart: u32,
-}
+struct Key(StreamId);
 
 impl Key {
-    fn of_entry(e: &LogEntry) -> Key {
-        Key {
-            namespace: e.namespace.clone(),
-            pod: e.pod.clone(),
-            pod_uid: e.pod_uid.clone(),
-            container: e.container.clone(),
-            restart: e.restart,
-        }
-    }
-    fn of_file(f: &FollowedFile) -> Key {
-        Key {
-            namespace: f.namespace.clone(),
-            pod: f.pod.clone(),
-            pod_uid: f.pod_uid.clone(),
-            container: f.container.clone(),
-            restart: f.restart,
-        }
+    fn of(id: &StreamId) -> Key {
+        Key(StreamId {
+            namespace: id.namespace.clone(),
+            pod: id.pod.clone(),
+            pod_uid: id.pod_uid.clone(),
+            container: id.container.clone(),
+            container_id: String::new(),
+            restart: id.restart,
+        })
     }
 }
 
@@ -175,7 +164,7 @@ impl Streams {
     pub fn namespace_totals(&self) -> BTreeMap<String, NamespaceTotals> {
         let mut out: BTreeMap<String, NamespaceTotals> = BTreeMap::new();
         for (k, c) in self.lock().iter() {
-            let t = out.entry(k.namespace.clone()).or_default();
+            let t = out.entry(k.0.namespace.clone()).or_default();
             t.lines += c.lines;
             t.bytes += c.bytes;
         }
@@ -193,9 +182,10 @@ impl Streams {
             }
         }
         for f in files {
-            let c = map.entry(Key::of_file(f)).or_default();
-            if !f.container_id.is_empty() && c.container_id != f.container_id {
-                c.container_id = f.container_id.clone();
+            let c = map.entry(Key::of(&f.source)).or_default();
+            let id = &f.source.container_id;
+            if !id.is_empty() && c.container_id != *id {
+                c.container_id = id.clone();
                 changed = true;
             }
             // Flipping back to live is not a change.
@@ -250,12 +240,10 @@ impl Streams {
                 c.rate = rate;
                 c.lines_at_tick = c.lines;
                 list.push(StreamInfo {
-                    namespace: k.namespace.clone(),
-                    pod: k.pod.clone(),
-                    pod_uid: k.pod_uid.clone(),
-                    container: k.container.clone(),
-                    container_id: c.container_id.clone(),
-                    restart: k.restart,
+                    source: StreamId {
+                        container_id: c.container_id.clone(),
+                        ..k.0.clone()
+                    },
                     lines: c.lines,
                     bytes: c.bytes,
                     last_seen: c.last_seen,
@@ -269,6 +257,7 @@ impl Streams {
             return;
         }
         list.sort_by(|a, b| {
+            let (a, b) = (&a.source, &b.source);
             (&a.namespace, &a.pod, &a.container, a.restart, &a.pod_uid).cmp(&(
                 &b.namespace,
                 &b.pod,
@@ -312,13 +301,12 @@ impl EntrySink for Streams {
         let mut map = self.lock();
         for e in entries {
             // Batches are mostly runs of one stream; the hash lookup is cheap anyway.
-            let key = Key::of_entry(e);
-            let c = map.entry(key).or_default();
+            let c = map.entry(Key::of(&e.source)).or_default();
             c.lines += 1;
             c.bytes += e.message.len() as u64;
             c.last_seen = Some(c.last_seen.map_or(e.ts, |t| t.max(e.ts)));
-            if c.container_id.is_empty() && !e.container_id.is_empty() {
-                c.container_id = e.container_id.clone();
+            if c.container_id.is_empty() && !e.source.container_id.is_empty() {
+                c.container_id = e.source.container_id.clone();
             }
         }
         drop(map);
@@ -328,7 +316,7 @@ impl EntrySink for Streams {
             let mut run: Option<(&str, u64, u64)> = None;
             for e in entries {
                 match &mut run {
-                    Some((ns, lines, bytes)) if *ns == e.namespace => {
+                    Some((ns, lines, bytes)) if *ns == e.source.namespace => {
                         *lines += 1;
                         *bytes += e.message.len() as u64;
                     }
@@ -336,7 +324,7 @@ impl EntrySink for Streams {
                         if let Some((ns, lines, bytes)) = run {
                             m.count(ns, lines, bytes);
                         }
-                        run = Some((&e.namespace, 1, e.message.len() as u64));
+                        run = Some((&e.source.namespace, 1, e.message.len() as u64));
                     }
                 }
             }
@@ -354,10 +342,13 @@ mod tests {
     fn entry(pod: &str, msg: &str, ts: i64) -> Arc<LogEntry> {
         Arc::new(LogEntry {
             ts: Timestamp(ts),
-            namespace: "ns".into(),
-            pod: pod.into(),
-            pod_uid: format!("uid-{pod}"),
-            container: "app".into(),
+            source: StreamId {
+                namespace: "ns".into(),
+                pod: pod.into(),
+                pod_uid: format!("uid-{pod}"),
+                container: "app".into(),
+                ..Default::default()
+            },
             message: msg.into(),
             ..Default::default()
         })
@@ -374,22 +365,24 @@ mod tests {
         ]);
         s.set_followed(&[FollowedFile {
             path: "/x".into(),
-            namespace: "ns".into(),
-            pod: "a".into(),
-            pod_uid: "uid-a".into(),
-            container: "app".into(),
-            container_id: "cid".into(),
-            restart: 0,
+            source: StreamId {
+                namespace: "ns".into(),
+                pod: "a".into(),
+                pod_uid: "uid-a".into(),
+                container: "app".into(),
+                container_id: "cid".into(),
+                restart: 0,
+            },
         }]);
         s.tick();
         assert!(rx.has_changed().unwrap());
         let list = rx.borrow_and_update().clone();
         assert_eq!(list.len(), 2);
-        assert_eq!(list[0].pod, "a");
+        assert_eq!(list[0].source.pod, "a");
         assert_eq!((list[0].lines, list[0].bytes), (2, 7));
         assert_eq!(list[0].last_seen, Some(Timestamp(5)));
         assert!(list[0].live);
-        assert_eq!(list[0].container_id, "cid");
+        assert_eq!(list[0].source.container_id, "cid");
         assert!(!list[1].live);
         assert_eq!(s.namespace_totals()["ns"].lines, 3);
         assert_eq!(s.files_watched(), 1);

@@ -11,7 +11,7 @@
 use std::time::Instant;
 
 use lookout_shared::protocol::ServerMsg;
-use lookout_shared::{Level, LogEntry, Timestamp};
+use lookout_shared::{Level, LogEntry, Stream, StreamId, Timestamp};
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
@@ -67,25 +67,25 @@ fn main() {
 
 /// A kubelet-shaped entry: every identity field filled, as the collector emits them.
 fn entry(seq: u64, i: usize, message: &str) -> LogEntry {
-    let mut e: LogEntry = serde_json::from_value(serde_json::json!({
-        "ts": "2026-11-25T19:42:07.118000000Z",
-        "node": "node-a",
-        "namespace": "payments",
-        "pod": format!("checkout-7d9f8b-{}", i % 7),
-        "pod_uid": format!("0a1b2c3d-4e5f-6789-abcd-ef012345678{}", i % 7),
-        "container": "app",
-        "container_id": format!("{:064x}", i % 7),
-        "restart": 0,
-        "stream": "stdout",
-        "message": message,
-    }))
-    .expect("entry");
-    e.ts = Timestamp(1_764_000_000_000_000_000 + seq as i64 * 20_000);
-    e.level = Some(if i % 50 == 0 {
-        Level::Error
-    } else {
-        Level::Info
-    });
-    e.seq = seq;
-    e
+    let pod = i % 7;
+    LogEntry {
+        ts: Timestamp(1_764_000_000_000_000_000 + seq as i64 * 20_000),
+        node: "node-a".into(),
+        source: StreamId {
+            namespace: "payments".into(),
+            pod: format!("checkout-7d9f8b-{pod}"),
+            pod_uid: format!("0a1b2c3d-4e5f-6789-abcd-ef012345678{pod}"),
+            container: "app".into(),
+            container_id: format!("{pod:064x}"),
+            restart: 0,
+        },
+        stream: Stream::Stdout,
+        message: message.into(),
+        level: Some(if i.is_multiple_of(50) {
+            Level::Error
+        } else {
+            Level::Info
+        }),
+        seq,
+    }
 }

@@ -1,8 +1,9 @@
 //! The data model and wire protocol shared by `lookoutd` and `lookout`.
 //!
 //! Map of the crate:
-//! - [`model`]: what a log entry is ([`LogEntry`]), its timestamp type ([`Timestamp`]),
-//!   stream and level enums.
+//! - [`model`]: what a log entry is ([`LogEntry`]), which container log file it came
+//!   from ([`StreamId`], also what a stream listing names), its timestamp type
+//!   ([`Timestamp`]), stream and level enums.
 //! - [`duration`]: the human durations (`15m`, `7d`) used by flags, queries and rules.
 //! - [`histogram`]: how a span is cut into round-width bars, and the wire histogram
 //!   of per-bar counts (search histograms and rule-test previews alike).
@@ -32,4 +33,4 @@ pub mod query;
 pub mod range;
 pub mod rules;
 
-pub use model::{Level, LogEntry, Stream, Timestamp};
+pub use model::{Level, LogEntry, Stream, StreamId, Timestamp};

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{LogEntry, Timestamp};
+use crate::model::{LogEntry, StreamId, Timestamp};
 
 /// Bumped on any incompatible change to these types.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -123,14 +123,13 @@ pub struct ContextPage {
 }
 
 /// One container log stream on the node, with its traffic.
+///
+/// Flat on the wire like an entry: the [`StreamId`] fields first, then the traffic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct StreamInfo {
-    pub namespace: String,
-    pub pod: String,
-    pub pod_uid: String,
-    pub container: String,
-    pub container_id: String,
-    pub restart: u32,
+    /// Which log file; `container_id` as last learnt (see [`StreamId`]).
+    #[serde(flatten)]
+    pub source: StreamId,
     pub lines: u64,
     pub bytes: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -502,12 +501,14 @@ mod tests {
     #[test]
     fn stream_info_json_is_pinned() {
         let s = StreamInfo {
-            namespace: "payments".into(),
-            pod: "checkout-1".into(),
-            pod_uid: "0a1b-c2".into(),
-            container: "app".into(),
-            container_id: "abc".into(),
-            restart: 2,
+            source: StreamId {
+                namespace: "payments".into(),
+                pod: "checkout-1".into(),
+                pod_uid: "0a1b-c2".into(),
+                container: "app".into(),
+                container_id: "abc".into(),
+                restart: 2,
+            },
             lines: 10,
             bytes: 300,
             last_seen: Some(Timestamp(1_764_000_000_123_456_789)),
@@ -549,12 +550,14 @@ mod tests {
         let e = LogEntry {
             ts: Timestamp(5),
             node: "n".into(),
-            namespace: "ns".into(),
-            pod: "p".into(),
-            pod_uid: "u".into(),
-            container: "c".into(),
-            container_id: String::new(),
-            restart: 0,
+            source: StreamId {
+                namespace: "ns".into(),
+                pod: "p".into(),
+                pod_uid: "u".into(),
+                container: "c".into(),
+                container_id: String::new(),
+                restart: 0,
+            },
             stream: crate::Stream::Stdout,
             message: "hi".into(),
             level: None,

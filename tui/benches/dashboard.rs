@@ -10,7 +10,7 @@
 use std::time::Instant;
 
 use lookout_shared::protocol::{ClientMsg, ServerMsg};
-use lookout_shared::{Level, LogEntry, Timestamp};
+use lookout_shared::{Level, LogEntry, StreamId, Timestamp};
 use lookout_tui::app::{App, Event};
 use lookout_tui::client::{ClientEvent, ServerInfo};
 use ratatui::backend::TestBackend;
@@ -56,9 +56,12 @@ fn main() {
                 seq += 1;
                 LogEntry {
                     ts: Timestamp(seq as i64 * 20_000),
-                    namespace: "payments".into(),
-                    pod: format!("checkout-{}", i % 7),
-                    container: "app".into(),
+                    source: StreamId {
+                        namespace: "payments".into(),
+                        pod: format!("checkout-{}", i % 7),
+                        container: "app".into(),
+                        ..Default::default()
+                    },
                     message: bodies[(seq as usize) % bodies.len()].clone(),
                     level: Some(if i % 50 == 0 {
                         Level::Error

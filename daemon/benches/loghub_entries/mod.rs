@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use lookout_shared::{LogEntry, Stream, Timestamp};
+use lookout_shared::{LogEntry, Stream, StreamId, Timestamp};
 
 /// Every non-empty Loghub line with its system's name, files in name order.
 pub fn loghub() -> Vec<(String, String)> {
@@ -46,12 +46,14 @@ pub fn entry(lines: &[(String, String)], i: usize, n: usize, end: i64) -> LogEnt
     LogEntry {
         ts: Timestamp(end - span + (i as i64) * (span / n as i64)),
         node: "bench-node".into(),
-        namespace: sys.clone(),
-        pod: format!("{sys}-{}", (i / 7) % 4),
-        pod_uid: format!("uid-{sys}-{}", (i / 7) % 4),
-        container: "app".into(),
-        container_id: String::new(),
-        restart: 0,
+        source: StreamId {
+            namespace: sys.clone(),
+            pod: format!("{sys}-{}", (i / 7) % 4),
+            pod_uid: format!("uid-{sys}-{}", (i / 7) % 4),
+            container: "app".into(),
+            container_id: String::new(),
+            restart: 0,
+        },
         stream: if i.is_multiple_of(9) {
             Stream::Stderr
         } else {

@@ -4,15 +4,13 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use lookout_shared::StreamId;
+
 /// Metadata shared by every entry of one file.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FileMeta {
-    pub namespace: String,
-    pub pod: String,
-    pub pod_uid: String,
-    pub container: String,
-    pub container_id: String,
-    pub restart: u32,
+    /// What every entry of the file carries as its `source` (one clone per entry).
+    pub source: StreamId,
     /// Kubelet layout (CRI or docker json expected) rather than a plain `*.log`.
     pub kubelet: bool,
 }
@@ -65,23 +63,28 @@ pub fn kubelet_meta(pod_dir: &str, container: &str, file_stem: &str) -> FileMeta
     let pod = parts.next().unwrap_or_default().to_string();
     let pod_uid = parts.next().unwrap_or_default().to_string();
     FileMeta {
-        namespace,
-        pod,
-        pod_uid,
-        container: container.to_string(),
-        container_id: String::new(),
-        restart: restart_of(file_stem),
+        source: StreamId {
+            namespace,
+            pod,
+            pod_uid,
+            container: container.to_string(),
+            container_id: String::new(),
+            restart: restart_of(file_stem),
+        },
         kubelet: true,
     }
 }
 
 /// Metadata of a plain `*.log` file: pod and container are the stem, the rest
-/// is empty (as documented on `LogEntry`).
+/// is empty (as documented on `StreamId`).
 pub fn plain_meta(stem: &str) -> FileMeta {
     FileMeta {
-        pod: stem.to_string(),
-        container: stem.to_string(),
-        ..FileMeta::default()
+        source: StreamId {
+            pod: stem.to_string(),
+            container: stem.to_string(),
+            ..StreamId::default()
+        },
+        kubelet: false,
     }
 }
 
@@ -179,7 +182,7 @@ mod tests {
 
     #[test]
     fn kubelet_names() {
-        let m = kubelet_meta("payments_checkout-7d9_0a1b-c2", "app", "3");
+        let m = kubelet_meta("payments_checkout-7d9_0a1b-c2", "app", "3").source;
         assert_eq!(m.namespace, "payments");
         assert_eq!(m.pod, "checkout-7d9");
         assert_eq!(m.pod_uid, "0a1b-c2");

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use lookout_shared::LogEntry;
+use lookout_shared::{LogEntry, StreamId};
 
 use crate::shutdown::ShutdownTrigger;
 pub use positions::{FileKey, FilePosition, Format, PendingPartial, PositionUpdate, Positions};
@@ -114,12 +114,8 @@ impl CollectorConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FollowedFile {
     pub path: PathBuf,
-    pub namespace: String,
-    pub pod: String,
-    pub pod_uid: String,
-    pub container: String,
-    pub container_id: String,
-    pub restart: u32,
+    /// The stream its lines belong to; `container_id` as learnt so far.
+    pub source: StreamId,
 }
 
 /// Errors that stop the collector from starting.

@@ -236,12 +236,7 @@ impl Registry {
             .values()
             .map(|t| FollowedFile {
                 path: t.path.clone(),
-                namespace: t.meta.namespace.clone(),
-                pod: t.meta.pod.clone(),
-                pod_uid: t.meta.pod_uid.clone(),
-                container: t.meta.container.clone(),
-                container_id: t.meta.container_id.clone(),
-                restart: t.meta.restart,
+                source: t.meta.source.clone(),
             })
             .collect();
         list.sort_by(|a, b| a.path.cmp(&b.path));
@@ -261,9 +256,9 @@ impl Registry {
                 continue;
             }
             if let Some(id) = link_id(links, &t.path, &t.stem) {
-                if *id != t.meta.container_id {
+                if *id != t.meta.source.container_id {
                     let mut m = (*t.meta).clone();
-                    m.container_id = id.clone();
+                    m.source.container_id = id.clone();
                     t.meta = Arc::new(m);
                     changed = true;
                 }
@@ -494,7 +489,7 @@ impl Registry {
             self.links.refresh(&self.log_dir.join("containers"));
         }
         if let Some(id) = link_id(&self.links.map, path, stem) {
-            m.container_id = id.clone();
+            m.source.container_id = id.clone();
         }
         m
     }

@@ -463,16 +463,10 @@ impl Tailer {
             }
             message.push_str(TRUNCATED_MARKER);
         }
-        let m = &*self.meta;
         out.push(LogEntry {
             ts,
             node: ctx.node.clone(),
-            namespace: m.namespace.clone(),
-            pod: m.pod.clone(),
-            pod_uid: m.pod_uid.clone(),
-            container: m.container.clone(),
-            container_id: m.container_id.clone(),
-            restart: m.restart,
+            source: self.meta.source.clone(),
             stream,
             message,
             level: None,

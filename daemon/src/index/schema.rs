@@ -17,7 +17,7 @@
 //! Changing any of this changes the schema: bump [`super::bucket::FORMAT_VERSION`].
 
 use lookout_shared::query::RawField;
-use lookout_shared::{Level, LogEntry, Stream, Timestamp};
+use lookout_shared::{Level, LogEntry, Stream, StreamId, Timestamp};
 use tantivy::schema::{
     DateOptions, DateTimePrecision, Field, IndexRecordOption, NumericOptions, Schema,
     TextFieldIndexing, TextOptions, Value, STORED,
@@ -178,20 +178,21 @@ impl Fields {
 
     /// The document for an entry (`seq` and `level` already set by ingest).
     pub fn to_doc(&self, e: &LogEntry) -> TantivyDocument {
+        let src = &e.source;
         let mut d = TantivyDocument::new();
         d.add_date(self.ts, DateTime::from_timestamp_nanos(e.ts.0));
         d.add_u64(self.seq, e.seq);
-        d.add_text(self.namespace, &e.namespace);
-        d.add_text(self.pod, &e.pod);
-        d.add_text(self.container, &e.container);
+        d.add_text(self.namespace, &src.namespace);
+        d.add_text(self.pod, &src.pod);
+        d.add_text(self.container, &src.container);
         d.add_text(self.stream, e.stream.as_str());
         d.add_text(self.node, &e.node);
         if let Some(l) = e.level {
             d.add_text(self.level, l.as_str());
         }
-        d.add_text(self.pod_uid, &e.pod_uid);
-        d.add_text(self.container_id, &e.container_id);
-        d.add_u64(self.restart, u64::from(e.restart));
+        d.add_text(self.pod_uid, &src.pod_uid);
+        d.add_text(self.container_id, &src.container_id);
+        d.add_u64(self.restart, u64::from(src.restart));
         d.add_text(self.message, &e.message);
         d
     }
@@ -211,16 +212,18 @@ impl Fields {
         LogEntry {
             ts: Timestamp(ts),
             node: s(self.node),
-            namespace: s(self.namespace),
-            pod: s(self.pod),
-            pod_uid: s(self.pod_uid),
-            container: s(self.container),
-            container_id: s(self.container_id),
-            restart: d
-                .get_first(self.restart)
-                .and_then(|v| v.as_u64())
-                .and_then(|r| u32::try_from(r).ok())
-                .unwrap_or(0),
+            source: StreamId {
+                namespace: s(self.namespace),
+                pod: s(self.pod),
+                pod_uid: s(self.pod_uid),
+                container: s(self.container),
+                container_id: s(self.container_id),
+                restart: d
+                    .get_first(self.restart)
+                    .and_then(|v| v.as_u64())
+                    .and_then(|r| u32::try_from(r).ok())
+                    .unwrap_or(0),
+            },
             stream,
             message: s(self.message),
             level: d

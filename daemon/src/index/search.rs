@@ -99,21 +99,24 @@ impl Index {
                 )),
             )
         };
+        // The same log file and output stream; not the container id, which the
+        // entries of one file need not all carry (see `StreamId`).
+        let src = &entry.source;
         let mut clauses = vec![
-            text(f.namespace, &entry.namespace),
-            text(f.pod, &entry.pod),
-            text(f.container, &entry.container),
+            text(f.namespace, &src.namespace),
+            text(f.pod, &src.pod),
+            text(f.container, &src.container),
             text(f.stream, entry.stream.as_str()),
             (
                 Occur::Must,
                 Box::new(TermQuery::new(
-                    Term::from_field_u64(f.restart, u64::from(entry.restart)),
+                    Term::from_field_u64(f.restart, u64::from(src.restart)),
                     IndexRecordOption::Basic,
                 )),
             ),
         ];
-        if !entry.pod_uid.is_empty() {
-            clauses.push(text(f.pod_uid, &entry.pod_uid));
+        if !src.pod_uid.is_empty() {
+            clauses.push(text(f.pod_uid, &src.pod_uid));
         }
         let stream_q = BooleanQuery::new(clauses);
         let side = |n: u32, newest_first: bool| -> Result<Vec<LogEntry>, SearchError> {

@@ -40,9 +40,9 @@ impl RawField {
     /// The entry's value for this field (`None`: the entry has none, e.g. no level).
     pub fn value_of(self, e: &LogEntry) -> Option<&str> {
         Some(match self {
-            RawField::Namespace => &e.namespace,
-            RawField::Pod => &e.pod,
-            RawField::Container => &e.container,
+            RawField::Namespace => &e.source.namespace,
+            RawField::Pod => &e.source.pod,
+            RawField::Container => &e.source.container,
             RawField::Node => &e.node,
             RawField::Stream => e.stream.as_str(),
             RawField::Level => return e.level.map(|l| l.as_str()),

@@ -111,9 +111,9 @@ impl GroupField {
     /// The entry's value for this field.
     pub fn value(self, e: &LogEntry) -> &str {
         match self {
-            GroupField::Namespace => &e.namespace,
-            GroupField::Pod => &e.pod,
-            GroupField::Container => &e.container,
+            GroupField::Namespace => &e.source.namespace,
+            GroupField::Pod => &e.source.pod,
+            GroupField::Container => &e.source.container,
             GroupField::Node => &e.node,
         }
     }

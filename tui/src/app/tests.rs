@@ -10,7 +10,7 @@ use lookout_shared::protocol::{
     Alert, AlertState, Bucket, ClientMsg, ContextPage, ErrorBody, ErrorCode, Histogram, Position,
     ReqId, RuleSpec, RuleStatus, RuleTestResult, SearchPage, ServerMsg, StreamInfo,
 };
-use lookout_shared::{Level, LogEntry};
+use lookout_shared::{Level, LogEntry, StreamId};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use std::collections::BTreeMap;
@@ -36,10 +36,13 @@ pub(super) fn entry(seq: u64, pod: &str, level: Option<Level>, msg: &str) -> Log
     LogEntry {
         ts: Timestamp(T0 + seq as i64 * 1_000_000),
         node: "n1".into(),
-        namespace: "payments".into(),
-        pod: pod.into(),
-        pod_uid: format!("uid-{pod}"),
-        container: "app".into(),
+        source: StreamId {
+            namespace: "payments".into(),
+            pod: pod.into(),
+            pod_uid: format!("uid-{pod}"),
+            container: "app".into(),
+            ..Default::default()
+        },
         message: msg.into(),
         level,
         seq,
@@ -49,10 +52,13 @@ pub(super) fn entry(seq: u64, pod: &str, level: Option<Level>, msg: &str) -> Log
 
 pub(super) fn stream(ns: &str, pod: &str, c: &str, live: bool, rate: f64) -> StreamInfo {
     StreamInfo {
-        namespace: ns.into(),
-        pod: pod.into(),
-        pod_uid: format!("uid-{pod}"),
-        container: c.into(),
+        source: StreamId {
+            namespace: ns.into(),
+            pod: pod.into(),
+            pod_uid: format!("uid-{pod}"),
+            container: c.into(),
+            ..Default::default()
+        },
         live,
         lines_per_sec: rate,
         ..Default::default()

@@ -9,12 +9,13 @@ pub fn entry_line(e: &LogEntry) -> String {
         .level
         .map(|l| l.as_str().to_uppercase())
         .unwrap_or_default();
+    let s = &e.source;
     format!(
         "{} {}/{}/{} {:<5} {}",
         short_ts(e.ts),
-        e.namespace,
-        e.pod,
-        e.container,
+        s.namespace,
+        s.pod,
+        s.container,
         level,
         e.message
     )
@@ -24,8 +25,9 @@ pub fn entry_line(e: &LogEntry) -> String {
 /// one per level. Used only when stdout is a terminal and `NO_COLOR` is unset.
 pub fn entry_line_color(e: &LogEntry) -> String {
     const PODS: &[u8] = &[36, 35, 34, 92, 95, 96, 94, 93];
+    let s = &e.source;
     let mut h: u32 = 0x811c_9dc5;
-    for b in e.pod.bytes() {
+    for b in s.pod.bytes() {
         h = (h ^ b as u32).wrapping_mul(0x0100_0193);
     }
     let pod = PODS[(h as usize) % PODS.len()];
@@ -40,9 +42,9 @@ pub fn entry_line_color(e: &LogEntry) -> String {
     format!(
         "\x1b[2m{}\x1b[0m \x1b[{pod}m{}/{}\x1b[0m\x1b[2m/{}\x1b[0m \x1b[{lc}m{word:<5}\x1b[0m {}",
         short_ts(e.ts),
-        e.namespace,
-        e.pod,
-        e.container,
+        s.namespace,
+        s.pod,
+        s.container,
         e.message
     )
 }
@@ -85,11 +87,12 @@ pub fn streams_table(streams: &[StreamInfo]) -> Vec<String> {
         "LAST SEEN".into(),
     ]];
     for s in streams {
+        let id = &s.source;
         rows.push([
-            s.namespace.clone(),
-            s.pod.clone(),
-            s.container.clone(),
-            s.restart.to_string(),
+            id.namespace.clone(),
+            id.pod.clone(),
+            id.container.clone(),
+            id.restart.to_string(),
             if s.live { "live" } else { "ended" }.into(),
             s.lines.to_string(),
             format!("{:.1}", s.lines_per_sec),
@@ -191,14 +194,18 @@ fn align<const N: usize>(rows: &[[String; N]]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lookout_shared::StreamId;
 
     #[test]
     fn entry_lines_read_like_a_log() {
         let e = LogEntry {
             ts: Timestamp::parse_rfc3339("2026-11-25T19:42:07.118Z").unwrap(),
-            namespace: "payments".into(),
-            pod: "ledger-0".into(),
-            container: "app".into(),
+            source: StreamId {
+                namespace: "payments".into(),
+                pod: "ledger-0".into(),
+                container: "app".into(),
+                ..Default::default()
+            },
             message: "insert failed".into(),
             level: Some(Level::Error),
             ..Default::default()
@@ -217,9 +224,12 @@ mod tests {
     #[test]
     fn tables_align() {
         let s = StreamInfo {
-            namespace: "default".into(),
-            pod: "web".into(),
-            container: "nginx".into(),
+            source: StreamId {
+                namespace: "default".into(),
+                pod: "web".into(),
+                container: "nginx".into(),
+                ..Default::default()
+            },
             live: true,
             lines: 12,
             ..Default::default()

@@ -306,6 +306,7 @@ pub async fn streams(g: &Global) -> anyhow::Result<()> {
     };
     conn.close().await;
     streams.sort_by(|a, b| {
+        let (a, b) = (&a.source, &b.source);
         (&a.namespace, &a.pod, &a.container, a.restart).cmp(&(
             &b.namespace,
             &b.pod,

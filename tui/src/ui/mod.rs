@@ -204,10 +204,10 @@ pub fn entry_spans<'a>(
     if let Some(ts) = time {
         spans.push(Span::styled(format!("{ts} "), t.dim()));
     }
-    let pod = format!("{:<w$} ", truncate(&e.pod, pod_width), w = pod_width);
-    spans.push(Span::styled(pod, t.pod(&e.pod)));
+    let pod = format!("{:<w$} ", truncate(&e.source.pod, pod_width), w = pod_width);
+    spans.push(Span::styled(pod, t.pod(&e.source.pod)));
     spans.push(Span::styled(
-        format!("{:<6} ", truncate(&e.container, 6)),
+        format!("{:<6} ", truncate(&e.source.container, 6)),
         t.dim(),
     ));
     let lw = level_word(e.level);

@@ -304,10 +304,14 @@ fn draw_results(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         .skip(off)
         .take(h)
         .map(|(i, e)| {
-            let src = format!("{}/{}/{}", e.namespace, e.pod, e.container);
+            let id = &e.source;
+            let src = format!("{}/{}/{}", id.namespace, id.pod, id.container);
             let mut spans = vec![
                 Span::styled(format!("{} ", clock_ms(e.ts)), t.dim()),
-                Span::styled(format!("{:<src_w$} ", truncate(&src, src_w)), t.pod(&e.pod)),
+                Span::styled(
+                    format!("{:<src_w$} ", truncate(&src, src_w)),
+                    t.pod(&id.pod),
+                ),
                 Span::styled(format!("{:<5} ", level_word(e.level)), t.level(e.level)),
             ];
             let marks = query
@@ -337,7 +341,10 @@ fn draw_context(f: &mut Frame, app: &App, t: Theme, area: Rect) {
     let src = cv
         .hit
         .as_ref()
-        .map(|e| format!("{}/{}/{}", e.namespace, e.pod, e.container))
+        .map(|e| {
+            let id = &e.source;
+            format!("{}/{}/{}", id.namespace, id.pod, id.container)
+        })
         .unwrap_or_default();
     let block = Block::default()
         .borders(Borders::ALL)

@@ -283,7 +283,7 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
             TailLine::Entry(e) => {
                 let cont = is_continuation(&e.message)
                     && i > 0
-                    && matches!(log.lines.get(i - 1), Some(TailLine::Entry(p)) if p.pod == e.pod && p.container == e.container);
+                    && matches!(log.lines.get(i - 1), Some(TailLine::Entry(p)) if p.source.pod == e.source.pod && p.source.container == e.source.container);
                 let spans: Vec<Span> = if cont {
                     let mut s = vec![Span::raw(" ".repeat(prefix))];
                     s.extend(super::highlighted(

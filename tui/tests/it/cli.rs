@@ -77,7 +77,7 @@ fn search_streams_and_rules_from_the_command_line() {
         .collect();
     assert!(entries
         .iter()
-        .all(|e| e.namespace == "payments" && e.pod == "checkout-1"));
+        .all(|e| e.source.namespace == "payments" && e.source.pod == "checkout-1"));
     let mut msgs: Vec<&str> = entries.iter().map(|e| e.message.as_str()).collect();
     msgs.sort();
     msgs.dedup();
@@ -126,13 +126,16 @@ fn search_streams_and_rules_from_the_command_line() {
     let o = until(&url, &["streams", "--json"], |o| {
         parse(o)
             .iter()
-            .any(|s| s.pod == "checkout-1" && s.lines == 250)
+            .any(|s| s.source.pod == "checkout-1" && s.lines == 250)
     });
     let streams = parse(&o);
-    assert!(streams.iter().any(|s| s.pod == "frontend-1"), "{streams:?}");
+    assert!(
+        streams.iter().any(|s| s.source.pod == "frontend-1"),
+        "{streams:?}"
+    );
     let checkout = streams
         .iter()
-        .find(|s| s.pod == "checkout-1" && s.lines == 250)
+        .find(|s| s.source.pod == "checkout-1" && s.lines == 250)
         .expect("checkout stream");
     assert_eq!(checkout.lines, 250);
     assert!(checkout.live);

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use lookout_daemon::matcher::Matches;
 use lookout_shared::protocol::StreamInfo;
 use lookout_shared::query::Query;
-use lookout_shared::{Level, LogEntry};
+use lookout_shared::{Level, LogEntry, StreamId};
 use lookout_tui::app::tail::{subscription_query, StreamKey};
 
 fn key(ns: &str, pod: &str, c: &str) -> StreamKey {
@@ -21,18 +21,24 @@ fn key(ns: &str, pod: &str, c: &str) -> StreamKey {
 
 fn info(k: &StreamKey) -> StreamInfo {
     StreamInfo {
-        namespace: k.namespace.clone(),
-        pod: k.pod.clone(),
-        container: k.container.clone(),
+        source: StreamId {
+            namespace: k.namespace.clone(),
+            pod: k.pod.clone(),
+            container: k.container.clone(),
+            ..Default::default()
+        },
         ..Default::default()
     }
 }
 
 fn entry(k: &StreamKey, level: Option<Level>, msg: &str) -> LogEntry {
     LogEntry {
-        namespace: k.namespace.clone(),
-        pod: k.pod.clone(),
-        container: k.container.clone(),
+        source: StreamId {
+            namespace: k.namespace.clone(),
+            pod: k.pod.clone(),
+            container: k.container.clone(),
+            ..Default::default()
+        },
         level,
         message: msg.into(),
         ..Default::default()

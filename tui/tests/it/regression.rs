@@ -6,7 +6,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use lookout_daemon::matcher::Matches;
 use lookout_shared::protocol::{ClientMsg, SearchPage, ServerMsg, StreamInfo};
 use lookout_shared::query::Query;
-use lookout_shared::{Level, LogEntry, Timestamp};
+use lookout_shared::{Level, LogEntry, StreamId, Timestamp};
 use lookout_tui::app::tail::{subscription_query, StreamKey};
 use lookout_tui::app::{App, Event};
 use lookout_tui::client::{ClientEvent, ServerInfo};
@@ -43,9 +43,12 @@ fn highlighted_results(query: &str, messages: &[&str]) -> Vec<Vec<String>> {
         .enumerate()
         .map(|(i, m)| LogEntry {
             ts: Timestamp(T0 + i as i64),
-            namespace: "shop".into(),
-            pod: "api-0".into(),
-            container: "app".into(),
+            source: StreamId {
+                namespace: "shop".into(),
+                pod: "api-0".into(),
+                container: "app".into(),
+                ..Default::default()
+            },
             level: Some(Level::Info),
             message: (*m).into(),
             seq: i as u64,
@@ -128,9 +131,12 @@ fn a_stream_name_starting_with_a_dash_broke_the_tail_query() {
     let known: Vec<StreamInfo> = [&k, &other]
         .iter()
         .map(|k| StreamInfo {
-            namespace: k.namespace.clone(),
-            pod: k.pod.clone(),
-            container: k.container.clone(),
+            source: StreamId {
+                namespace: k.namespace.clone(),
+                pod: k.pod.clone(),
+                container: k.container.clone(),
+                ..Default::default()
+            },
             ..Default::default()
         })
         .collect();
@@ -138,9 +144,12 @@ fn a_stream_name_starting_with_a_dash_broke_the_tail_query() {
     let q = subscription_query(&selected, &known, "");
     let parsed = Query::parse(&q).unwrap_or_else(|e| panic!("{q:?}: {e}"));
     let entry = |k: &StreamKey| LogEntry {
-        namespace: k.namespace.clone(),
-        pod: k.pod.clone(),
-        container: k.container.clone(),
+        source: StreamId {
+            namespace: k.namespace.clone(),
+            pod: k.pod.clone(),
+            container: k.container.clone(),
+            ..Default::default()
+        },
         message: "hello".into(),
         ..Default::default()
     };

@@ -16,7 +16,7 @@ use lookout_daemon::alert::http::{http_request, HttpUrl};
 use lookout_daemon::alert::{AlertEngine, EngineConfig};
 use lookout_daemon::ingest::EntrySink;
 use lookout_shared::protocol::RuleSpec;
-use lookout_shared::{LogEntry, Timestamp};
+use lookout_shared::{LogEntry, StreamId, Timestamp};
 use serde_json::Value;
 
 const AM_BIN: &str = "/usr/bin/prometheus-alertmanager";
@@ -133,9 +133,12 @@ fn boom(pod: &str) -> Arc<LogEntry> {
     Arc::new(LogEntry {
         ts: Timestamp::now(),
         node: "node-7".into(),
-        namespace: "payments".into(),
-        pod: pod.into(),
-        container: "api".into(),
+        source: StreamId {
+            namespace: "payments".into(),
+            pod: pod.into(),
+            container: "api".into(),
+            ..Default::default()
+        },
         message: "checkout boom: connection refused".into(),
         ..LogEntry::default()
     })

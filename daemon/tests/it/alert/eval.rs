@@ -11,7 +11,7 @@ use lookout_daemon::alert::rules::compile;
 use lookout_daemon::alert::{AlertEngine, EngineConfig};
 use lookout_daemon::ingest::EntrySink;
 use lookout_shared::protocol::{AlertState, RuleSpec};
-use lookout_shared::{LogEntry, Timestamp};
+use lookout_shared::{LogEntry, StreamId, Timestamp};
 
 const S: i64 = 1_000_000_000;
 /// A fixed "now" for deterministic tests: 2026-11-25T20:00:00Z.
@@ -36,9 +36,12 @@ fn entry(ts: i64, pod: &str, msg: &str) -> Arc<LogEntry> {
     Arc::new(LogEntry {
         ts: Timestamp(ts),
         node: "node-1".into(),
-        namespace: "shop".into(),
-        pod: pod.into(),
-        container: "app".into(),
+        source: StreamId {
+            namespace: "shop".into(),
+            pod: pod.into(),
+            container: "app".into(),
+            ..Default::default()
+        },
         message: msg.into(),
         ..LogEntry::default()
     })

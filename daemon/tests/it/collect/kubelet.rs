@@ -20,12 +20,12 @@ fn metadata_from_kubelet_names() {
     let mut run = Run::start(config(node.root()));
     run.expect(&["boom".into(), "hello".into()]);
     let e = run.got.iter().find(|e| e.message == "boom").unwrap();
-    assert_eq!(e.namespace, "payments");
-    assert_eq!(e.pod, "checkout-7d9");
-    assert_eq!(e.pod_uid, "uid-1");
-    assert_eq!(e.container, "app");
-    assert_eq!(e.container_id, id);
-    assert_eq!(e.restart, 0);
+    assert_eq!(e.source.namespace, "payments");
+    assert_eq!(e.source.pod, "checkout-7d9");
+    assert_eq!(e.source.pod_uid, "uid-1");
+    assert_eq!(e.source.container, "app");
+    assert_eq!(e.source.container_id, id);
+    assert_eq!(e.source.restart, 0);
     assert_eq!(e.stream, Stream::Stderr);
     assert_eq!(e.node, "node-1");
     assert_eq!(e.ts.to_rfc3339(), "2026-11-25T19:42:07.118000000Z");
@@ -33,7 +33,7 @@ fn metadata_from_kubelet_names() {
     assert_eq!(h.ts.to_rfc3339(), "2026-11-25T19:42:07.500000000Z");
     let followed = run.handle.as_ref().unwrap().followed();
     assert_eq!(followed.len(), 1);
-    assert_eq!(followed[0].container_id, id);
+    assert_eq!(followed[0].source.container_id, id);
 }
 
 #[test]
@@ -48,8 +48,8 @@ fn cut_symlink_name_loses_only_the_id() {
     std::os::unix::fs::symlink(&file, node.root().join("containers").join(name)).unwrap();
     let mut run = Run::start(config(node.root()));
     run.expect(&["x".into()]);
-    assert_eq!(run.got[0].container_id, "");
-    assert_eq!(run.got[0].pod, "p");
+    assert_eq!(run.got[0].source.container_id, "");
+    assert_eq!(run.got[0].source.pod, "p");
 }
 
 #[test]
@@ -141,11 +141,11 @@ fn container_restart_gets_new_file_and_id() {
     append(&f1, cri_lines(&msgs("run1", 10)).as_bytes());
     run.expect(&[msgs("run0", 10), msgs("run1", 10)].concat());
     let e = run.got.iter().find(|e| e.message == "run1 line 3").unwrap();
-    assert_eq!(e.restart, 1);
-    assert_eq!(e.container_id, cid(2));
+    assert_eq!(e.source.restart, 1);
+    assert_eq!(e.source.container_id, cid(2));
     let e = run.got.iter().find(|e| e.message == "run0 line 3").unwrap();
-    assert_eq!(e.restart, 0);
-    assert_eq!(e.container_id, cid(1));
+    assert_eq!(e.source.restart, 0);
+    assert_eq!(e.source.container_id, cid(1));
 }
 
 #[test]
@@ -181,7 +181,7 @@ fn pod_recreated_with_same_name_and_other_uid() {
     append(&g, cri_lines(&msgs("new", 5)).as_bytes());
     run.expect(&[msgs("old", 5), msgs("new", 5)].concat());
     let e = run.got.iter().find(|e| e.message == "new line 0").unwrap();
-    assert_eq!(e.pod_uid, "uid-b");
+    assert_eq!(e.source.pod_uid, "uid-b");
 }
 
 #[test]

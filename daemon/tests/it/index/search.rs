@@ -218,11 +218,11 @@ fn context_is_the_same_stream_around_the_entry() {
     r.wait_docs(3000);
     let at = &stored[1500];
     let same = |e: &lookout_shared::LogEntry| {
-        e.pod == at.pod
-            && e.pod_uid == at.pod_uid
-            && e.container == at.container
+        e.source.pod == at.source.pod
+            && e.source.pod_uid == at.source.pod_uid
+            && e.source.container == at.source.container
             && e.stream == at.stream
-            && e.namespace == at.namespace
+            && e.source.namespace == at.source.namespace
     };
     let mut stream: Vec<_> = stored.iter().filter(|e| same(e)).cloned().collect();
     stream.sort_by_key(|e| (e.ts, e.seq));

@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 use crate::support::serve::*;
 use lookout_daemon::collect::FollowedFile;
 use lookout_shared::protocol::{ClientMsg, ServerMsg};
+use lookout_shared::StreamId;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A minimal HTTP/1.1 GET: status code and body.
@@ -45,12 +46,14 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
 fn followed(pod: &str) -> FollowedFile {
     FollowedFile {
         path: format!("/var/log/pods/shop_{pod}_uid-{pod}/app/0.log").into(),
-        namespace: "shop".into(),
-        pod: pod.into(),
-        pod_uid: format!("uid-{pod}"),
-        container: "app".into(),
-        container_id: "c0ffee".into(),
-        restart: 0,
+        source: StreamId {
+            namespace: "shop".into(),
+            pod: pod.into(),
+            pod_uid: format!("uid-{pod}"),
+            container: "app".into(),
+            container_id: "c0ffee".into(),
+            restart: 0,
+        },
     }
 }
 
@@ -82,7 +85,7 @@ async fn health_readiness_and_metrics() {
         entry("web-2", 2, "a \"quoted\" line"),
     ]);
     let mut other = entry("db-0", 3, "select 1");
-    other.namespace = "data\"base".into();
+    other.source.namespace = "data\"base".into();
     srv.publish(vec![other]);
     srv.metrics.collect.parse_errors.inc_by(2);
     srv.streams.set_followed(&[followed("web-1")]);
@@ -156,9 +159,9 @@ async fn streams_are_listed_and_pushed_on_change() {
         ServerMsg::Streams { streams, .. } => {
             assert_eq!(streams.len(), 1);
             let s = &streams[0];
-            assert_eq!((s.pod.as_str(), s.lines, s.bytes), ("web-1", 2, 10));
+            assert_eq!((s.source.pod.as_str(), s.lines, s.bytes), ("web-1", 2, 10));
             assert!(s.live);
-            assert_eq!(s.container_id, "c0ffee");
+            assert_eq!(s.source.container_id, "c0ffee");
         }
         other => panic!("{other:?}"),
     }
@@ -168,8 +171,10 @@ async fn streams_are_listed_and_pushed_on_change() {
     srv.streams.tick();
     match c.reply(7).await {
         ServerMsg::Streams { streams, .. } => {
-            let live: Vec<(&str, bool)> =
-                streams.iter().map(|s| (s.pod.as_str(), s.live)).collect();
+            let live: Vec<(&str, bool)> = streams
+                .iter()
+                .map(|s| (s.source.pod.as_str(), s.live))
+                .collect();
             assert_eq!(live, [("web-1", false), ("web-2", true)]);
         }
         other => panic!("{other:?}"),

@@ -9,7 +9,7 @@ use lookout_daemon::collect::{Batch, PositionUpdate};
 use lookout_daemon::index::{Index, IndexConfig, IngestBatch};
 use lookout_daemon::ingest;
 use lookout_shared::protocol::{Cursor, Order, SearchParams};
-use lookout_shared::{LogEntry, Stream, Timestamp};
+use lookout_shared::{LogEntry, Stream, StreamId, Timestamp};
 
 pub fn loghub_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/loghub")
@@ -49,16 +49,18 @@ pub fn loghub_entries(n: usize, t0: i64, per_ts: usize) -> Vec<LogEntry> {
             LogEntry {
                 ts: Timestamp(t0 + (i / per_ts.max(1)) as i64 * 1_000_000),
                 node: "node-1".into(),
-                namespace: sys.clone(),
-                pod: format!("{sys}-{}", i % 3),
-                pod_uid: format!("uid-{sys}-{}", i % 3),
-                container: if i.is_multiple_of(5) {
-                    "sidecar".into()
-                } else {
-                    "app".into()
+                source: StreamId {
+                    namespace: sys.clone(),
+                    pod: format!("{sys}-{}", i % 3),
+                    pod_uid: format!("uid-{sys}-{}", i % 3),
+                    container: if i.is_multiple_of(5) {
+                        "sidecar".into()
+                    } else {
+                        "app".into()
+                    },
+                    container_id: String::new(),
+                    restart: 0,
                 },
-                container_id: String::new(),
-                restart: 0,
                 stream: if i.is_multiple_of(7) {
                     Stream::Stderr
                 } else {

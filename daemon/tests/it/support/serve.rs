@@ -15,7 +15,7 @@ use lookout_daemon::metrics::Metrics;
 use lookout_daemon::serve::{self, Alerting, ServeConfig, ServeContext, ServerHandle};
 use lookout_daemon::streams::Streams;
 use lookout_shared::protocol::{ClientMsg, ReqId, ServerMsg, PROTOCOL_VERSION};
-use lookout_shared::{LogEntry, Stream, Timestamp};
+use lookout_shared::{LogEntry, Stream, StreamId, Timestamp};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -115,12 +115,14 @@ pub fn entry(pod: &str, i: i64, message: &str) -> LogEntry {
     LogEntry {
         ts: Timestamp(1_764_000_000_000_000_000 + i * 1_000),
         node: "node-1".into(),
-        namespace: "shop".into(),
-        pod: pod.into(),
-        pod_uid: format!("uid-{pod}"),
-        container: "app".into(),
-        container_id: String::new(),
-        restart: 0,
+        source: StreamId {
+            namespace: "shop".into(),
+            pod: pod.into(),
+            pod_uid: format!("uid-{pod}"),
+            container: "app".into(),
+            container_id: String::new(),
+            restart: 0,
+        },
         stream: Stream::Stdout,
         message: message.into(),
         level: None,

@@ -73,7 +73,7 @@ impl Search {
             Key::Char('G') => cv.scroll = cv.line_count() - 1,
             Key::Char('l') => {
                 if let Some(hit) = &cv.hit {
-                    let key = StreamKey::of(hit);
+                    let key = StreamKey::of(&hit.source);
                     self.context = None;
                     return Effect::LiveTail(key);
                 }

@@ -351,12 +351,16 @@ pub fn find_ci(hay: &str, needle: &str, from: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lookout_shared::StreamId;
 
     fn entry(msg: &str, seq: u64) -> TailLine {
         TailLine::Entry(LogEntry {
-            namespace: "ns".into(),
-            pod: "p".into(),
-            container: "c".into(),
+            source: StreamId {
+                namespace: "ns".into(),
+                pod: "p".into(),
+                container: "c".into(),
+                ..Default::default()
+            },
             message: msg.into(),
             seq,
             ..Default::default()

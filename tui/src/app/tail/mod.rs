@@ -192,13 +192,17 @@ impl Tail {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lookout_shared::StreamId;
 
     #[test]
     fn whole_pods_and_namespaces_become_one_clause() {
         let s = |ns: &str, pod: &str, c: &str| StreamInfo {
-            namespace: ns.into(),
-            pod: pod.into(),
-            container: c.into(),
+            source: StreamId {
+                namespace: ns.into(),
+                pod: pod.into(),
+                container: c.into(),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let mut t = Tail::new(100);

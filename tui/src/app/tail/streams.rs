@@ -6,7 +6,7 @@ use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use lookout_shared::protocol::StreamInfo;
-use lookout_shared::LogEntry;
+use lookout_shared::{LogEntry, StreamId};
 
 use super::{Tail, TailFocus};
 use crate::app::{Effect, Outbox};
@@ -14,7 +14,9 @@ use crate::keys::{
     bind, Binding, Key, BACKTAB, DOWN, END, ENTER, HOME, LEFT, PGDN, PGUP, RIGHT, SPACE, TAB, UP,
 };
 
-/// A container log stream as the tree knows it.
+/// A container log stream as the tree knows it: the part of a [`StreamId`] a user
+/// picks by name, so one row (and one selection) holds every restart of a
+/// container and the pods recreated under one name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct StreamKey {
     pub namespace: String,
@@ -23,20 +25,18 @@ pub struct StreamKey {
 }
 
 impl StreamKey {
-    pub fn of(e: &LogEntry) -> StreamKey {
+    /// The key of an entry's or a listed stream's `source`.
+    pub fn of(id: &StreamId) -> StreamKey {
         StreamKey {
-            namespace: e.namespace.clone(),
-            pod: e.pod.clone(),
-            container: e.container.clone(),
+            namespace: id.namespace.clone(),
+            pod: id.pod.clone(),
+            container: id.container.clone(),
         }
     }
 
-    fn of_info(s: &StreamInfo) -> StreamKey {
-        StreamKey {
-            namespace: s.namespace.clone(),
-            pod: s.pod.clone(),
-            container: s.container.clone(),
-        }
+    /// Whether `id` is under this key, without building one.
+    pub fn holds(&self, id: &StreamId) -> bool {
+        self.namespace == id.namespace && self.pod == id.pod && self.container == id.container
     }
 }
 
@@ -119,7 +119,7 @@ impl StreamTree {
     /// Whether an entry belongs to the selected streams (the server filters too; this
     /// keeps a view exact while a new subscription replaces the old one).
     pub fn in_view(&self, e: &LogEntry) -> bool {
-        self.selected.is_empty() || self.selected.contains(&StreamKey::of(e))
+        self.selected.is_empty() || self.selected.contains(&StreamKey::of(&e.source))
     }
 
     /// Aggregates streams into the visible tree rows.
@@ -128,16 +128,17 @@ impl StreamTree {
         type Containers = BTreeMap<String, (f64, bool, u32)>;
         let mut by_ns: BTreeMap<&str, BTreeMap<&str, Containers>> = BTreeMap::new();
         for s in &self.streams {
+            let id = &s.source;
             let c = by_ns
-                .entry(&s.namespace)
+                .entry(&id.namespace)
                 .or_default()
-                .entry(&s.pod)
+                .entry(&id.pod)
                 .or_default()
-                .entry(s.container.clone())
+                .entry(id.container.clone())
                 .or_insert((0.0, false, 0));
             c.0 += s.lines_per_sec;
             c.1 |= s.live;
-            c.2 = c.2.max(s.restart);
+            c.2 = c.2.max(id.restart);
         }
         let mut rows = Vec::new();
         for (ns, pods) in by_ns {
@@ -191,16 +192,15 @@ impl StreamTree {
         let mut keys: Vec<StreamKey> = self
             .streams
             .iter()
+            .map(|s| &s.source)
             .filter(|s| match row {
                 TreeRow::Namespace { name, .. } => &s.namespace == name,
                 TreeRow::Pod {
                     namespace, name, ..
                 } => &s.namespace == namespace && &s.pod == name,
-                TreeRow::Container { key, .. } => {
-                    s.namespace == key.namespace && s.pod == key.pod && s.container == key.container
-                }
+                TreeRow::Container { key, .. } => key.holds(s),
             })
-            .map(StreamKey::of_info)
+            .map(StreamKey::of)
             .collect();
         keys.sort();
         keys.dedup();

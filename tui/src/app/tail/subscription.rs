@@ -23,16 +23,10 @@ pub fn subscription_query(
     let whole = |ns: &str, pod: Option<&str>| {
         let mut under = known
             .iter()
+            .map(|s| &s.source)
             .filter(|s| s.namespace == ns && pod.is_none_or(|p| s.pod == p))
             .peekable();
-        under.peek().is_some()
-            && under.all(|s| {
-                selected.contains(&StreamKey {
-                    namespace: s.namespace.clone(),
-                    pod: s.pod.clone(),
-                    container: s.container.clone(),
-                })
-            })
+        under.peek().is_some() && under.all(|s| selected.contains(&StreamKey::of(s)))
     };
     let mut clauses = Vec::new();
     let mut done_ns: BTreeSet<&str> = BTreeSet::new();

@@ -19,7 +19,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use lookout_shared::Timestamp;
+use lookout_shared::{StreamId, Timestamp};
 
 mod demo;
 
@@ -142,10 +142,10 @@ pub fn message_hash(message: &str) -> u64 {
 
 struct Container {
     spec: ContainerSpec,
+    /// The file written now, named as the collector will read it back: the uid in
+    /// the pod directory, the restart in the file name, the id in the symlink's name.
+    id: StreamId,
     pod_dir: PathBuf,
-
-    restart: u32,
-    container_id: String,
     /// Buffered; [`run`] flushes every container at the end of each tick, so readers
     /// see whole lines at most one tick late.
     file: BufWriter<File>,
@@ -200,22 +200,27 @@ impl Container {
             &uid_hex[16..20],
             &uid_hex[20..32]
         );
+        let id = StreamId {
+            namespace: spec.namespace.clone(),
+            pod: spec.pod.clone(),
+            pod_uid: uid,
+            container: spec.container.clone(),
+            container_id: hex_id(salt, 64),
+            restart: 0,
+        };
         let pod_dir = root
             .join("pods")
-            .join(format!("{}_{}_{}", spec.namespace, spec.pod, uid));
-        fs::create_dir_all(pod_dir.join(&spec.container))?;
+            .join(format!("{}_{}_{}", id.namespace, id.pod, id.pod_uid));
+        fs::create_dir_all(pod_dir.join(&id.container))?;
         let lines = match &spec.source {
             Source::Sample(name) => sample_lines(name),
             Source::Checkout => Vec::new(),
         };
-        let container_id = hex_id(salt, 64);
-        let (file, file_bytes) = open_log(&pod_dir, &spec.container, 0)?;
+        let (file, file_bytes) = open_log(&pod_dir, &id.container, id.restart)?;
         let c = Container {
             spec,
+            id,
             pod_dir,
-
-            restart: 0,
-            container_id,
             file,
             file_bytes,
             lines,
@@ -231,18 +236,14 @@ impl Container {
 
     fn log_path(&self) -> PathBuf {
         self.pod_dir
-            .join(&self.spec.container)
-            .join(format!("{}.log", self.restart))
+            .join(&self.id.container)
+            .join(format!("{}.log", self.id.restart))
     }
 
     fn link(&self, root: &Path) -> io::Result<()> {
         let dir = root.join("containers");
         fs::create_dir_all(&dir)?;
-        let name = format!(
-            "{}_{}_{}-{}.log",
-            self.spec.pod, self.spec.namespace, self.spec.container, self.container_id
-        );
-        let link = dir.join(name);
+        let link = dir.join(link_name(&self.id));
         let _ = fs::remove_file(&link);
         std::os::unix::fs::symlink(self.log_path(), link)
     }
@@ -321,7 +322,7 @@ impl Container {
         let b = self.write_line(&m, "stdout")?;
         written.add(&m, b);
         self.file.flush()?;
-        let (file, bytes) = open_log(&self.pod_dir, &self.spec.container, self.restart)?;
+        let (file, bytes) = open_log(&self.pod_dir, &self.id.container, self.id.restart)?;
         self.file = file;
         self.file_bytes = bytes;
         self.rotated.push(rotated);
@@ -342,22 +343,22 @@ impl Container {
         let b = self.write_line(&m, "stderr")?;
         written.add(&m, b);
         self.file.flush()?;
-        let old_link = root.join("containers").join(format!(
-            "{}_{}_{}-{}.log",
-            self.spec.pod, self.spec.namespace, self.spec.container, self.container_id
-        ));
-        self.restart += 1;
-        self.container_id = hex_id(salt.wrapping_add(u64::from(self.restart) * 1_000_003), 64);
-        let (file, bytes) = open_log(&self.pod_dir, &self.spec.container, self.restart)?;
+        let old_link = root.join("containers").join(link_name(&self.id));
+        self.id.restart += 1;
+        self.id.container_id = hex_id(
+            salt.wrapping_add(u64::from(self.id.restart) * 1_000_003),
+            64,
+        );
+        let (file, bytes) = open_log(&self.pod_dir, &self.id.container, self.id.restart)?;
         self.file = file;
         self.file_bytes = bytes;
         self.rotated.clear();
         // The kubelet keeps the previous container's log; older ones are removed.
-        if self.restart >= 2 {
+        if self.id.restart >= 2 {
             let older = self
                 .pod_dir
-                .join(&self.spec.container)
-                .join(format!("{}.log", self.restart - 2));
+                .join(&self.id.container)
+                .join(format!("{}.log", self.id.restart - 2));
             let _ = fs::remove_file(older);
             let _ = fs::remove_file(&old_link);
         }
@@ -365,6 +366,15 @@ impl Container {
         self.started = Instant::now();
         Ok(())
     }
+}
+
+/// The kubelet's `containers/` symlink name for a container's log: it carries the
+/// container id, which the file's own path does not.
+fn link_name(id: &StreamId) -> String {
+    format!(
+        "{}_{}_{}-{}.log",
+        id.pod, id.namespace, id.container, id.container_id
+    )
 }
 
 fn open_log(pod_dir: &Path, container: &str, restart: u32) -> io::Result<(BufWriter<File>, u64)> {

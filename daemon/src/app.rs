@@ -18,8 +18,8 @@ use anyhow::Context as _;
 use lookout_shared::protocol::RuleSpec;
 
 use crate::alert::{AlertEngine, EngineConfig};
-use crate::collect::{Collector, CollectorConfig};
-use crate::config::Config;
+use crate::collect::Collector;
+use crate::config::{collector_config, node_name, Config};
 use crate::index::{Index, IndexConfig};
 use crate::ingest::{self, Sinks};
 use crate::live::{Live, LiveConfig};
@@ -29,18 +29,6 @@ use crate::serve::alerting::EngineAlerting;
 use crate::serve::{ServeConfig, ServeContext, ServerHandle};
 use crate::shutdown::ShutdownTrigger;
 use crate::streams::Streams;
-
-/// The collector's settings from the flags: the one construction the daemon,
-/// `--stdout` and `--discard` share, so every mode runs the same collector (node
-/// name fallback included) and `--discard` measures the daemon's.
-pub fn collector_config(config: &Config) -> CollectorConfig {
-    CollectorConfig {
-        read_from: config.read_from,
-        max_line_bytes: config.max_line_bytes,
-        max_watches: config.max_watches.unwrap_or(usize::MAX),
-        ..CollectorConfig::new(config.log_dir.clone(), node_name(config))
-    }
-}
 
 /// `--discard`: the collector and ingest's preparation (level, seq) at full speed,
 /// with nothing stored, so a benchmark can time collection alone. Prints running
@@ -102,18 +90,6 @@ pub fn index_config(config: &Config) -> IndexConfig {
         retention: config.retention,
         max_disk: config.max_disk,
     }
-}
-
-/// `--node`, else the host name, else `localhost`.
-pub fn node_name(config: &Config) -> String {
-    if let Some(n) = config.node.as_deref().filter(|n| !n.is_empty()) {
-        return n.to_string();
-    }
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".into())
 }
 
 fn init_tracing() {

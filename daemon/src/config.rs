@@ -13,6 +13,7 @@ use std::time::Duration;
 use clap::Parser;
 use lookout_shared::duration::parse_duration;
 
+use crate::collect::CollectorConfig;
 /// The collector's own type; the flag parses straight into it.
 pub use crate::collect::ReadFrom;
 
@@ -132,6 +133,30 @@ pub fn parse_size(s: &str) -> Result<u64, SizeError> {
             input: s.to_string(),
             reason: e.to_string(),
         })
+}
+
+/// The collector's settings from the flags: the one construction the daemon,
+/// `--stdout` and `--discard` share, so every mode runs the same collector (node
+/// name fallback included) and `--discard` measures the daemon's.
+pub fn collector_config(config: &Config) -> CollectorConfig {
+    CollectorConfig {
+        read_from: config.read_from,
+        max_line_bytes: config.max_line_bytes,
+        max_watches: config.max_watches.unwrap_or(usize::MAX),
+        ..CollectorConfig::new(config.log_dir.clone(), node_name(config))
+    }
+}
+
+/// `--node`, else the host name, else `localhost`.
+pub fn node_name(config: &Config) -> String {
+    if let Some(n) = config.node.as_deref().filter(|n| !n.is_empty()) {
+        return n.to_string();
+    }
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 #[cfg(test)]

@@ -270,7 +270,7 @@ pub struct LiveMetrics {
 
 impl LiveMetrics {
     pub fn register(r: &prometheus::Registry) -> prometheus::Result<Self> {
-        use crate::metrics::{counter, gauge};
+        use crate::metrics::family::{counter, gauge};
         Ok(LiveMetrics {
             subscriptions: gauge(
                 r,
@@ -386,7 +386,7 @@ impl Live {
 
     fn show_subscriptions(&self, n: usize) {
         if let Some(m) = &self.metrics {
-            m.subscriptions.set(crate::metrics::as_gauge(n));
+            m.subscriptions.set(crate::metrics::family::as_gauge(n));
         }
     }
 

@@ -49,7 +49,7 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
         .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
     let pos_path = positions_path(&config.data_dir);
     let mut positions = load_positions(&pos_path)?;
-    let cfg = crate::app::collector_config(config);
+    let cfg = crate::config::collector_config(config);
     let (tx, rx) = crossbeam_channel::bounded::<Batch>(4);
     let handle = Collector::spawn(cfg, positions.clone(), tx)
         .with_context(|| format!("collecting {}", config.log_dir.display()))?;

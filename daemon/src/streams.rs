@@ -63,7 +63,7 @@ pub struct StreamMetrics {
 
 impl StreamMetrics {
     pub fn register(r: &prometheus::Registry) -> prometheus::Result<Self> {
-        use crate::metrics::{counter_vec, gauge};
+        use crate::metrics::family::{counter_vec, gauge};
         Ok(StreamMetrics {
             lines: counter_vec(
                 r,
@@ -198,7 +198,8 @@ impl Streams {
         self.files_watched
             .store(files.len() as u64, Ordering::Relaxed);
         if let Some(m) = &self.metrics {
-            m.files_watched.set(crate::metrics::as_gauge(files.len()));
+            m.files_watched
+                .set(crate::metrics::family::as_gauge(files.len()));
         }
         let dead = map.values().filter(|c| !c.live).count();
         if dead > MAX_DEAD_STREAMS {

@@ -219,7 +219,8 @@ impl Evaluator {
                 .flatten()
                 .filter(|a| a.state == AlertState::Firing)
                 .count();
-            m.alerts_firing.set(crate::metrics::as_gauge(firing));
+            m.alerts_firing
+                .set(crate::metrics::family::as_gauge(firing));
         }
         *lock(&self.shared.snapshot) = snap;
     }

@@ -14,7 +14,7 @@ pub struct AlertMetrics {
 
 impl AlertMetrics {
     pub fn register(r: &prometheus::Registry) -> prometheus::Result<Self> {
-        use crate::metrics::{counter, gauge};
+        use crate::metrics::family::{counter, gauge};
         Ok(AlertMetrics {
             rule_evaluations: counter(
                 r,

@@ -51,7 +51,7 @@ pub enum ReadFrom {
 }
 
 /// Collector settings: all the collector reads. The daemon builds them from its
-/// flags outside this module (`app::collector_config`), once for every mode.
+/// flags outside this module (`config::collector_config`), once for every mode.
 #[derive(Debug, Clone)]
 pub struct CollectorConfig {
     pub log_dir: PathBuf,
@@ -150,7 +150,7 @@ pub struct CollectMetrics {
 
 impl CollectMetrics {
     pub fn register(r: &prometheus::Registry) -> prometheus::Result<Self> {
-        use crate::metrics::counter;
+        use crate::metrics::family::counter;
         Ok(CollectMetrics {
             parse_errors: counter(
                 r,

@@ -15,7 +15,7 @@ pub struct IndexMetrics {
 
 impl IndexMetrics {
     pub fn register(r: &prometheus::Registry) -> prometheus::Result<Self> {
-        use crate::metrics::{float_gauge, gauge};
+        use crate::metrics::family::{float_gauge, gauge};
         Ok(IndexMetrics {
             open: gauge(
                 r,
@@ -42,7 +42,7 @@ impl IndexMetrics {
     }
 
     pub(super) fn show(&self, s: &IndexStats, writing: bool) {
-        use crate::metrics::as_gauge;
+        use crate::metrics::family::as_gauge;
         self.open.set(i64::from(writing && s.error.is_none()));
         self.size_bytes.set(as_gauge(s.bytes));
         self.docs.set(as_gauge(s.docs));

@@ -20,6 +20,7 @@
 pub mod alerting;
 mod handlers;
 pub mod limits;
+pub mod metrics;
 mod source;
 mod tail;
 mod transport;
@@ -39,6 +40,7 @@ use tokio::task::JoinHandle;
 
 pub use alerting::Alerting;
 pub use limits::Limits;
+pub use metrics::ServeMetrics;
 pub use tail::RESUME_SKEW;
 
 use handlers::Handlers;
@@ -50,50 +52,6 @@ use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::shutdown::{Shutdown, ShutdownTrigger};
 use crate::streams::Streams;
-
-/// The server's exported metrics (see [`crate::metrics`]).
-#[derive(Clone, Debug)]
-pub struct ServeMetrics {
-    /// Websocket clients connected now.
-    pub clients: prometheus::IntGauge,
-    /// Connections accepted since start.
-    pub connections: prometheus::IntCounter,
-    /// Entries written to clients by live tails (after backfill/resume too).
-    pub entries_sent: prometheus::IntCounter,
-    /// Error replies sent to clients.
-    pub client_errors: prometheus::IntCounter,
-    /// Clients disconnected for being too slow or silent.
-    pub slow_disconnects: prometheus::IntCounter,
-}
-
-impl ServeMetrics {
-    pub fn register(r: &prometheus::Registry) -> prometheus::Result<Self> {
-        use crate::metrics::{counter, gauge};
-        Ok(ServeMetrics {
-            clients: gauge(r, "lookout_clients", "Websocket clients connected now.")?,
-            connections: counter(
-                r,
-                "lookout_connections_total",
-                "Websocket connections accepted.",
-            )?,
-            entries_sent: counter(
-                r,
-                "lookout_live_sent_total",
-                "Entries sent to tail subscribers.",
-            )?,
-            client_errors: counter(
-                r,
-                "lookout_client_errors_total",
-                "Error replies sent to clients.",
-            )?,
-            slow_disconnects: counter(
-                r,
-                "lookout_slow_disconnects_total",
-                "Clients disconnected because they stopped reading or answering pings.",
-            )?,
-        })
-    }
-}
 
 /// Server settings (from the daemon flags).
 #[derive(Debug, Clone)]

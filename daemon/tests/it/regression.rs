@@ -74,7 +74,7 @@ fn stdout_mode_built_its_collector_with_other_defaults_than_the_daemon() {
 
     // What the daemon itself runs with, given the same flags.
     let flags = Config::parse_from(["lookoutd", "--node", ""]);
-    let daemon = lookout_daemon::app::collector_config(&flags);
+    let daemon = lookout_daemon::config::collector_config(&flags);
     assert!(!daemon.node.is_empty(), "the daemon falls back to a name");
     assert_eq!(
         entry.node, daemon.node,

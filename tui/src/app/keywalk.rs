@@ -32,7 +32,7 @@ use crate::app::input::TextInput;
 use crate::app::search::SearchFocus;
 use crate::app::tail::TailFocus;
 use crate::client::ClientEvent;
-use crate::keys::{self, Binding, Ctx, Key, Keys};
+use crate::keys::{Binding, Ctx, Key, Keys};
 
 /// Every key a handler could plausibly take: printable ASCII and a non-ASCII
 /// letter, Ctrl with every letter, the named keys, F1-F12 and the wheel.
@@ -302,16 +302,16 @@ fn places() -> Vec<Place> {
         .iter()
         .map(|&ctx| Place {
             name: format!("{ctx:?}"),
-            rows: keys::table(ctx)
+            rows: crate::app::tables::table(ctx)
                 .into_iter()
-                .chain(keys::globals(ctx))
+                .chain(crate::app::tables::globals(ctx))
                 .collect(),
             setups: setups(ctx),
         })
         .collect();
     out.push(Place {
         name: "help overlay".into(),
-        rows: keys::help_table().collect(),
+        rows: crate::app::tables::help_table().collect(),
         setups: vec![help],
     });
     out

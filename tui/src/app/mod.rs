@@ -27,6 +27,7 @@ mod outbox;
 pub mod prompt;
 mod replies;
 pub mod search;
+pub mod tables;
 pub mod tail;
 
 pub use outbox::Outbox;

@@ -328,7 +328,7 @@ fn help_overlay_lists_every_key_of_the_pane() {
     app.on_event(key('?'));
     assert!(app.help);
     let s = render(&app, 100, 40);
-    for k in keys::table(keys::Ctx::TailLog) {
+    for k in crate::app::tables::table(keys::Ctx::TailLog) {
         assert!(s.contains(k.what), "missing {:?} in\n{s}", k.what);
     }
     app.on_event(key('q'));
@@ -744,7 +744,10 @@ fn every_key_in_the_bar_comes_from_the_table() {
     let (app, _, _, _) = connected();
     let s = render(&app, 200, 24);
     let bar = s.lines().last().unwrap();
-    for k in keys::table(keys::Ctx::TailLog).iter().filter(|k| k.bar) {
+    for k in crate::app::tables::table(keys::Ctx::TailLog)
+        .iter()
+        .filter(|k| k.bar)
+    {
         assert!(bar.contains(k.what), "{:?} not in {bar}", k.what);
     }
 }

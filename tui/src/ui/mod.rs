@@ -14,7 +14,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
 
 use crate::app::{help, App, ConnState, PromptKind, Screen};
-use crate::keys::{self, Binding, Ctx, Key, Keys};
+use crate::keys::{Binding, Ctx, Key, Keys};
 use lookout_shared::{Level, LogEntry, Timestamp};
 
 /// Styles that fall back to text attributes when colour is off (`NO_COLOR`).
@@ -393,11 +393,11 @@ impl Foot {
             Foot::Keys(ctx) => {
                 let mut spans = Vec::new();
                 // `?` first so it survives narrow terminals; then the pane's keys.
-                let own = keys::table(ctx);
-                let help = keys::globals(ctx).filter(|k| k.covers(Key::Char('?')));
+                let own = crate::app::tables::table(ctx);
+                let help = crate::app::tables::globals(ctx).filter(|k| k.covers(Key::Char('?')));
                 // A global the pane already spells out (`q`/`Esc` in the context
                 // view) would only repeat it.
-                let rest = keys::globals(ctx).filter(|g| {
+                let rest = crate::app::tables::globals(ctx).filter(|g| {
                     !g.covers(Key::Char('?'))
                         && !matches!(g.keys, Keys::Of(ks) if ks.iter().all(|&k| own.iter().any(|o| o.covers(k))))
                 });
@@ -462,8 +462,8 @@ fn help_overlay(f: &mut Frame, app: &App, t: Theme, area: Rect) {
             t.bold().add_modifier(Modifier::UNDERLINED),
         ))
     };
-    let own = keys::table(ctx);
-    let globals: Vec<&Binding> = keys::globals(ctx).collect();
+    let own = crate::app::tables::table(ctx);
+    let globals: Vec<&Binding> = crate::app::tables::globals(ctx).collect();
     // The key column fits the longest label.
     let kw = own
         .iter()

@@ -14,18 +14,20 @@
 //! stage stopped ([`Metrics::stage_stopped`]). Nothing here carries log content: this
 //! is what the non-loopback metrics listener serves.
 
+pub mod family;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use prometheus::{
-    Counter, Encoder as _, Gauge, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-};
+use prometheus::{Counter, Encoder as _, IntGauge, Opts, Registry};
+
+use family::{gauge, register};
 
 use crate::alert::AlertMetrics;
 use crate::collect::CollectMetrics;
 use crate::index::IndexMetrics;
 use crate::live::LiveMetrics;
-use crate::serve::ServeMetrics;
+use crate::serve::metrics::ServeMetrics;
 use crate::streams::StreamMetrics;
 
 /// The registry, every stage's metrics, and readiness; share as `Arc<Metrics>`.
@@ -141,45 +143,6 @@ impl Metrics {
         }
         String::from_utf8_lossy(&out).into_owned()
     }
-}
-
-/// Registers `m` on `r` and returns it (for the stages' `register` functions).
-pub fn register<M>(r: &Registry, m: M) -> prometheus::Result<M>
-where
-    M: prometheus::core::Collector + Clone + 'static,
-{
-    r.register(Box::new(m.clone()))?;
-    Ok(m)
-}
-
-/// A registered integer counter.
-pub fn counter(r: &Registry, name: &str, help: &str) -> prometheus::Result<IntCounter> {
-    register(r, IntCounter::new(name, help)?)
-}
-
-/// A registered integer gauge.
-pub fn gauge(r: &Registry, name: &str, help: &str) -> prometheus::Result<IntGauge> {
-    register(r, IntGauge::new(name, help)?)
-}
-
-/// A registered float gauge.
-pub fn float_gauge(r: &Registry, name: &str, help: &str) -> prometheus::Result<Gauge> {
-    register(r, Gauge::new(name, help)?)
-}
-
-/// A registered integer counter with labels.
-pub fn counter_vec(
-    r: &Registry,
-    name: &str,
-    help: &str,
-    labels: &[&str],
-) -> prometheus::Result<IntCounterVec> {
-    register(r, IntCounterVec::new(Opts::new(name, help), labels)?)
-}
-
-/// A gauge value from a count (gauges are `i64`).
-pub fn as_gauge(n: impl TryInto<i64>) -> i64 {
-    n.try_into().unwrap_or(i64::MAX)
 }
 
 /// CPU and memory of this process, from `/proc/self`.

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use crate::support::http::{Answer, Peer};
 use crate::support::index::{config, Running};
 use crate::support::serve::*;
+use crate::support::{block, wait_for};
 use clap::Parser;
 use lookout_daemon::alert::deliver::Backoff;
 use lookout_daemon::alert::http::{http_request, HttpError, HttpUrl, MAX_RESPONSE_BYTES};
@@ -114,25 +115,6 @@ async fn oversized_frame_was_detected_by_matching_error_text() {
             "frame far larger than the 1000 byte limit".to_string()
         ))
     );
-}
-
-fn block<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
-
-fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// An engine delivering to the Alertmanager at `url`, with a rule that fires on

@@ -6,6 +6,7 @@
 //! If the binary is missing these tests FAIL: CI installs it, and a skipped test
 //! proves nothing.
 
+use crate::support::{block, wait_for};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -107,25 +108,6 @@ impl Alertmanager {
         self.alerts()
             .into_iter()
             .find(|a| a["labels"]["alertname"] == alertname)
-    }
-}
-
-fn block<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
-
-fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

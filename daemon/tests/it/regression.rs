@@ -978,3 +978,41 @@ fn a_batch_published_right_after_put_was_counted_before_the_rule_existed() {
         t.join().unwrap();
     }
 }
+
+/// Issue 13's attack 3: a 501-byte query (500 × `-` then `x`) overflowed the stack
+/// of the thread that parsed it and aborted the daemon; so did 1,200 nested `NOT`,
+/// 300 levels of `(a OR (x b))` and 2,500 `(`. And a rule whose query nested that
+/// deep was accepted, then crashed every start. Each is now a `bad_query` (or, in a
+/// rule, `bad_rule` on `query`) pointing at where the nesting goes too deep, and the
+/// server answers the next search as before. (Before the fix this test aborted the
+/// whole test binary.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_nested_hundreds_deep_overflowed_the_stack_and_aborted_the_daemon() {
+    let now = Timestamp::now().0;
+    let s = stored(burst(now - 10 * MIN, 5)).await;
+    let mut c = Client::connect(s.srv.addr()).await;
+    let all = TimeRange::default();
+    let attacks = [
+        format!("{}x", "-".repeat(500)),
+        format!("{}x", "NOT ".repeat(1200)),
+        format!("{}b{}", "(a OR (x ".repeat(300), "))".repeat(300)),
+        format!("{}x", "(".repeat(2500)),
+    ];
+    let mut id = 1;
+    for q in &attacks {
+        let e = search(&mut c, id, q, &all).await.unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadQuery, "{e:?}");
+        assert!(e.message.contains("nests too deeply"), "{e:?}");
+        let col = e.position.expect("a position").column;
+        assert!(col > 0 && col < q.chars().count(), "column {col} of {e:?}");
+        id += 1;
+        let e = test_rule(&mut c, id, &rule(q), &all).await.unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadRule, "{e:?}");
+        assert_eq!(e.field.as_deref(), Some("query"), "{e:?}");
+        id += 1;
+    }
+    // Sixty-four levels are still a query, and the server still answers.
+    let deep_ok = format!("{}burst{}", "(".repeat(64), ")".repeat(64));
+    assert_eq!(search(&mut c, id, &deep_ok, &all).await.unwrap(), 5);
+    assert_eq!(search(&mut c, id + 1, "burst", &all).await.unwrap(), 5);
+}

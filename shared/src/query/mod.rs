@@ -34,6 +34,7 @@ pub mod words;
 
 pub use ast::{Node, RawField, RawValue};
 pub use lex::quote;
+pub use parse::MAX_DEPTH;
 
 use crate::protocol::Position;
 

@@ -16,10 +16,19 @@ use super::lex::{lex, Tok, Token};
 use super::terms::{phrase, value, word};
 use super::{err, Node, QueryError, RawField};
 
+/// How deeply parentheses, `NOT`, `-` and `+` may nest. Parsing, simplifying,
+/// compiling to tantivy and matching all recurse once per level, and the daemon runs
+/// them on threads with 2 MiB stacks: 500 nested `-` overflowed one and aborted the
+/// daemon (a stored rule did it at every start). Real queries nest a handful of
+/// levels; 64 leaves room for generated ones at a few hundred KiB of stack.
+pub const MAX_DEPTH: usize = 64;
+
 struct Parser {
     toks: Vec<Token>,
     pos: usize,
     end_col: usize,
+    /// Open levels of nesting at the current position.
+    depth: usize,
 }
 
 /// Parses a whole query into its simplified tree.
@@ -33,6 +42,7 @@ pub(super) fn parse(input: &str) -> Result<Node, QueryError> {
         toks,
         pos: 0,
         end_col,
+        depth: 0,
     };
     let node = p.or()?;
     if let Some(t) = p.peek() {
@@ -133,10 +143,37 @@ impl Parser {
         }
     }
 
+    /// Enters one level of nesting at `t`, refusing past [`MAX_DEPTH`]; the caller
+    /// leaves it with `self.depth -= 1` once the nested part is parsed.
+    fn descend(&mut self, t: &Token) -> Result<(), QueryError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(err(
+                format!(
+                    "the query nests too deeply here: at most {MAX_DEPTH} levels of `(`, `NOT`, `-` and `+`"
+                ),
+                t.col,
+                t.len,
+            ));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
     fn unary(&mut self) -> Result<Node, QueryError> {
         let Some(t) = self.peek().cloned() else {
             return Err(self.expected_term());
         };
+        if matches!(t.tok, Tok::Minus | Tok::Plus) || is_op(&t.tok, "NOT") {
+            self.descend(&t)?;
+            let node = self.unary_op(&t);
+            self.depth -= 1;
+            return node;
+        }
+        self.primary()
+    }
+
+    /// `t` is `-`, `NOT` or `+`, at the current position.
+    fn unary_op(&mut self, t: &Token) -> Result<Node, QueryError> {
         match &t.tok {
             Tok::Minus => {
                 self.pos += 1;
@@ -172,7 +209,10 @@ impl Parser {
                 if matches!(self.peek().map(|x| &x.tok), Some(Tok::RParen)) {
                     return Err(err("empty parentheses", t.col, 2));
                 }
-                let inner = self.or()?;
+                self.descend(&t)?;
+                let inner = self.or();
+                self.depth -= 1;
+                let inner = inner?;
                 match self.next() {
                     Some(Token {
                         tok: Tok::RParen, ..

@@ -197,3 +197,29 @@ proptest! {
         let _ = parse(&s);
     }
 }
+
+#[test]
+fn nesting_is_bounded_with_a_column() {
+    // 64 levels of each kind parse; one more is an error at the token that opens it.
+    let ok = format!("{}x", "-".repeat(super::MAX_DEPTH));
+    assert!(Query::parse(&ok).is_ok());
+    let ok = format!(
+        "{}x{}",
+        "(".repeat(super::MAX_DEPTH),
+        ")".repeat(super::MAX_DEPTH)
+    );
+    assert!(Query::parse(&ok).is_ok());
+    for q in [
+        format!("{}x", "-".repeat(2000)),
+        format!("{}x", "NOT ".repeat(1200)),
+        format!("{}x", "+".repeat(super::MAX_DEPTH + 1)),
+        format!("{}x", "(".repeat(2500)),
+        format!("{}b{}", "(a OR (x ".repeat(300), "))".repeat(300)),
+    ] {
+        let e = Query::parse(&q).unwrap_err();
+        assert!(e.message.contains("nests too deeply"), "{e}");
+        assert!(e.position.column > 0, "{e}");
+    }
+    let e = Query::parse(&format!("{}x", "-".repeat(65))).unwrap_err();
+    assert_eq!(e.position.column, 64);
+}

@@ -207,6 +207,7 @@ impl Lookoutd {
         serve_cfg.metrics_listen = Some(config.metrics_listen);
         serve_cfg.token = config.token.clone().filter(|t| !t.is_empty());
         serve_cfg.insecure = config.insecure;
+        serve_cfg.allowed_origins = config.allow_origins.clone();
         // Refuse an unsafe bind before touching any data.
         serve_cfg.check_security()?;
 

@@ -72,6 +72,17 @@ pub struct Config {
     #[arg(long, env = "LOOKOUT_TOKEN")]
     pub token: Option<String>,
 
+    /// Browser origins allowed to open the websocket (repeatable), e.g.
+    /// `https://grafana.example`. An upgrade carrying any other `Origin` header is
+    /// refused: otherwise any web page open in the operator's browser while
+    /// `kubectl port-forward` runs could read every log. `lookout` sends none.
+    #[arg(
+        long = "allow-origin",
+        env = "LOOKOUT_ALLOW_ORIGIN",
+        value_delimiter = ','
+    )]
+    pub allow_origins: Vec<String>,
+
     /// Allow a non-loopback `--listen` without a token.
     #[arg(long)]
     pub insecure: bool,

@@ -67,6 +67,10 @@ pub struct ServeConfig {
     /// Node name announced in `hello` and `status`.
     pub node: String,
     pub limits: Limits,
+    /// `Origin` headers accepted on a websocket upgrade (`--allow-origin`); an
+    /// upgrade with any other `Origin` is refused (browsers always send one,
+    /// `lookout` and other programs send none).
+    pub allowed_origins: Vec<String>,
 }
 
 impl ServeConfig {
@@ -79,6 +83,7 @@ impl ServeConfig {
             insecure: false,
             node: node.into(),
             limits: Limits::default(),
+            allowed_origins: Vec::new(),
         }
     }
 
@@ -351,8 +356,26 @@ async fn status_loop(shared: Arc<Shared>, tx: watch::Sender<Arc<ServerStatus>>, 
 async fn ws_handler(
     State(shared): State<Arc<Shared>>,
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    // A page in the operator's browser can open a websocket to a port-forwarded
+    // daemon (websockets are not bound by the same-origin policy); the browser
+    // always says whose page it is, so any origin not allowed is refused.
+    if let Some(origin) = headers.get(axum::http::header::ORIGIN) {
+        let origin = String::from_utf8_lossy(origin.as_bytes());
+        if !shared.cfg.allowed_origins.iter().any(|o| *o == origin) {
+            shared.metrics.serve.client_errors.inc();
+            return (
+                StatusCode::FORBIDDEN,
+                format!(
+                    "websocket from a web page refused: origin {origin} is not allowed \
+                     (lookoutd --allow-origin)\n"
+                ),
+            )
+                .into_response();
+        }
+    }
     let Ok(permit) = Arc::clone(&shared.connections).try_acquire_owned() else {
         return (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -1016,3 +1016,50 @@ async fn a_query_nested_hundreds_deep_overflowed_the_stack_and_aborted_the_daemo
     assert_eq!(search(&mut c, id, &deep_ok, &all).await.unwrap(), 5);
     assert_eq!(search(&mut c, id + 1, "burst", &all).await.unwrap(), 5);
 }
+
+/// Issue 13's attack 4: a websocket upgrade with `Origin: https://evil.example` was
+/// accepted, so any web page open in the operator's browser during `kubectl
+/// port-forward` could search every log and rewrite the rules. Browsers always send
+/// `Origin`; programs like `lookout` send none. Now a page's upgrade is refused
+/// with 403 unless `--allow-origin` names it.
+#[tokio::test]
+async fn any_web_page_could_open_the_websocket_and_read_the_logs() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Error as WsError;
+
+    async fn upgrade(addr: std::net::SocketAddr, origin: &str) -> Result<(), (u16, String)> {
+        let mut req = format!("ws://{addr}/ws").into_client_request().unwrap();
+        req.headers_mut().insert("Origin", origin.parse().unwrap());
+        match tokio_tungstenite::connect_async(req).await {
+            Ok(_) => Ok(()),
+            Err(WsError::Http(resp)) => Err((
+                resp.status().as_u16(),
+                String::from_utf8_lossy(resp.body().as_deref().unwrap_or_default()).into_owned(),
+            )),
+            Err(e) => panic!("upgrade failed otherwise: {e}"),
+        }
+    }
+
+    let mut o = opts();
+    o.cfg.allowed_origins = vec!["https://grafana.example".into()];
+    let srv = TestServer::with(o).await;
+    let (status, body) = upgrade(srv.addr(), "https://evil.example")
+        .await
+        .expect_err("a foreign page's upgrade is refused");
+    assert_eq!(status, 403);
+    assert!(
+        body.contains("origin https://evil.example is not allowed"),
+        "{body}"
+    );
+    upgrade(srv.addr(), "https://grafana.example")
+        .await
+        .expect("an allowed origin connects");
+    // A program sends no Origin and speaks the protocol as before.
+    let mut c = Client::connect(srv.addr()).await;
+    c.send(&ClientMsg::Search {
+        id: 1,
+        params: SearchParams::default(),
+    })
+    .await;
+    let _ = c.reply(1).await;
+}

@@ -53,6 +53,18 @@ pub struct TopSpec {
 }
 
 impl TopSpec {
+    /// Counts only (and bars, with `hist`) over `from <= ts < until`: no hits kept.
+    pub fn counting(from: i64, until: i64, hist: Option<Bars>) -> TopSpec {
+        TopSpec {
+            limit: 0,
+            newest_first: true,
+            after: None,
+            from,
+            until,
+            hist,
+        }
+    }
+
     /// Ranks grow in result order (the best hit has the largest rank).
     fn rank(&self, k: u128) -> u128 {
         if self.newest_first {

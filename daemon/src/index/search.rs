@@ -162,14 +162,7 @@ impl Index {
         from: Timestamp,
         until: Timestamp,
     ) -> Result<u64, SearchError> {
-        let spec = TopSpec {
-            limit: 0,
-            newest_first: true,
-            after: None,
-            from: from.0,
-            until: until.0,
-            hist: None,
-        };
+        let spec = TopSpec::counting(from.0, until.0, None);
         Ok(self.run(query, &spec)?.1.total)
     }
 
@@ -187,14 +180,7 @@ impl Index {
         if h.n > 100_000 {
             return Err(SearchError::BadRange("too many histogram bars".into()));
         }
-        let spec = TopSpec {
-            limit: 0,
-            newest_first: true,
-            after: None,
-            from: from.0,
-            until: until.0,
-            hist: Some(h),
-        };
+        let spec = TopSpec::counting(from.0, until.0, Some(h));
         let fruit = self.run(query, &spec)?.1;
         Ok(h.histogram(fruit.hist.iter().copied()))
     }

@@ -89,6 +89,8 @@ fn main() {
         commit_interval: Duration::from_millis(a.commit_ms),
         retention: Duration::from_secs(30 * 86_400),
         max_disk: 1 << 40,
+        verify_every: lookout_daemon::index::VERIFY_EVERY,
+        verify_rate: lookout_daemon::index::VERIFY_RATE,
     })
     .expect("open index");
     let (tx, rx) = crossbeam_channel::bounded(16);

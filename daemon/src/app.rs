@@ -89,6 +89,8 @@ pub fn index_config(config: &Config) -> IndexConfig {
         commit_interval: config.commit_interval,
         retention: config.retention,
         max_disk: config.max_disk,
+        verify_every: crate::index::VERIFY_EVERY,
+        verify_rate: crate::index::VERIFY_RATE,
     }
 }
 

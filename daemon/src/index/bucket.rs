@@ -5,6 +5,8 @@
 //! <data_dir>/LOOKOUT-DATA          marker: "lookout-data <format version>"
 //! <data_dir>/index/b-0000000001/   a bucket (tantivy index), oldest first by id
 //! <data_dir>/index/tmp-…           a bucket being created (removed at startup)
+//! <data_dir>/index/b-…​.quarantined-<time>   a damaged bucket set aside, never
+//!                                   deleted nor read again (see [`super::integrity`])
 //! ```
 //!
 //! Every bucket's commit payload is a [`Payload`]: the collector positions and next
@@ -20,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use tantivy::{IndexReader, ReloadPolicy};
 
 use super::analyzer;
+use super::integrity::{self, EnvFault};
 use super::schema::Fields;
 use super::IndexError;
 use crate::collect::Positions;
@@ -99,8 +102,55 @@ pub fn index_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("index")
 }
 
-/// Checks (or initialises) the data dir; refuses anything that is not ours.
+/// Checks (or initialises) the data dir; refuses anything that is not ours, and a
+/// dir it cannot write to, saying why (read-only, full, permission) so that nobody
+/// takes a healthy bucket for a corrupt one.
 pub fn check_data_dir(data_dir: &Path) -> Result<(), IndexError> {
+    check_ours(data_dir).map_err(|e| unwritable(data_dir, e))?;
+    probe_writable(data_dir)
+}
+
+/// An I/O error of the environment's as [`IndexError::Unwritable`].
+fn unwritable(data_dir: &Path, e: IndexError) -> IndexError {
+    match &e {
+        IndexError::Io { source, .. } => match EnvFault::of_io(source) {
+            Some(f) => unwritable_msg(data_dir, f, source),
+            None => e,
+        },
+        _ => e,
+    }
+}
+
+fn unwritable_msg(data_dir: &Path, f: EnvFault, e: impl std::fmt::Display) -> IndexError {
+    IndexError::Unwritable(format!(
+        "data dir {} cannot be written: {} ({e}). lookoutd keeps its index there; \
+         the stored data was not touched and is not damaged (make the dir writable, \
+         or point --data-dir at one that is)",
+        data_dir.display(),
+        f.describe()
+    ))
+}
+
+/// Creates and removes a file in the index dir: a read-only or unwritable dir is
+/// found here, by its errno, before tantivy turns it into an opaque open error.
+fn probe_writable(data_dir: &Path) -> Result<(), IndexError> {
+    let probe = index_dir(data_dir).join(".lookout-write-probe");
+    let res = fs::create_dir_all(index_dir(data_dir))
+        .and_then(|()| fs::write(&probe, b"probe"))
+        .and_then(|()| fs::remove_file(&probe));
+    match res {
+        Ok(()) => Ok(()),
+        Err(e) => Err(match EnvFault::of_io(&e) {
+            Some(f) => unwritable_msg(data_dir, f, &e),
+            None => IndexError::Io {
+                path: probe,
+                source: e,
+            },
+        }),
+    }
+}
+
+fn check_ours(data_dir: &Path) -> Result<(), IndexError> {
     let io = |e: std::io::Error| IndexError::Io {
         path: data_dir.to_path_buf(),
         source: e,
@@ -178,6 +228,10 @@ pub fn list_buckets(data_dir: &Path) -> Result<Vec<u64>, IndexError> {
     for ent in fs::read_dir(&dir).map_err(io)? {
         let ent = ent.map_err(io)?;
         let name = ent.file_name().to_string_lossy().into_owned();
+        if integrity::is_quarantined(&name) || name.starts_with('.') {
+            // Set aside after damage (never read again, never deleted), or our probe.
+            continue;
+        }
         if name.starts_with("tmp-") {
             // Our own bucket that never finished being created: it holds nothing.
             tracing::info!(path = %ent.path().display(), "removing half-created bucket");
@@ -205,10 +259,20 @@ fn register(index: &tantivy::Index) {
         .register(analyzer::TOKENIZER, analyzer::analyzer());
 }
 
+/// An error opening a bucket: [`IndexError::Unwritable`] when the environment is
+/// at fault (the bucket is fine), else [`IndexError::Corrupt`] (it gets quarantined).
 fn corrupt(path: &Path, e: impl std::fmt::Display) -> IndexError {
+    let text = format!("{e}");
+    if let Some(f) = EnvFault::in_text(&text) {
+        return IndexError::Unwritable(format!(
+            "index bucket {} cannot be opened: {}: {text}. This is not damage: the \
+             bucket was left as it is",
+            path.display(),
+            f.describe()
+        ));
+    }
     IndexError::Corrupt(format!(
-        "index bucket {} cannot be opened: {e}. Move it away to start without it \
-         (nothing was deleted)",
+        "index bucket {} cannot be opened: {text}",
         path.display()
     ))
 }
@@ -238,7 +302,8 @@ impl Bucket {
             // An older format's bucket stays readable (and appendable) while it ages
             // out; anything else is refused untouched.
             if let Err(why) = fields.readable(&index.schema()) {
-                return Err(IndexError::Corrupt(format!(
+                // Not damage: another lookoutd's bucket. Refused, never quarantined.
+                return Err(IndexError::Foreign(format!(
                     "index bucket {} has a schema this lookoutd cannot read ({why}); \
                      nothing was changed",
                     path.display()

@@ -8,26 +8,22 @@
 //! segments of every bucket are visited best first (newest first for newest-first
 //! order) and each one is skipped whenever its `ts` range cannot beat the current
 //! 100th hit; within a big segment, a per-block summary of `ts` (min/max per
-//! [`BLOCK`] docs, built once per segment and cached) lets the scan seek over blocks
+//! [`BLOCK`] docs, built once per segment and cached: [`super::summary`]) lets the scan seek over blocks
 //! that cannot beat it either. Entries are ingested roughly in time order, so the
 //! newest blocks come last in doc order: newest-first scans walk a segment from its
 //! end in doubling windows. The total comes from tantivy's `count` (a term's
 //! document frequency) for segments wholly inside the time range; only a histogram
 //! or a segment straddling the range bounds needs every match read.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
-
 use lookout_shared::histogram::Bars;
-use tantivy::columnar::{Column, ColumnIndex};
-use tantivy::index::SegmentId;
+use tantivy::columnar::Column;
 use tantivy::query::Weight;
 use tantivy::{
     DateTime, DocAddress, DocId, DocSet, SegmentOrdinal, SegmentReader, COLLECT_BLOCK_BUFFER_LEN,
     TERMINATED,
 };
 
-use crate::sync::lock;
+pub use super::summary::{Summaries, Summary, BLOCK};
 
 /// `(ts, seq)` mapped to one integer with the same order.
 pub fn key(ts: i64, seq: u64) -> u128 {
@@ -112,93 +108,8 @@ pub struct TopFruit {
     pub hist: Vec<u64>,
 }
 
-/// Docs per summary block.
-pub const BLOCK: u32 = 512;
-/// Segments with fewer docs get no summary: their own `ts` range is enough.
-const MIN_SUMMARISED: u32 = 4 * BLOCK;
 /// First window of a newest-first scan from a segment's end (doubles each time).
 const FIRST_WINDOW: u32 = 8 * BLOCK;
-
-/// Min and max `ts` of each [`BLOCK`] of doc ids of one segment.
-#[derive(Debug)]
-pub struct Summary {
-    lo: Vec<i64>,
-    hi: Vec<i64>,
-}
-
-impl Summary {
-    fn build(ts: &Column<DateTime>, max_doc: u32) -> Option<Summary> {
-        // Every doc has a `ts`, so doc id = row; anything else gets no summary.
-        if !matches!(ts.index, ColumnIndex::Full) || ts.values.num_vals() != max_doc {
-            return None;
-        }
-        let blocks = max_doc.div_ceil(BLOCK) as usize;
-        let mut s = Summary {
-            lo: Vec::with_capacity(blocks),
-            hi: Vec::with_capacity(blocks),
-        };
-        let mut buf = vec![DateTime::from_timestamp_nanos(0); BLOCK as usize];
-        let mut start = 0u32;
-        while start < max_doc {
-            let n = BLOCK.min(max_doc - start) as usize;
-            let vals = &mut buf[..n];
-            ts.values.get_range(u64::from(start), vals);
-            let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-            for v in vals.iter() {
-                let t = v.into_timestamp_nanos();
-                lo = lo.min(t);
-                hi = hi.max(t);
-            }
-            s.lo.push(lo);
-            s.hi.push(hi);
-            start += BLOCK;
-        }
-        Some(s)
-    }
-
-    fn range(&self, block: usize) -> Option<(i64, i64)> {
-        Some((*self.lo.get(block)?, *self.hi.get(block)?))
-    }
-}
-
-/// Segment summaries by segment id, shared by every query on an index. Segments are
-/// immutable, so a summary stays right for the segment's life; entries of segments
-/// merged away or dropped are forgotten by [`Summaries::retain`].
-#[derive(Debug, Default)]
-pub struct Summaries(Mutex<HashMap<SegmentId, Arc<Summary>>>);
-
-impl Summaries {
-    fn get(&self, reader: &SegmentReader, ts: &Column<DateTime>) -> Option<Arc<Summary>> {
-        if reader.max_doc() < MIN_SUMMARISED {
-            return None;
-        }
-        let id = reader.segment_id();
-        if let Some(s) = lock(&self.0).get(&id) {
-            return Some(s.clone());
-        }
-        let s = Arc::new(Summary::build(ts, reader.max_doc())?);
-        lock(&self.0).insert(id, s.clone());
-        Some(s)
-    }
-
-    /// Forgets the summaries of segments not in `live`.
-    pub fn retain(&self, live: &HashSet<SegmentId>) {
-        let mut m = lock(&self.0);
-        if m.keys().any(|k| !live.contains(k)) {
-            m.retain(|k, _| live.contains(k));
-        }
-    }
-
-    /// How many summaries are cached (tests).
-    pub fn len(&self) -> usize {
-        lock(&self.0).len()
-    }
-
-    /// Whether none is cached.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
 
 /// One segment to search, with the query's weights for its searcher.
 pub struct Seg<'a> {

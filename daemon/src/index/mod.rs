@@ -10,7 +10,8 @@
 //!   blocking calls (the server runs them on a blocking thread). They live in
 //!   `search.rs`; this file opens the index, starts its writer and reports on it.
 //!
-//! Layout and recovery are described in [`bucket`]; the commit loop in [`writer`];
+//! Layout and recovery are described in [`bucket`]; checksums and quarantine in
+//! [`integrity`]; the commit loop in [`writer`];
 //! result ordering in [`collect`]; query compilation in [`compile`], with the
 //! `message` analyzer in [`analyzer`].
 
@@ -18,10 +19,12 @@ pub mod analyzer;
 pub mod bucket;
 pub mod collect;
 pub mod compile;
+pub mod integrity;
 mod metrics;
 pub mod retention;
 pub mod schema;
 mod search;
+pub mod summary;
 mod writer;
 
 use std::path::PathBuf;
@@ -52,7 +55,18 @@ pub struct IndexConfig {
     pub commit_interval: Duration,
     pub retention: Duration,
     pub max_disk: u64,
+    /// A full checksum pass over every bucket this often ([`integrity`]).
+    pub verify_every: Duration,
+    /// At most this many bytes a second read by that pass.
+    pub verify_rate: u64,
 }
+
+/// Default [`IndexConfig::verify_every`]: with the default rate, a 10 GiB index is
+/// read in about 11 minutes once an hour, about 2.8 MiB/s on average (mostly from
+/// the page cache for recent buckets).
+pub const VERIFY_EVERY: Duration = Duration::from_secs(3600);
+/// Default [`IndexConfig::verify_rate`]: 16 MiB/s, a few percent of a disk's.
+pub const VERIFY_RATE: u64 = 16 << 20;
 
 /// What the last commit recorded.
 #[derive(Debug, Clone, Default)]
@@ -84,6 +98,8 @@ pub struct IndexStats {
     /// Oldest and newest stored entry times.
     pub oldest: Option<Timestamp>,
     pub newest: Option<Timestamp>,
+    /// Quarantined (damaged, set aside) bucket directories still on disk.
+    pub quarantined: Vec<PathBuf>,
 }
 
 /// Errors opening the index.
@@ -92,9 +108,13 @@ pub enum IndexError {
     /// The data dir is not ours (no marker, other format); nothing was touched.
     #[error("refusing data dir: {0}")]
     Foreign(String),
-    /// A bucket cannot be read; nothing was touched.
+    /// A bucket cannot be read (damaged): [`Index::open`] quarantines it.
     #[error("corrupt index: {0}")]
     Corrupt(String),
+    /// The data dir cannot be used as it is (read-only, full, permission, fd
+    /// limit); the message says which, and that nothing is damaged.
+    #[error("{0}")]
+    Unwritable(String),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -153,6 +173,7 @@ struct State {
     error: Option<String>,
     last_commit_ms: f64,
     commits: u64,
+    quarantined: Vec<PathBuf>,
 }
 
 /// State shared by the handles and the writer thread.
@@ -171,6 +192,9 @@ pub(crate) struct Shared {
     /// The first `seq` not yet searchable (set after each commit's reader reload).
     searchable_seq: Arc<AtomicU64>,
     metrics: std::sync::OnceLock<IndexMetrics>,
+    /// The active bucket's id when the verifier found it damaged: the writer
+    /// replaces it ([`writer`]), with why.
+    condemned: Mutex<Option<(u64, String)>>,
 }
 
 impl Shared {
@@ -196,6 +220,51 @@ impl Shared {
         s.commits += 1;
     }
 
+    /// A bucket failed its check: the active one is left to the writer to replace
+    /// (it holds uncommitted entries), any other is quarantined now.
+    fn condemn(self: &Arc<Self>, b: &Arc<Bucket>, why: String) {
+        if self.active().is_some_and(|a| a.id == b.id) {
+            tracing::error!(bucket = %b.path.display(), why = %why, "active index bucket damaged; replacing it");
+            *lock(&self.condemned) = Some((b.id, why));
+        } else {
+            self.quarantine(b, &why);
+        }
+    }
+
+    /// Takes `b` out of the searched list (its entries are never served again),
+    /// then renames it aside; reported in the log, the metrics and readiness.
+    fn quarantine(self: &Arc<Self>, b: &Bucket, why: &str) {
+        write(&self.buckets).retain(|x| x.id != b.id);
+        match integrity::quarantine_dir(&b.path) {
+            Ok(to) => tracing::error!(
+                bucket = %b.path.display(), moved_to = %to.display(), why = %why,
+                "index bucket damaged: quarantined (not searched any more, not deleted)"
+            ),
+            Err(e) => tracing::error!(
+                bucket = %b.path.display(), why = %why, error = %e,
+                "index bucket damaged: not searched any more, but it cannot be renamed aside"
+            ),
+        }
+        if let Some(m) = self.metrics.get() {
+            m.quarantined.inc();
+        }
+        self.refresh_quarantined();
+    }
+
+    /// Re-reads which quarantined dirs are still on disk (an operator removes them).
+    fn refresh_quarantined(self: &Arc<Self>) {
+        let now = integrity::list_quarantined(&self.cfg.data_dir);
+        let changed = {
+            let mut s = lock(&self.state);
+            let changed = s.quarantined != now;
+            s.quarantined = now;
+            changed
+        };
+        if changed {
+            Index::show_metrics(self, true);
+        }
+    }
+
     /// Drops whole sealed buckets by age and size (see [`retention`]).
     fn apply_retention(&self) {
         retention::apply(&self.buckets, self.cfg.retention, self.cfg.max_disk);
@@ -218,32 +287,80 @@ impl std::fmt::Debug for Index {
 
 impl Index {
     /// Opens (or initialises) the data dir. A non-empty directory without the
-    /// `LOOKOUT-DATA` marker, another format version, or an unreadable bucket is an
-    /// error that says so; nothing is ever deleted except our own half-created
-    /// `tmp-` buckets.
+    /// `LOOKOUT-DATA` marker, or another format version, is refused untouched; a
+    /// dir it cannot write to is refused saying why ([`IndexError::Unwritable`]).
+    /// Every bucket's checksums are verified ([`integrity`]): a damaged one is
+    /// quarantined (renamed aside, never deleted) and the daemon starts without it.
+    /// Nothing is ever deleted except our own half-created `tmp-` buckets.
+    ///
+    /// Positions after a quarantine come from the newest healthy bucket's last
+    /// commit: lines that were only in the damaged bucket are read again from the
+    /// log files if these still hold them, and stored once in a fresh bucket (the
+    /// damaged one is never searched, so nothing is served twice).
     pub fn open(cfg: IndexConfig) -> Result<(Index, Recovered), IndexError> {
         bucket::check_data_dir(&cfg.data_dir)?;
         let fields = Fields::new();
         let ids = bucket::list_buckets(&cfg.data_dir)?;
+        let newest_id = ids.last().copied();
         let mut buckets = Vec::new();
         let mut last = None;
+        let mut damaged = Vec::new();
         for id in ids {
-            let (b, p) = Bucket::open(&cfg.data_dir, id, &fields)?;
-            buckets.push(Arc::new(b));
-            last = Some(p);
+            let opened =
+                Bucket::open(&cfg.data_dir, id, &fields).and_then(
+                    |(b, p)| match integrity::verify(&b.index, &mut |_| true) {
+                        integrity::Check::Sound => Ok((b, p)),
+                        integrity::Check::Damaged(why) => Err(IndexError::Corrupt(why)),
+                        integrity::Check::Unfinished(why) => Err(IndexError::Unwritable(format!(
+                            "index bucket {} cannot be checked: {why}. This is not damage: \
+                         the bucket was left as it is",
+                            b.path.display()
+                        ))),
+                    },
+                );
+            match opened {
+                Ok((b, p)) => {
+                    buckets.push(Arc::new(b));
+                    last = Some((id, p));
+                }
+                Err(IndexError::Corrupt(why)) => damaged.push((id, why)),
+                Err(e) => return Err(e),
+            }
+        }
+        for (id, why) in &damaged {
+            let path = bucket::index_dir(&cfg.data_dir).join(bucket::bucket_name(*id));
+            match integrity::quarantine_dir(&path) {
+                Ok(to) => tracing::error!(
+                    bucket = %path.display(), moved_to = %to.display(), why = %why,
+                    "index bucket damaged: quarantined (not searched, not deleted)"
+                ),
+                Err(e) => {
+                    return Err(IndexError::Corrupt(format!(
+                        "index bucket {} is damaged ({why}) and cannot be renamed aside: {e}",
+                        path.display()
+                    )))
+                }
+            }
         }
         let start = match last {
-            Some(p) => p,
-            None => {
+            // The newest bucket is healthy: resume in it.
+            Some((id, p)) if Some(id) == newest_id => p,
+            found => {
+                // No bucket, or the newest was damaged: a fresh bucket, resuming
+                // from the newest healthy commit (or from nothing).
+                let from = found.map(|(_, p)| p).unwrap_or(Payload {
+                    next_seq: 1,
+                    ..Payload::default()
+                });
                 let p = Payload {
                     version: FORMAT_VERSION,
-                    positions: Positions::default(),
-                    next_seq: 1,
                     min_ts: None,
                     max_ts: None,
                     created_ms: Timestamp::now().0 / 1_000_000,
+                    ..from
                 };
-                buckets.push(Arc::new(Bucket::create(&cfg.data_dir, 1, &fields, &p)?));
+                let id = newest_id.map_or(1, |n| n + 1);
+                buckets.push(Arc::new(Bucket::create(&cfg.data_dir, id, &fields, &p)?));
                 p
             }
         };
@@ -266,13 +383,11 @@ impl Index {
             summaries: Summaries::default(),
             searchable_seq: Arc::new(AtomicU64::new(recovered.next_seq)),
             metrics: std::sync::OnceLock::new(),
+            condemned: Mutex::new(None),
         };
-        Ok((
-            Index {
-                shared: Arc::new(shared),
-            },
-            recovered,
-        ))
+        let shared = Arc::new(shared);
+        shared.refresh_quarantined();
+        Ok((Index { shared }, recovered))
     }
 
     /// Runs the index writer on the calling thread until `rx` closes, then makes a
@@ -284,7 +399,20 @@ impl Index {
         shutdown: &crate::shutdown::Shutdown,
     ) {
         let start = lock(&self.shared.start).take().unwrap_or_default();
+        // The verifier lives as long as the writer: dropping `stop` ends it.
+        let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
+        let weak = Arc::downgrade(&self.shared);
+        let verifier = std::thread::Builder::new()
+            .name("index-verify".into())
+            .spawn(move || integrity::run_verifier(weak, stopped));
+        if let Err(e) = &verifier {
+            tracing::error!(error = %e, "cannot start the index verifier; checksums are checked at start only");
+        }
         writer::run(Arc::clone(&self.shared), rx, start, shutdown);
+        drop(stop);
+        if let Ok(t) = verifier {
+            let _ = t.join();
+        }
     }
 
     /// Figures for health and metrics.
@@ -338,6 +466,7 @@ impl Index {
         }
         let st = lock(&self.shared.state);
         s.error = st.error.clone();
+        s.quarantined = st.quarantined.clone();
         s.last_commit_ms = st.last_commit_ms;
         s.commits = st.commits;
         s

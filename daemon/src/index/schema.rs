@@ -14,6 +14,11 @@
 //!   columns was about a third of ingest CPU).
 //! - `message`: [`analyzer`] words with positions (phrase queries), stored.
 //!
+//! Time range: a search's open end is `until = i64::MAX`, exclusive, so the one
+//! instant `i64::MAX` (2262-04-11T23:47:16.854775807Z, where a saturated parse of
+//! any later stamp lands) would be stored yet never found. It is stored 1 ns
+//! earlier ([`stored_ts`]); every other instant is stored as it is.
+//!
 //! Changing any of this changes the schema: bump [`super::bucket::FORMAT_VERSION`].
 
 use lookout_shared::query::RawField;
@@ -25,6 +30,14 @@ use tantivy::schema::{
 use tantivy::{DateTime, TantivyDocument};
 
 use super::analyzer;
+
+/// The latest instant stored (see the module docs).
+pub const MAX_TS: i64 = i64::MAX - 1;
+
+/// The time an entry is stored (and found) at.
+pub fn stored_ts(ts: i64) -> i64 {
+    ts.min(MAX_TS)
+}
 
 /// Field handles of the schema.
 #[derive(Debug, Clone)]
@@ -180,7 +193,7 @@ impl Fields {
     pub fn to_doc(&self, e: &LogEntry) -> TantivyDocument {
         let src = &e.source;
         let mut d = TantivyDocument::new();
-        d.add_date(self.ts, DateTime::from_timestamp_nanos(e.ts.0));
+        d.add_date(self.ts, DateTime::from_timestamp_nanos(stored_ts(e.ts.0)));
         d.add_u64(self.seq, e.seq);
         d.add_text(self.namespace, &src.namespace);
         d.add_text(self.pod, &src.pod);

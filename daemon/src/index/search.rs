@@ -67,6 +67,11 @@ impl Index {
     /// container, restart and stream), oldest first on both sides.
     pub fn context(&self, at: Cursor, before: u32, after: u32) -> Result<ContextPage, SearchError> {
         let f = &self.shared.fields;
+        // As it was stored (a live entry may carry the unstorable instant).
+        let at = Cursor {
+            ts: Timestamp(super::schema::stored_ts(at.ts.0)),
+            ..at
+        };
         let spec = TopSpec {
             limit: 1,
             newest_first: true,
@@ -190,11 +195,12 @@ impl Index {
     fn hist_spec(&self, from: Option<i64>, until: Option<i64>) -> Bars {
         let st = self.stats();
         let now = Timestamp::now().0;
-        let until = until.unwrap_or_else(|| now.max(st.newest.map_or(now, |t| t.0 + 1)));
+        let until =
+            until.unwrap_or_else(|| now.max(st.newest.map_or(now, |t| t.0.saturating_add(1))));
         let from = from.unwrap_or_else(|| {
             st.oldest
-                .map_or(until - 3_600_000_000_000, |t| t.0)
-                .min(until - 1)
+                .map_or(until.saturating_sub(3_600_000_000_000), |t| t.0)
+                .min(until.saturating_sub(1))
         });
         Bars::round(from, until, SEARCH_BARS)
     }

@@ -6,6 +6,13 @@
 //! says exactly which lines are stored. A failed commit (disk full, …) keeps the
 //! uncommitted entries in memory, stops reading the channel (the collector pauses)
 //! and retries until it succeeds; positions never run ahead of the data.
+//!
+//! When the verifier finds the active bucket damaged ([`super::integrity`]), the
+//! writer replaces it: a fresh bucket created with the positions of the last
+//! successful commit, the uncommitted entries added to it and committed, then the
+//! damaged bucket quarantined. Lines committed only to the damaged bucket are lost
+//! from search (the collector has moved past them; they stay in the quarantined
+//! dir), and nothing is read twice.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,6 +45,8 @@ struct Writer {
     /// Positions including every pending batch.
     positions: Positions,
     next_seq: u64,
+    /// Positions and `next_seq` of the last successful commit.
+    committed: (Positions, u64),
     /// Whether there is anything to commit (entries or position changes).
     dirty: bool,
     failed: bool,
@@ -67,6 +76,7 @@ pub(super) fn run(
         active,
         iw: None,
         pending: Vec::new(),
+        committed: (start.positions.clone(), start.next_seq),
         positions: start.positions,
         next_seq: start.next_seq,
         dirty: false,
@@ -78,6 +88,7 @@ pub(super) fn run(
     let interval = shared.cfg.commit_interval.max(Duration::from_millis(10));
     let mut last_commit = Instant::now();
     loop {
+        w.replace_if_condemned();
         if w.failed {
             if shutdown.wait_timeout(RETRY_EVERY) {
                 w.finish();
@@ -147,6 +158,11 @@ impl Writer {
     }
 
     fn fail(&mut self, msg: String) {
+        // Say what the environment did (read-only, full, fds), not only tantivy's text.
+        let msg = match super::integrity::EnvFault::in_text(&msg) {
+            Some(f) => format!("{}: {msg}", f.describe()),
+            None => msg,
+        };
         tracing::error!(error = %msg, "indexing stopped; will retry without losing data");
         self.shared.set_error(Some(msg));
         self.failed = true;
@@ -189,8 +205,9 @@ impl Writer {
         let meta = read(&self.active.meta).clone();
         let (mut lo, mut hi) = (meta.min_ts, meta.max_ts);
         for e in &self.pending {
-            lo = Some(lo.map_or(e.ts.0, |x: i64| x.min(e.ts.0)));
-            hi = Some(hi.map_or(e.ts.0, |x: i64| x.max(e.ts.0)));
+            let t = super::schema::stored_ts(e.ts.0);
+            lo = Some(lo.map_or(t, |x: i64| x.min(t)));
+            hi = Some(hi.map_or(t, |x: i64| x.max(t)));
         }
         Payload {
             version: FORMAT_VERSION,
@@ -231,6 +248,7 @@ impl Writer {
         }
         self.pending.clear();
         self.dirty = false;
+        self.committed = (payload.positions, payload.next_seq);
         self.shared
             .set_committed(t0.elapsed().as_secs_f64() * 1000.0);
         super::Index::show_metrics(&self.shared, true);
@@ -253,6 +271,62 @@ impl Writer {
             self.shared.set_error(None);
             super::Index::show_metrics(&self.shared, true);
         }
+    }
+
+    /// Replaces the active bucket if the verifier found it damaged (module docs).
+    fn replace_if_condemned(&mut self) {
+        let why = {
+            let mut c = crate::sync::lock(&self.shared.condemned);
+            match c.take() {
+                Some((id, why)) if id == self.active.id => why,
+                Some(other) => {
+                    // It was sealed by a roll since: any other bucket is quarantined.
+                    drop(c);
+                    let b = self.shared.snapshot().into_iter().find(|b| b.id == other.0);
+                    if let Some(b) = b {
+                        self.shared.quarantine(&b, &other.1);
+                    }
+                    return;
+                }
+                None => return,
+            }
+        };
+        self.iw = None;
+        let (positions, next_seq) = self.committed.clone();
+        let payload = Payload {
+            version: FORMAT_VERSION,
+            positions,
+            next_seq,
+            min_ts: None,
+            max_ts: None,
+            created_ms: now_ms(),
+        };
+        let id = self
+            .shared
+            .snapshot()
+            .last()
+            .map_or(self.active.id, |b| b.id)
+            + 1;
+        let fresh =
+            match Bucket::create(&self.shared.cfg.data_dir, id, &self.shared.fields, &payload) {
+                Ok(b) => Arc::new(b),
+                Err(e) => {
+                    // Stop searching the damaged bucket now; retry the replacement later.
+                    write(&self.shared.buckets).retain(|b| b.id != self.active.id);
+                    *crate::sync::lock(&self.shared.condemned) = Some((self.active.id, why));
+                    self.fail(format!(
+                        "cannot create a bucket to replace a damaged one: {e}"
+                    ));
+                    return;
+                }
+            };
+        let damaged = std::mem::replace(&mut self.active, Arc::clone(&fresh));
+        self.shared.push_bucket(fresh);
+        self.shared.quarantine(&damaged, &why);
+        tracing::info!(bucket = id, "collection continues in a fresh index bucket");
+        // The uncommitted entries go to the fresh bucket with their positions.
+        self.failed = true;
+        self.recover();
     }
 
     /// Rolls the active bucket when it is big or old enough; drops what retention says.

@@ -10,8 +10,10 @@
 //! the exposition. [`Metrics::new`] registers every stage's set, so every family is
 //! there from the first scrape (zero until its stage runs), as dashboards expect.
 //!
-//! Readiness is here too: the index open, the collector running, and no pipeline
-//! stage stopped ([`Metrics::stage_stopped`]). Nothing here carries log content: this
+//! Readiness is here too: the index open and indexing (not stopped by a full,
+//! read-only or fd-starved data dir), no damaged bucket left quarantined, the
+//! collector running, no pipeline stage stopped ([`Metrics::stage_stopped`]), and
+//! enough file descriptors ([`fd_problem`]). Nothing here carries log content: this
 //! is what the non-loopback metrics listener serves.
 
 pub mod family;
@@ -115,9 +117,12 @@ impl Metrics {
         if !self.collector_running.load(Ordering::Acquire) {
             missing.push("collector not running".into());
         }
+        missing.extend(self.index.problems());
         for s in crate::sync::lock(&self.stopped).iter() {
             missing.push(format!("{s} stopped"));
         }
+        let files = u64::try_from(self.streams.files_watched.get()).unwrap_or(0);
+        missing.extend(fd_problem(FdUse::read(), files));
         if missing.is_empty() {
             Ok(())
         } else {
@@ -143,6 +148,57 @@ impl Metrics {
         }
         String::from_utf8_lossy(&out).into_owned()
     }
+}
+
+/// File descriptors kept for the index, sockets and the rest beyond one per followed
+/// file: a bucket's open segments take about 10 each, a client 1.
+pub const FD_RESERVE: u64 = 256;
+
+/// The fd limit (soft `RLIMIT_NOFILE`) and how many are open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FdUse {
+    pub limit: u64,
+    pub open: u64,
+}
+
+impl FdUse {
+    /// `None` off Linux or if the limit cannot be read.
+    pub fn read() -> Option<FdUse> {
+        let mut r = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes the struct it is given.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } != 0 {
+            return None;
+        }
+        let open = std::fs::read_dir("/proc/self/fd").ok()?.count() as u64;
+        Some(FdUse {
+            limit: r.rlim_cur,
+            open,
+        })
+    }
+}
+
+/// Why the fd limit stops the daemon, if it does: too low for the followed files
+/// plus [`FD_RESERVE`], or nearly all in use (the index then fails with EMFILE).
+pub fn fd_problem(fds: Option<FdUse>, files: u64) -> Option<String> {
+    let f = fds?;
+    let needed = files + FD_RESERVE;
+    if f.limit < needed {
+        return Some(format!(
+            "fd limit too low: RLIMIT_NOFILE is {}, {files} followed files and the index \
+             need about {needed} (raise it, e.g. ulimit -n)",
+            f.limit
+        ));
+    }
+    if f.open + FD_RESERVE / 4 >= f.limit {
+        return Some(format!(
+            "file descriptors nearly exhausted: {} of RLIMIT_NOFILE {} open",
+            f.open, f.limit
+        ));
+    }
+    None
 }
 
 /// CPU and memory of this process, from `/proc/self`.
@@ -223,6 +279,20 @@ mod tests {
         assert_eq!(m.readiness(), Ok(()));
         m.stage_stopped("ingest");
         assert_eq!(m.readiness(), Err("ingest stopped".into()));
+    }
+
+    #[test]
+    fn a_low_or_exhausted_fd_limit_is_a_reason() {
+        let fds = |limit, open| Some(FdUse { limit, open });
+        assert_eq!(fd_problem(fds(20_000, 50), 1000), None);
+        let low = fd_problem(fds(512, 50), 1500).unwrap();
+        assert!(
+            low.contains("RLIMIT_NOFILE is 512") && low.contains("1756"),
+            "{low}"
+        );
+        let full = fd_problem(fds(1024, 1000), 10).unwrap();
+        assert!(full.contains("1000 of RLIMIT_NOFILE 1024"), "{full}");
+        assert_eq!(fd_problem(None, 10), None);
     }
 
     #[test]

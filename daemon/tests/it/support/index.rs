@@ -80,6 +80,8 @@ pub fn config(dir: &Path) -> IndexConfig {
         commit_interval: Duration::from_millis(200),
         retention: Duration::from_secs(7 * 86_400),
         max_disk: 10 << 30,
+        verify_every: lookout_daemon::index::VERIFY_EVERY,
+        verify_rate: lookout_daemon::index::VERIFY_RATE,
     }
 }
 

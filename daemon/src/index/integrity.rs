@@ -218,8 +218,9 @@ pub fn list_quarantined(data_dir: &Path) -> Vec<PathBuf> {
 const TICK: Duration = Duration::from_secs(2);
 
 /// The background verifier, until `stop` is dropped: a checksum pass over every
-/// bucket each `verify_every`, paced to `verify_rate` bytes a second; damaged
-/// buckets are condemned ([`Shared::condemn`]).
+/// bucket each `verify_every` (and at once when a search could not read a stored
+/// document), paced to `verify_rate` bytes a second; damaged buckets are condemned
+/// ([`Shared::condemn`]).
 pub(super) fn run_verifier(shared: Weak<Shared>, stop: Receiver<()>) {
     let mut last_pass = Instant::now();
     loop {
@@ -233,7 +234,10 @@ pub(super) fn run_verifier(shared: Weak<Shared>, stop: Receiver<()>) {
         }
         let Some(s) = shared.upgrade() else { return };
         s.refresh_quarantined();
-        if last_pass.elapsed() < every {
+        let asked = s
+            .verify_now
+            .swap(false, std::sync::atomic::Ordering::AcqRel);
+        if last_pass.elapsed() < every && !asked {
             continue;
         }
         let stopped = std::cell::Cell::new(false);

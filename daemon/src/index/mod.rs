@@ -174,6 +174,8 @@ struct State {
     last_commit_ms: f64,
     commits: u64,
     quarantined: Vec<PathBuf>,
+    /// The writer has returned (shutdown): the index no longer accepts writes.
+    writer_stopped: bool,
 }
 
 /// State shared by the handles and the writer thread.
@@ -195,6 +197,8 @@ pub(crate) struct Shared {
     /// The active bucket's id when the verifier found it damaged: the writer
     /// replaces it ([`writer`]), with why.
     condemned: Mutex<Option<(u64, String)>>,
+    /// A search failed reading a stored document: verify every bucket now.
+    verify_now: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -254,14 +258,14 @@ impl Shared {
     /// Re-reads which quarantined dirs are still on disk (an operator removes them).
     fn refresh_quarantined(self: &Arc<Self>) {
         let now = integrity::list_quarantined(&self.cfg.data_dir);
-        let changed = {
+        let (changed, writing) = {
             let mut s = lock(&self.state);
             let changed = s.quarantined != now;
             s.quarantined = now;
-            changed
+            (changed, !s.writer_stopped)
         };
         if changed {
-            Index::show_metrics(self, true);
+            Index::show_metrics(self, writing);
         }
     }
 
@@ -384,6 +388,7 @@ impl Index {
             searchable_seq: Arc::new(AtomicU64::new(recovered.next_seq)),
             metrics: std::sync::OnceLock::new(),
             condemned: Mutex::new(None),
+            verify_now: std::sync::atomic::AtomicBool::new(false),
         };
         let shared = Arc::new(shared);
         shared.refresh_quarantined();
@@ -409,6 +414,7 @@ impl Index {
             tracing::error!(error = %e, "cannot start the index verifier; checksums are checked at start only");
         }
         writer::run(Arc::clone(&self.shared), rx, start, shutdown);
+        lock(&self.shared.state).writer_stopped = true;
         drop(stop);
         if let Ok(t) = verifier {
             let _ = t.join();

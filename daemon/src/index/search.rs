@@ -267,7 +267,12 @@ impl Index {
             let Some(s) = searchers.get(h.bucket) else {
                 continue;
             };
-            let doc: TantivyDocument = s.doc(h.addr)?;
+            let doc: TantivyDocument = s.doc(h.addr).inspect_err(|_| {
+                // A store block that does not decompress: have every bucket checked.
+                self.shared
+                    .verify_now
+                    .store(true, std::sync::atomic::Ordering::Release);
+            })?;
             let (ts, seq) = unkey(h.key);
             out.push(f.to_entry(&doc, ts, seq));
         }

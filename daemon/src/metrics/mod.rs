@@ -255,6 +255,8 @@ mod tests {
             "lookout_parse_errors_total 0",
             "lookout_truncated_lines_total 0",
             "lookout_index_docs 0",
+            "lookout_index_quarantined_total 0",
+            "lookout_index_quarantined_buckets 0",
             "lookout_subscriptions 0",
             "lookout_files_watched 0",
             "lookout_rule_evaluations_total 0",

@@ -921,6 +921,188 @@ mod wiring {
         assert!(why.contains("ingest stopped"), "{why}");
         pipeline.shutdown();
     }
+
+    /// Waits until `/readyz` answers with `code` and a body containing `needle`.
+    fn wait_readyz(addr: SocketAddr, code: &str, needle: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let text = get(addr, "/readyz");
+            if text.starts_with(&format!("HTTP/1.1 {code}")) && text.contains(needle) {
+                return text;
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "/readyz never {code} {needle:?}:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn stored(d: &Lookoutd, query: &str) -> u64 {
+        use lookout_shared::Timestamp;
+        d.pipeline
+            .index
+            .count(query, Timestamp(i64::MIN), Timestamp(i64::MAX))
+            .unwrap()
+    }
+
+    fn wait_stored(d: &Lookoutd, query: &str, n: u64) {
+        let start = Instant::now();
+        while stored(d, query) != n {
+            assert!(
+                start.elapsed() < DEADLINE,
+                "{} of {n} {query:?} stored",
+                stored(d, query)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `/readyz` said ready while indexing was stopped (`lookout_index_open 0`):
+    /// here the data dir turns read-only under a running daemon.
+    #[test]
+    fn readyz_said_ready_while_indexing_was_stopped() {
+        use crate::index::integrity::ReadOnly;
+        let tmp = tempfile::tempdir().unwrap();
+        let cfg = config(tmp.path(), &["--commit-interval=100ms"]);
+        let data = cfg.data_dir.clone();
+        let d = Lookoutd::start(cfg).unwrap();
+        let m = d.metrics_addr().unwrap();
+        wait_readyz(m, "200", "ready");
+        let Some(ro) = ReadOnly::bind(&data) else {
+            return;
+        };
+        let lines: String = (0..100).map(|i| format!("stalled line {i}\n")).collect();
+        std::fs::write(tmp.path().join("logs/app.log"), lines).unwrap();
+        let why = wait_readyz(m, "503", "indexing stopped");
+        assert!(why.contains("read-only"), "{why}");
+        wait_for_metric(m, "lookout_index_open", |v| v == 0.0);
+        ro.writable();
+        wait_readyz(m, "200", "ready");
+        wait_stored(&d, "stalled", 100);
+        d.shutdown();
+        drop(ro);
+    }
+
+    /// A read-only data dir at start was reported as "corrupt index … Move it
+    /// away", inviting someone to discard a healthy bucket.
+    #[test]
+    fn a_read_only_data_dir_was_reported_as_a_corrupt_index() {
+        use crate::index::integrity::{buckets, ReadOnly};
+        let tmp = tempfile::tempdir().unwrap();
+        let cfg = config(tmp.path(), &[]);
+        let data = cfg.data_dir.clone();
+        Lookoutd::start(cfg.clone()).unwrap().shutdown();
+        let before = buckets(&data);
+        let Some(ro) = ReadOnly::bind(&data) else {
+            return;
+        };
+        let e = format!("{:#}", Lookoutd::start(cfg).err().expect("refused"));
+        drop(ro);
+        assert!(e.contains("read-only"), "{e}");
+        assert!(!e.contains("corrupt") && !e.contains("Move it away"), "{e}");
+        assert_eq!(buckets(&data), before);
+    }
+
+    /// With 1,500 files and a 512-fd limit indexing stalled silently: a limit below
+    /// what the daemon needs never showed in `/readyz`. The real binary, started
+    /// with a soft `RLIMIT_NOFILE` of 200 (below the 256 it keeps for the index and
+    /// clients alone).
+    #[test]
+    fn a_low_fd_limit_was_invisible_in_readyz() {
+        use std::os::unix::process::CommandExt as _;
+        let tmp = tempfile::tempdir().unwrap();
+        let logs = tmp.path().join("logs");
+        std::fs::create_dir_all(&logs).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_lookoutd"));
+        cmd.arg(format!("--log-dir={}", logs.display()))
+            .arg(format!("--data-dir={}", tmp.path().join("data").display()))
+            .args(["--listen=127.0.0.1:0", "--node=node-1"])
+            .arg(format!("--metrics-listen={port}"))
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null());
+        // SAFETY: setrlimit is async-signal-safe; the child only lowers its own limit.
+        unsafe {
+            cmd.pre_exec(|| {
+                let r = libc::rlimit {
+                    rlim_cur: 200,
+                    rlim_max: 4096,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &r) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().unwrap();
+        let start = Instant::now();
+        let text = loop {
+            if let Ok(mut s) = TcpStream::connect(port) {
+                s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                let _ = write!(
+                    s,
+                    "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                );
+                let mut text = String::new();
+                let _ = s.read_to_string(&mut text);
+                if text.contains("RLIMIT_NOFILE") || text.starts_with("HTTP/1.1 200") {
+                    break text;
+                }
+            }
+            assert!(start.elapsed() < DEADLINE, "no readiness answer");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+        assert!(
+            text.contains("fd limit too low: RLIMIT_NOFILE is 200"),
+            "{text}"
+        );
+    }
+
+    /// One byte flipped in a `.store` file: 32 altered entries were served as if
+    /// true. Now the bucket is quarantined at the next start, readiness names it,
+    /// the lines (still in their log file) are read again and stored once, and
+    /// new lines are collected and found.
+    #[test]
+    fn a_flipped_store_byte_served_altered_entries_as_true() {
+        use crate::index::integrity::{buckets, flip_byte, quarantined, segment_file};
+        let tmp = tempfile::tempdir().unwrap();
+        let cfg = config(tmp.path(), &["--commit-interval=100ms"]);
+        let data = cfg.data_dir.clone();
+        let log = tmp.path().join("logs/app.log");
+        let lines: String = (0..2000).map(|i| format!("original line {i}\n")).collect();
+        std::fs::write(&log, lines).unwrap();
+        let d = Lookoutd::start(cfg.clone()).unwrap();
+        wait_stored(&d, "original", 2000);
+        d.shutdown();
+        let b = buckets(&data).pop().unwrap();
+        flip_byte(&segment_file(&b, "store"));
+
+        let d = Lookoutd::start(cfg).unwrap();
+        let m = d.metrics_addr().unwrap();
+        let q = quarantined(&data);
+        assert_eq!(q.len(), 1, "{q:?}");
+        let why = wait_readyz(m, "503", "quarantined");
+        assert!(why.contains(&q[0].display().to_string()), "{why}");
+        wait_for_metric(m, "lookout_index_quarantined_buckets", |v| v == 1.0);
+        // Read again from the file, once; none served from the damaged bucket.
+        wait_stored(&d, "original", 2000);
+        let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        writeln!(f, "fresh line after the damage").unwrap();
+        wait_stored(&d, "fresh", 1);
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(stored(&d, "original"), 2000);
+        // Removing the quarantined dir (after inspecting it) clears readiness.
+        std::fs::remove_dir_all(&q[0]).unwrap();
+        wait_readyz(m, "200", "ready");
+        d.shutdown();
+    }
 }
 
 /// The evaluator picked at random between its command and batch channels, so a

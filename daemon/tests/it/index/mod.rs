@@ -1,7 +1,7 @@
 //! The index: crash safety, level detection, search and storage.
 
 mod crash;
-mod integrity;
+pub mod integrity;
 mod level;
 mod search;
 mod store;

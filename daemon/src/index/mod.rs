@@ -255,6 +255,13 @@ impl Shared {
         self.refresh_quarantined();
     }
 
+    /// Asks the verifier for a pass at its next tick (a read or write failed in a
+    /// way the environment does not explain).
+    fn verify_soon(&self) {
+        self.verify_now
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
     /// Re-reads which quarantined dirs are still on disk (an operator removes them).
     fn refresh_quarantined(self: &Arc<Self>) {
         let now = integrity::list_quarantined(&self.cfg.data_dir);

@@ -269,9 +269,7 @@ impl Index {
             };
             let doc: TantivyDocument = s.doc(h.addr).inspect_err(|_| {
                 // A store block that does not decompress: have every bucket checked.
-                self.shared
-                    .verify_now
-                    .store(true, std::sync::atomic::Ordering::Release);
+                self.shared.verify_soon();
             })?;
             let (ts, seq) = unkey(h.key);
             out.push(f.to_entry(&doc, ts, seq));

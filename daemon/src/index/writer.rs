@@ -161,7 +161,11 @@ impl Writer {
         // Say what the environment did (read-only, full, fds), not only tantivy's text.
         let msg = match super::integrity::EnvFault::in_text(&msg) {
             Some(f) => format!("{}: {msg}", f.describe()),
-            None => msg,
+            None => {
+                // Not the environment: perhaps a damaged segment; check now.
+                self.shared.verify_soon();
+                msg
+            }
         };
         tracing::error!(error = %msg, "indexing stopped; will retry without losing data");
         self.shared.set_error(Some(msg));
@@ -237,6 +241,7 @@ impl Writer {
         }
         if let Err(e) = self.active.reader.reload() {
             tracing::warn!(error = %e, "reader reload failed");
+            self.shared.verify_soon();
         } else {
             super::Index::note_searchable(&self.shared, payload.next_seq);
         }
@@ -257,6 +262,13 @@ impl Writer {
     /// After a failure: a fresh writer, every pending entry again, one commit.
     fn recover(&mut self) {
         self.iw = None;
+        let condemned = crate::sync::lock(&self.shared.condemned)
+            .as_ref()
+            .is_some_and(|(id, _)| *id == self.active.id);
+        if condemned {
+            // Never commit into a damaged bucket: its replacement is retried first.
+            return;
+        }
         let pending = std::mem::take(&mut self.pending);
         let res = self.add_docs(&pending);
         self.pending = pending;

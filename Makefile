@@ -79,6 +79,7 @@ ifeq ($(BINARIES),prebuilt)
 	./scripts/base-images.sh
 	docker build --target prebuilt -t $(IMAGE) .
 else
+	@docker buildx version >/dev/null 2>&1 || { echo "make image compiles in rust:1.95-bookworm, which needs BuildKit (docker buildx) and a registry; without them: make $(or $(MAKECMDGOALS),image) BINARIES=prebuilt"; exit 2; }
 	docker build -t $(IMAGE) .
 endif
 

@@ -250,6 +250,7 @@ sys.exit(0 if any(a["labels"].get("alertname") == "ComposeWriterErrors" for a in
 project_volumes() { docker volume ls -q --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME"; }
 project_containers() { docker ps -aq --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME"; }
 
+dangling_before=$(docker volume ls -q --filter dangling=true | wc -l)
 step_start "compose: make monitoring, writer"
 check "make monitoring" logged monitoring compose monitoring BINARIES=prebuilt
 wait_for 60 "compose daemon ready on the published metrics port" http_ok "$m/readyz"
@@ -290,6 +291,8 @@ check "the first writer line is still found" count_is "$ws" '"writer line 1" pod
 check "make reset" logged reset compose reset
 check "make reset: no container left" bash -c "[ -z \"\$(docker ps -aq --filter label=com.docker.compose.project=$COMPOSE_PROJECT_NAME)\" ]"
 check "make reset: the volumes are gone" bash -c "[ -z \"\$(docker volume ls -q --filter label=com.docker.compose.project=$COMPOSE_PROJECT_NAME)\" ]"
+check "no anonymous volume left behind by the stack" \
+  [ "$(docker volume ls -q --filter dangling=true | wc -l)" = "$dangling_before" ]
 step_end
 
 summary

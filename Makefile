@@ -2,13 +2,19 @@
 # Targets that need Docker or a cluster say so and stop when there is none.
 CARGO ?= cargo
 SHELL := /bin/bash
-COMPOSE ?= docker compose
+# The Compose v2 plugin where there is one, else the standalone docker-compose.
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo 'docker compose' || echo docker-compose)
+# The image the compose targets run; BINARIES=prebuilt puts the host's release
+# binaries in it instead of compiling inside rust:1.95-bookworm (see Dockerfile).
+IMAGE ?= lookout:dev
+BINARIES ?= source
+export LOOKOUT_IMAGE := $(IMAGE)
 KUBECTL ?= kubectl
 NS ?= lookout
 NODE ?=
 
 .PHONY: help build test test-rust check-ship demo tui lint fmt bench bench-scale \
-        monitoring writer inspect down reset image deploy port-forward
+        monitoring writer inspect down reset image base-images test-containers deploy port-forward
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -22,6 +28,7 @@ test: ## THE test command: installs test dependencies (apt, pip venv), runs ever
 	$(MAKE) lint
 	./scripts/check-ship.sh
 	$(CARGO) build --release --locked --bin lookoutd --bin lookout --bin loadgen
+	./scripts/test-containers.sh
 	@awk '/^test result:/ {p+=$$4; f+=$$6} END {printf "tests: %d passed, %d failed\n", p, f}' target/test-output.log
 
 test-rust: ## cargo tests only (assumes test dependencies are installed)
@@ -62,15 +69,31 @@ define need_cluster
 	@$(KUBECTL) version --request-timeout=5s >/dev/null 2>&1 || { echo "make $@ needs kubectl and a reachable Kubernetes cluster; none is configured here."; exit 2; }
 endef
 
-image: ## build the container image (needs Docker)
+image: ## build the container image (needs Docker; BINARIES=prebuilt: from the host's release build)
 	$(need_docker)
-	docker build -t lookout:dev .
+ifeq ($(BINARIES),prebuilt)
+	$(CARGO) build --release --locked --bin lookoutd --bin lookout --bin loadgen
+	@mkdir -p dist
+	@tdir=$$($(CARGO) metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])'); \
+	  for b in lookoutd lookout loadgen; do strip --strip-debug -o dist/$$b "$$tdir/release/$$b"; done
+	./scripts/base-images.sh
+	docker build --target prebuilt -t $(IMAGE) .
+else
+	@docker buildx version >/dev/null 2>&1 || { echo "make image compiles in rust:1.95-bookworm, which needs BuildKit (docker buildx) and a registry; without them: make $(or $(MAKECMDGOALS),image) BINARIES=prebuilt"; exit 2; }
+	docker build -t $(IMAGE) .
+endif
 
-monitoring: ## compose: start the daemon (and Alertmanager) on the shared log volume (needs Docker)
+base-images: ## make debian:bookworm-slim and the Alertmanager image from Debian's packages (no registry needed)
 	$(need_docker)
-	$(COMPOSE) up -d --build monitoring alertmanager
+	./scripts/base-images.sh
 
-writer: ## compose: start the plain and kubelet-layout writers (needs Docker)
+test-containers: ## the image and compose tests (needs Docker; LOOKOUT_REQUIRE_DOCKER=1 fails without)
+	./scripts/test-containers.sh
+
+monitoring: image ## compose: start the daemon (and Alertmanager) on the shared log volume (needs Docker)
+	$(COMPOSE) up -d monitoring alertmanager
+
+writer: ## compose: start the shell-loop and kubelet-layout writers (needs Docker)
 	$(need_docker)
 	$(COMPOSE) up -d writer kubelet-writer
 
@@ -80,11 +103,11 @@ inspect: ## compose: open the dashboard against the compose daemon (needs Docker
 
 down: ## compose: stop everything, keep volumes (needs Docker)
 	$(need_docker)
-	$(COMPOSE) down
+	$(COMPOSE) --profile inspect down
 
 reset: ## compose: stop everything and delete the log and data volumes (needs Docker)
 	$(need_docker)
-	$(COMPOSE) down -v
+	$(COMPOSE) --profile inspect down -v
 
 deploy: ## apply deploy/ to the current kubectl context (needs a cluster)
 	$(need_cluster)

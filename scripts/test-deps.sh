@@ -8,6 +8,7 @@ command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v rg >/dev/null 2>&1 || need+=(ripgrep)
+command -v curl >/dev/null 2>&1 || need+=(curl)
 
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""

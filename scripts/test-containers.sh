@@ -203,6 +203,7 @@ code=$(docker inspect -f '{{.State.ExitCode}}' "$ds")
 check "docker stop: exit code 0 (was $code) in $((SECONDS - t0))s, no SIGKILL" [ "$code" = 0 ]
 docker logs "$ds" >"$work/ds.log" 2>&1
 check "SIGTERM logged" grep -q "SIGTERM" "$work/ds.log"
+check "its log has no colour codes (no ESC byte in docker logs)" bash -c "! grep -q \$'\\x1b' \"$work/ds.log\""
 docker start "$ds" >/dev/null
 m="http://127.0.0.1:$(host_port "$ds" 7701)"
 ws="ws://127.0.0.1:$(host_port "$ds" 7700)"

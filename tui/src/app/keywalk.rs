@@ -260,6 +260,14 @@ fn confirm() -> App {
     app
 }
 
+/// The question before an edited rule is thrown away.
+fn confirm_discard() -> App {
+    let mut app = alerts_editor(0);
+    typed(&mut app, "x");
+    app.on_event(code(KeyCode::Esc));
+    app
+}
+
 fn prompt() -> App {
     let mut app = base();
     app.on_event(key('/'));
@@ -295,7 +303,7 @@ fn places() -> Vec<Place> {
             Ctx::AlertsList => vec![alerts],
             Ctx::AlertsEditor => vec![|| alerts_editor(0), || alerts_editor(6)],
             Ctx::Prompt => vec![prompt],
-            Ctx::Confirm => vec![confirm],
+            Ctx::Confirm => vec![confirm, confirm_discard],
         }
     };
     let mut out: Vec<Place> = Ctx::ALL

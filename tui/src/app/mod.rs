@@ -18,7 +18,8 @@
 //!
 //! A key goes to the pane [`App::ctx`] names; the pane changes its own state, queues
 //! requests, and returns an [`Effect`] for what only the shell can do (open the
-//! prompt, say something, switch screens, or fall back to `q`/`Esc`).
+//! prompt, say something, switch screens, or fall back to `q`/`Esc`: `q` quits,
+//! `Esc` never does).
 
 pub mod alerts;
 pub mod help;
@@ -130,10 +131,14 @@ pub const GLOBAL: &[(Reach, Binding)] = &[
     (
         Reach::OutsideFields,
         bind(
-            &[Key::Char('q'), ESC],
-            "back, or quit on a top screen",
+            &[Key::Char('q')],
+            "quit (asks if a rule edit is unsaved)",
             true,
         ),
+    ),
+    (
+        Reach::OutsideFields,
+        bind(&[ESC], "close what is open; never quits", false),
     ),
     (Reach::Everywhere, bind(&[Key::Ctrl('c')], "quit", false)),
     (
@@ -227,7 +232,7 @@ impl App {
                 }
             }
             Screen::Alerts => {
-                if self.alerts.confirm_delete.is_some() {
+                if self.alerts.confirm.is_some() {
                     Ctx::Confirm
                 } else if self.alerts.editor.is_some() {
                     Ctx::AlertsEditor
@@ -296,12 +301,16 @@ impl App {
             Ctx::SearchContext => self.search.on_context_key(k),
             Ctx::AlertsList => self.alerts.on_list_key(k, now, out),
             Ctx::AlertsEditor => self.alerts.on_editor_key(k, now, out),
-            Ctx::Confirm => self.alerts.on_confirm_key(k, out),
+            Ctx::Confirm => {
+                let (effect, quit) = self.alerts.on_confirm_key(k, out);
+                self.quit |= quit;
+                effect
+            }
             // Handled above: the prompt has every key while open.
             Ctx::Prompt => Effect::Done,
         };
         match effect {
-            Effect::Pass => self.back_or_quit(k),
+            Effect::Pass => self.unhandled(k),
             e => self.apply(e),
         }
     }
@@ -324,20 +333,22 @@ impl App {
         self.screen = s;
     }
 
-    /// `q`/`Esc` where the pane has no use for them: `Esc` goes back to Tail, then
-    /// clears a find, then quits; `q` quits.
-    fn back_or_quit(&mut self, k: Key) {
+    /// `q`/`Esc` where the pane has no use for them. `q` quits, but asks first
+    /// when a rule edit would be lost (on the Alerts screen, over the form). `Esc`
+    /// never quits: panes and overlays use it to close themselves, so here there
+    /// is nothing left to close, and a hint says how to leave. (It used to quit:
+    /// one Esc too many after cancelling a prompt ended the session.)
+    fn unhandled(&mut self, k: Key) {
         match k {
-            Key::Char('q') => self.quit = true,
-            ESC => {
-                if self.screen != Screen::Tail {
-                    self.screen = Screen::Tail;
-                } else if !self.tail.log.find.is_empty() {
-                    self.tail.log.set_find("");
+            Key::Char('q') => {
+                if self.alerts.editor.as_ref().is_some_and(|e| e.is_edited()) {
+                    self.screen = Screen::Alerts;
+                    self.alerts.confirm = Some(alerts::Question::Discard { then_quit: true });
                 } else {
                     self.quit = true;
                 }
             }
+            ESC => self.say("nothing to close · q quits"),
             _ => {}
         }
     }
@@ -382,3 +393,5 @@ impl App {
 mod keywalk;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod traps;

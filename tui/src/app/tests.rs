@@ -563,7 +563,7 @@ fn alerts_list_detail_and_live_firing_count() {
     let s = render(&app, 120, 30);
     assert!(s.contains("Delete rule PaymentsFailing?"), "{s}");
     app.on_event(key('n'));
-    assert!(app.alerts.confirm_delete.is_none());
+    assert!(app.alerts.confirm.is_none());
     app.on_event(key('d'));
     app.on_event(key('y'));
     assert!(app
@@ -593,23 +593,39 @@ fn rule_editor_validates_previews_and_saves() {
     app.on_event(code(KeyCode::Tab));
     app.on_event(ctrl('u'));
     typed(&mut app, "1x");
-    // Validation waits for a pause in typing.
-    assert!(app.outbox.is_empty());
+    // The shared validator (the daemon's code) answers as you type, with a caret
+    // under the unit, and the daemon is not asked about what cannot pass.
+    let s = render(&app, 100, 30);
+    let caret = s.lines().find(|l| l.contains("unknown")).expect(&s);
+    assert!(caret.contains("^"), "{s}");
+    let window = s.lines().find(|l| l.contains("window")).unwrap();
+    assert_eq!(
+        caret.chars().position(|c| c == '^'),
+        window.chars().position(|c| c == 'x'),
+        "{s}"
+    );
     app.on_event(Event::Tick(Timestamp(T0 + 500_000_000)));
+    assert!(app.outbox.is_empty(), "{:?}", app.outbox);
+    // Fixed: once typing pauses the daemon validates and previews.
+    app.on_event(code(KeyCode::Backspace));
+    app.on_event(key('m'));
+    assert!(!render(&app, 100, 30).contains("unknown"));
+    app.on_event(Event::Tick(Timestamp(T0 + 1_000_000_000)));
     let (vid, tid) = match (&app.outbox[0], &app.outbox[1]) {
         (ClientMsg::ValidateRule { id: v, rule }, ClientMsg::TestRule { id: t, range, .. }) => {
-            assert_eq!(rule.window, "1x");
+            assert_eq!(rule.window, "1m");
             assert_eq!(range.since.as_deref(), Some("24h"));
             (*v, *t)
         }
         other => panic!("{other:?}"),
     };
     app.outbox.clear();
+    // What only the daemon knows lands under its own field.
     app.on_event(Event::Client(ClientEvent::Msg(ServerMsg::Error {
         id: Some(vid),
         error: ErrorBody {
             code: ErrorCode::BadRule,
-            message: "unknown unit; use ms, s, m, h, d or w".into(),
+            message: "window longer than this daemon keeps".into(),
             position: None,
             field: Some("window".into()),
         },
@@ -627,15 +643,18 @@ fn rule_editor_validates_previews_and_saves() {
     if std::env::var_os("SHOW").is_some() {
         println!("{s}");
     }
-    assert!(s.contains("✗ unknown unit"), "{s}");
+    let lines: Vec<&str> = s.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("✗ window longer"))
+        .expect(&s);
+    assert!(lines[at - 1].contains("window"), "{s}");
     assert!(s.contains("would have fired 3 time(s)"), "{s}");
     assert!(s.contains("peak value 14"), "{s}");
     let s = render(&app, 80, 24);
-    assert!(s.contains("✗ unknown unit"), "{s}");
+    assert!(s.contains("✗ window longer"), "{s}");
     assert!(s.contains("would have fired"), "{s}");
-    // Fix it and save.
-    app.on_event(code(KeyCode::Backspace));
-    app.on_event(key('m'));
+    // Save.
     app.on_event(ctrl('s'));
     let Some(ClientMsg::PutRule { id, rule }) = app.outbox.pop() else {
         panic!()

@@ -27,12 +27,12 @@ pub fn draw(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         draw_list(f, app, t, list);
         draw_detail(f, app, t, detail);
     }
-    if let Some(name) = &a.confirm_delete {
+    if let Some(q) = &a.confirm {
         let r = centered(area, 50, 5);
         f.render_widget(Clear, r);
         f.render_widget(
             Paragraph::new(vec![
-                Line::from(format!("Delete rule {name}?")),
+                Line::from(q.text()),
                 Line::from(Span::styled("y yes   n / Esc no", t.bold())),
             ])
             .block(
@@ -256,8 +256,8 @@ fn draw_detail(f: &mut Frame, app: &App, t: Theme, area: Rect) {
 fn draw_editor(f: &mut Frame, app: &App, t: Theme, area: Rect) {
     let Some(ed) = &app.alerts.editor else { return };
     let title = match &ed.original {
-        Some(n) => format!(" Edit rule {n} · Ctrl-s save · Esc cancel "),
-        None => " New rule · Ctrl-s save · Esc cancel ".to_string(),
+        Some(n) => format!(" Edit rule {n} · Ctrl-s save · Esc close "),
+        None => " New rule · Ctrl-s save · Esc close ".to_string(),
     };
     let block = Block::default()
         .borders(Borders::ALL)
@@ -313,16 +313,34 @@ fn draw_editor(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         }
         lines.push(Line::from(spans));
         if let Some(err) = ed.error_for(i) {
-            lines.push(Line::from(Span::styled(
-                format!("{}✗ {err}", " ".repeat(lw)),
-                t.fg(Color::Red).add_modifier(Modifier::BOLD),
-            )));
+            let red = t.fg(Color::Red).add_modifier(Modifier::BOLD);
+            let line = match err.caret {
+                // The caret under the very characters at fault, then the message.
+                Some(p) => {
+                    let col = p.column.min(w.saturating_sub(lw + 1));
+                    format!(
+                        "{}{} {}",
+                        " ".repeat(lw + col),
+                        "^".repeat(p.length.max(1)),
+                        err.message
+                    )
+                }
+                None => format!("{}✗ {}", " ".repeat(lw), err.message),
+            };
+            lines.push(Line::from(Span::styled(line, red)));
         } else if focused && !hint.is_empty() && inner.height as usize > FIELDS.len() + 6 {
             lines.push(Line::from(Span::styled(
                 format!("{}{hint}", " ".repeat(lw)),
                 t.dim(),
             )));
         }
+    }
+    if let Some(err) = ed.error().filter(|e| e.field.is_none()) {
+        // About the rule as a whole (or a field this form does not show).
+        lines.push(Line::from(Span::styled(
+            format!("✗ {}", err.message),
+            t.fg(Color::Red).add_modifier(Modifier::BOLD),
+        )));
     }
     lines.push(Line::from(Span::styled(
         format!(

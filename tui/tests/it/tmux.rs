@@ -56,6 +56,19 @@ fn dashboard_tails_searches_and_creates_a_rule() {
     assert!(screen.contains("following"), "{screen}");
     keep("tail", &screen);
 
+    // Esc never quits: not from the stream picker, not after cancelling prompts
+    // (each used to end the session). The dashboard still runs: a new line arrives.
+    pane.keys(&["Tab", "Escape", "Escape", "Escape"]);
+    pane.wait_for("nothing to close · q quits", DEADLINE);
+    pane.keys(&["f", "Escape", "Escape", "/", "Escape", "Escape"]);
+    tree.write(
+        "payments",
+        "checkout-7d9f",
+        "app",
+        &["still here after Esc"],
+    );
+    pane.wait_for("still here after Esc", DEADLINE);
+
     // Search: switch screen, type a query, see the hit and the count.
     pane.keys(&["2"]);
     pane.wait_for("[2 Search]", DEADLINE);
@@ -87,7 +100,7 @@ fn dashboard_tails_searches_and_creates_a_rule() {
     keep("search", &screen);
 
     // Alerts: new rule through the form, saved, listed.
-    pane.keys(&["Escape", "3"]);
+    pane.keys(&["3"]);
     pane.wait_for("[3 Alerts]", DEADLINE);
     pane.keys(&["n"]);
     pane.wait_for("New rule", DEADLINE);

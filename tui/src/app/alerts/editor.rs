@@ -1,13 +1,15 @@
-//! The rule editor: the form's fields, turning them into a rule, validation and
-//! preview with the daemon as typing pauses, and its keys (the editing keys come
-//! from [`crate::app::input::KEYS`]).
+//! The rule editor: the form's fields, turning them into a rule, validation as
+//! you type (the shared validator, the daemon's own code) and with the daemon plus
+//! a preview as typing pauses, and its keys (the editing keys come from
+//! [`crate::app::input::KEYS`]).
 
 use std::collections::BTreeMap;
 
 use lookout_shared::protocol::{ClientMsg, ErrorBody, ReqId, RuleSpec, RuleTestResult, TimeRange};
 use lookout_shared::Timestamp;
 
-use super::Alerts;
+use super::field_error::FieldError;
+use super::{Alerts, Question};
 use crate::app::input::TextInput;
 use crate::app::{Effect, Outbox};
 use crate::keys::{bind, Binding, Key, BACKTAB, DOWN, ENTER, ESC, LEFT, RIGHT, TAB, UP};
@@ -18,7 +20,7 @@ pub const KEYS: &[Binding] = &[
     bind(&[TAB, DOWN, ENTER], "next field", true),
     bind(&[BACKTAB, UP], "previous field", true),
     bind(&[Key::Ctrl('s')], "save", true),
-    bind(&[ESC], "cancel", true),
+    bind(&[ESC], "close (asks if changed)", true),
     bind(&[LEFT, RIGHT], "change severity (on its field)", false),
 ];
 
@@ -67,8 +69,12 @@ pub struct Editor {
     pub save_req: Option<ReqId>,
     /// `Some(None)`: the daemon said valid; `Some(Some(e))`: its error.
     pub validation: Option<Option<ErrorBody>>,
-    /// A problem found before asking the daemon (e.g. a label without `=`).
-    pub local_error: Option<(usize, String)>,
+    /// What the local check found as of the last edit (a label without `=`, or
+    /// anything `lookout_shared::rules::validate` refuses), shown at once.
+    pub local_error: Option<FieldError>,
+    /// The fields as opened, to tell whether leaving loses anything.
+    initial: Vec<String>,
+    initial_enabled: bool,
     pub preview: Option<RuleTestResult>,
     pub enabled: bool,
 }
@@ -80,11 +86,7 @@ fn join_map(m: &BTreeMap<String, String>, sep: &str) -> String {
         .join(sep)
 }
 
-fn split_map(
-    s: &str,
-    sep: char,
-    field: usize,
-) -> Result<BTreeMap<String, String>, (usize, String)> {
+fn split_map(s: &str, sep: char, field: usize) -> Result<BTreeMap<String, String>, FieldError> {
     let mut m = BTreeMap::new();
     for part in s.split(sep) {
         let part = part.trim();
@@ -92,11 +94,14 @@ fn split_map(
             continue;
         }
         let Some((k, v)) = part.split_once('=') else {
-            return Err((field, format!("expected key=value, got {part:?}")));
+            return Err(FieldError::on(
+                field,
+                format!("expected key=value, got {part:?}"),
+            ));
         };
         let k = k.trim();
         if k.is_empty() {
-            return Err((field, format!("empty key in {part:?}")));
+            return Err(FieldError::on(field, format!("empty key in {part:?}")));
         }
         m.insert(k.to_string(), v.trim().to_string());
     }
@@ -132,6 +137,8 @@ impl Editor {
         ];
         Editor {
             original,
+            initial: vals.to_vec(),
+            initial_enabled: r.enabled,
             fields: vals.into_iter().map(TextInput::new).collect(),
             focus: 0,
             dirty_at: None,
@@ -149,8 +156,30 @@ impl Editor {
         self.fields.get(i).map(|f| f.text.trim()).unwrap_or("")
     }
 
+    /// Whether anything differs from the rule as opened.
+    pub fn is_edited(&self) -> bool {
+        self.enabled != self.initial_enabled
+            || self.fields.iter().map(|f| &f.text).ne(self.initial.iter())
+    }
+
+    /// The fields' texts as typed, for placing errors.
+    fn texts(&self) -> Vec<&str> {
+        self.fields.iter().map(|f| f.text.as_str()).collect()
+    }
+
+    /// Checks the form with the shared validator, the code the daemon runs: the
+    /// error shows under its field as the user types, not a debounce later.
+    pub fn check_locally(&mut self) {
+        self.local_error = match self.spec() {
+            Err(e) => Some(e),
+            Ok(rule) => lookout_shared::rules::validate(&rule)
+                .err()
+                .map(|e| FieldError::place(Some(&e.field), &e.message, e.position, &self.texts())),
+        };
+    }
+
     /// The rule as typed, or the first field that cannot even be sent.
-    pub fn spec(&self) -> Result<RuleSpec, (usize, String)> {
+    pub fn spec(&self) -> Result<RuleSpec, FieldError> {
         Ok(RuleSpec {
             name: self.text(0).to_string(),
             query: self.text(1).to_string(),
@@ -175,35 +204,20 @@ impl Editor {
         })
     }
 
-    /// The field a daemon error names, if it maps to one.
-    pub fn field_index(name: &str) -> Option<usize> {
-        let name = name.replace('_', " ");
-        let name = if name == "for " {
-            "for".to_string()
-        } else {
-            name
-        };
-        FIELDS.iter().position(|(f, _)| *f == name)
+    /// The error to show: the local check's first, else the daemon's.
+    pub fn error(&self) -> Option<FieldError> {
+        if let Some(e) = &self.local_error {
+            return Some(e.clone());
+        }
+        match &self.validation {
+            Some(Some(e)) => Some(FieldError::of_body(e, &self.texts())),
+            _ => None,
+        }
     }
 
     /// The error to show under field `i`.
-    pub fn error_for(&self, i: usize) -> Option<String> {
-        if let Some((f, m)) = &self.local_error {
-            if *f == i {
-                return Some(m.clone());
-            }
-        }
-        match &self.validation {
-            Some(Some(e)) => {
-                let f = e
-                    .field
-                    .as_deref()
-                    .and_then(Editor::field_index)
-                    .unwrap_or(0);
-                (f == i).then(|| e.message.clone())
-            }
-            _ => None,
-        }
+    pub fn error_for(&self, i: usize) -> Option<FieldError> {
+        self.error().filter(|e| e.field == Some(i))
     }
 
     pub fn cycle_severity(&mut self, d: isize) {
@@ -220,6 +234,14 @@ impl Editor {
 }
 
 impl Editor {
+    /// After a change: the local check at once, the daemon once typing pauses
+    /// (an answer to an older text would be stale).
+    fn edited(&mut self, now: Timestamp) {
+        self.check_locally();
+        self.validation = None;
+        self.dirty_at = Some(now);
+    }
+
     /// Whether typing paused long enough to ask the daemon.
     fn due(&self, now: Timestamp) -> bool {
         self.dirty_at
@@ -230,10 +252,14 @@ impl Editor {
     /// be sent shows its local error instead.
     fn validate(&mut self, out: &mut Outbox) {
         self.dirty_at = None;
+        self.check_locally();
+        if self.local_error.is_some() {
+            // The daemon runs the same validator: asking would only repeat it.
+            return;
+        }
         match self.spec() {
             Err(e) => self.local_error = Some(e),
             Ok(rule) => {
-                self.local_error = None;
                 let r = rule.clone();
                 self.validate_req = Some(out.send(|id| ClientMsg::ValidateRule { id, rule: r }));
                 self.test_req = Some(out.send(|id| ClientMsg::TestRule {
@@ -257,24 +283,26 @@ impl Alerts {
         };
         let n = FIELDS.len();
         match k {
+            ESC if ed.is_edited() => self.confirm = Some(Question::Discard { then_quit: false }),
             ESC => self.editor = None,
-            Key::Ctrl('s') => match ed.spec() {
-                Ok(rule) => {
-                    ed.local_error = None;
-                    ed.save_req = Some(out.send(|id| ClientMsg::PutRule { id, rule }));
+            Key::Ctrl('s') => {
+                ed.check_locally();
+                if ed.local_error.is_none() {
+                    if let Ok(rule) = ed.spec() {
+                        ed.save_req = Some(out.send(|id| ClientMsg::PutRule { id, rule }));
+                    }
                 }
-                Err(e) => ed.local_error = Some(e),
-            },
+            }
             TAB | DOWN | ENTER => ed.focus = (ed.focus + 1) % n,
             BACKTAB | UP => ed.focus = (ed.focus + n - 1) % n,
             LEFT | RIGHT if ed.focus == SEVERITY => {
                 ed.cycle_severity(if k == LEFT { -1 } else { 1 });
-                ed.dirty_at = Some(now);
+                ed.edited(now);
             }
             _ => {
                 if let Some(f) = ed.fields.get_mut(ed.focus) {
                     if f.edit(k) {
-                        ed.dirty_at = Some(now);
+                        ed.edited(now);
                     }
                 }
             }
@@ -321,16 +349,15 @@ mod tests {
     fn bad_labels_are_caught_locally_and_errors_land_on_fields() {
         let mut e = Editor::new_rule();
         e.fields[7].set("team");
-        assert_eq!(e.spec().unwrap_err().0, 7);
+        assert_eq!(e.spec().unwrap_err().field, Some(7));
+        e.fields[7].set("");
         e.validation = Some(Some(ErrorBody {
             code: lookout_shared::protocol::ErrorCode::BadRule,
             message: "bad window".into(),
             position: None,
             field: Some("window".into()),
         }));
-        assert_eq!(e.error_for(2).as_deref(), Some("bad window"));
-        assert_eq!(Editor::field_index("for"), Some(4));
-        assert_eq!(Editor::field_index("group_by"), Some(5));
+        assert_eq!(e.error_for(2).unwrap().message, "bad window");
         e.cycle_severity(1);
         assert_eq!(e.fields[6].text, "critical");
         e.cycle_severity(1);

@@ -3,7 +3,7 @@
 use lookout_shared::protocol::ClientMsg;
 use lookout_shared::Timestamp;
 
-use super::{Alerts, Editor};
+use super::{Alerts, Editor, Question};
 use crate::app::{Effect, Outbox};
 use crate::keys::{bind, Binding, Key, DELETE, DOWN, END, ENTER, HOME, SPACE, UP};
 
@@ -46,7 +46,9 @@ impl Alerts {
                 }
             }
             Key::Char('d') | DELETE => {
-                self.confirm_delete = self.selected_rule().map(|r| r.rule.name.clone());
+                self.confirm = self
+                    .selected_rule()
+                    .map(|r| Question::Delete(r.rule.name.clone()));
             }
             _ => return Effect::Pass,
         }

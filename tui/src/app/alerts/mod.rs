@@ -2,16 +2,19 @@
 //! list.
 //!
 //! - [`list`]: the rules list's keys and handler.
-//! - [`editor`]: the rule form: state, validation with the daemon, keys, handler.
-//! - [`confirm`]: the delete question's keys and handler.
+//! - [`editor`]: the rule form: state, validation as you type and with the daemon,
+//!   keys, handler; [`field_error`] places an error on its field.
+//! - [`confirm`]: the questions before a delete or a discard, keys and handler.
 //!
 //! Replies for this screen are the alerts watch, rule lists, rule tests, `ok`s for
 //! its changes and errors for its requests.
 
 pub mod confirm;
 pub mod editor;
+pub mod field_error;
 pub mod list;
 
+pub use confirm::Question;
 pub use editor::{Editor, FIELDS, SEVERITIES};
 
 use lookout_shared::protocol::{
@@ -29,8 +32,8 @@ pub struct Alerts {
     pub alerts: Vec<Alert>,
     pub alerts_known: bool,
     pub editor: Option<Editor>,
-    /// Rule name awaiting `y` to delete.
-    pub confirm_delete: Option<String>,
+    /// A question awaiting `y` (delete a rule, discard an edit).
+    pub confirm: Option<Question>,
     pub list_req: Option<ReqId>,
     /// A list refresh is wanted once the running one answers.
     pub list_again: bool,
@@ -45,16 +48,29 @@ impl Alerts {
         self.rules.get(self.selected)
     }
 
+    /// Replaces the list, keeping the cursor on the same rule; when that rule is
+    /// gone (deleted), on its neighbour below, else above, so a second `d` never
+    /// lands on a rule far from the first.
     pub fn set_rules(&mut self, mut rules: Vec<RuleStatus>) {
-        let keep = self.selected_rule().map(|r| r.rule.name.clone());
+        let name_at = |i: Option<usize>| {
+            i.and_then(|i| self.rules.get(i))
+                .map(|r| r.rule.name.clone())
+        };
+        let wanted = [
+            name_at(Some(self.selected)),
+            name_at(self.selected.checked_add(1)),
+            name_at(self.selected.checked_sub(1)),
+        ];
         rules.sort_by(|a, b| {
             state_rank(b)
                 .cmp(&state_rank(a))
                 .then_with(|| a.rule.name.cmp(&b.rule.name))
         });
         self.rules = rules;
-        self.selected = keep
-            .and_then(|n| self.rules.iter().position(|r| r.rule.name == n))
+        self.selected = wanted
+            .iter()
+            .flatten()
+            .find_map(|n| self.rules.iter().position(|r| &r.rule.name == n))
             .unwrap_or(0)
             .min(self.rules.len().saturating_sub(1));
     }

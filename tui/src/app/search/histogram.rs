@@ -3,7 +3,7 @@
 
 use super::{RangeChoice, Search, SearchFocus};
 use crate::app::{Effect, Outbox, PromptKind};
-use crate::keys::{bind, Binding, Key, BACKTAB, ENTER, LEFT, RIGHT, TAB};
+use crate::keys::{bind, Binding, Key, BACKTAB, ENTER, ESC, LEFT, RIGHT, TAB};
 
 /// The histogram's keys; `Search::on_histogram_key` handles exactly these.
 pub const KEYS: &[Binding] = &[
@@ -15,7 +15,7 @@ pub const KEYS: &[Binding] = &[
     bind(&[ENTER], "narrow the range to the bar", true),
     bind(&[Key::Char('r')], "custom range (15m or FROM..UNTIL)", true),
     bind(&[Key::Ctrl('r')], "cycle range", false),
-    bind(&[Key::Char('/')], "edit query", false),
+    bind(&[Key::Char('/'), ESC], "edit query", false),
     bind(&[TAB, BACKTAB], "next / previous pane", true),
 ];
 
@@ -42,7 +42,7 @@ impl Search {
                 }
             }
             Key::Char('r') => return Effect::Prompt(PromptKind::Range, String::new()),
-            Key::Char('/') | BACKTAB => self.focus = SearchFocus::Input,
+            Key::Char('/') | BACKTAB | ESC => self.focus = SearchFocus::Input,
             TAB => self.focus = SearchFocus::Results,
             _ => return Effect::Pass,
         }

@@ -175,7 +175,13 @@ impl Search {
         }
     }
 
+    /// An error for the running search (or its next page). For the search itself
+    /// the query box gets the focus back, so what the user types next edits the
+    /// query rather than running the results' keys.
     pub fn on_error(&mut self, id: u64, error: ErrorBody) -> bool {
+        if Some(id) == self.req {
+            self.focus = SearchFocus::Input;
+        }
         if Some(id) == self.req || Some(id) == self.more_req {
             self.req = None;
             self.more_req = None;

@@ -5,7 +5,7 @@ use lookout_shared::protocol::{ClientMsg, Cursor};
 
 use super::{ContextView, Search, SearchFocus};
 use crate::app::{Effect, Outbox, PromptKind};
-use crate::keys::{bind, Binding, Key, BACKTAB, DOWN, END, ENTER, HOME, PGDN, PGUP, TAB, UP};
+use crate::keys::{bind, Binding, Key, BACKTAB, DOWN, END, ENTER, ESC, HOME, PGDN, PGUP, TAB, UP};
 
 /// Lines of context asked for on each side of a hit.
 const CONTEXT_LINES: u32 = 20;
@@ -25,7 +25,7 @@ pub const KEYS: &[Binding] = &[
         false,
     ),
     bind(&[ENTER], "context around the line", true),
-    bind(&[Key::Char('/'), Key::Char('i')], "edit query", true),
+    bind(&[Key::Char('/'), Key::Char('i'), ESC], "edit query", true),
     bind(&[Key::Char('r')], "custom range", false),
     bind(&[Key::Ctrl('r')], "cycle range", false),
     bind(&[Key::Char('s')], "save results to a file", false),
@@ -56,7 +56,7 @@ impl Search {
                 self.open_context(out);
                 Effect::Done
             }
-            Key::Char('/' | 'i') | TAB => {
+            Key::Char('/' | 'i') | TAB | ESC => {
                 self.focus = SearchFocus::Input;
                 Effect::Done
             }

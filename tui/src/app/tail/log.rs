@@ -9,7 +9,7 @@ use lookout_shared::{LogEntry, Timestamp};
 use super::{Tail, TailFocus};
 use crate::app::{Effect, PromptKind};
 use crate::keys::{
-    bind, Binding, Key, BACKTAB, DOWN, END, HOME, LEFT, PGDN, PGUP, RIGHT, SPACE, TAB, UP,
+    bind, Binding, Key, BACKTAB, DOWN, END, ESC, HOME, LEFT, PGDN, PGUP, RIGHT, SPACE, TAB, UP,
 };
 
 /// One line of the log pane.
@@ -59,6 +59,7 @@ pub const KEYS: &[Binding] = &[
         "older / newer match",
         false,
     ),
+    bind(&[ESC], "clear the find", false),
     bind(&[Key::Char('f')], "filter (hide, server side)", true),
     bind(&[Key::Char('t')], "time: absolute / relative / off", true),
     bind(&[Key::Char('w')], "wrap", true),
@@ -320,6 +321,7 @@ impl Tail {
             RIGHT | Key::Char('l') if !log.wrap => log.hscroll += HSTEP,
             Key::Char('s') => return Effect::Save,
             Key::Char('x') => log.clear(),
+            ESC if !log.find.is_empty() => log.set_find(""),
             TAB | BACKTAB => self.focus = TailFocus::Streams,
             _ => return Effect::Pass,
         }

@@ -11,7 +11,8 @@ use lookout_shared::{LogEntry, StreamId};
 use super::{Tail, TailFocus};
 use crate::app::{Effect, Outbox};
 use crate::keys::{
-    bind, Binding, Key, BACKTAB, DOWN, END, ENTER, HOME, LEFT, PGDN, PGUP, RIGHT, SPACE, TAB, UP,
+    bind, Binding, Key, BACKTAB, DOWN, END, ENTER, ESC, HOME, LEFT, PGDN, PGUP, RIGHT, SPACE, TAB,
+    UP,
 };
 
 /// A container log stream as the tree knows it: the part of a [`StreamId`] a user
@@ -81,7 +82,7 @@ pub const KEYS: &[Binding] = &[
         false,
     ),
     bind(&[PGUP, PGDN], "page up / down", false),
-    bind(&[TAB, BACKTAB], "to the log", true),
+    bind(&[TAB, BACKTAB, ESC], "to the log", true),
 ];
 
 /// The tree pane's state.
@@ -283,7 +284,7 @@ impl Tail {
                     }
                 }
             }
-            TAB | BACKTAB => self.focus = TailFocus::Log,
+            TAB | BACKTAB | ESC => self.focus = TailFocus::Log,
             _ => return Effect::Pass,
         }
         Effect::Done

@@ -1,0 +1,277 @@
+//! Regression tests for the traps a new user fell into: keys that quit, threw work
+//! away or ran commands when the user meant to type. One test per trap, named
+//! after what the user saw.
+
+use crossterm::event::KeyCode;
+use lookout_shared::protocol::{
+    AlertState, ClientMsg, ErrorBody, ErrorCode, Position, ServerMsg, StreamInfo,
+};
+
+use super::tests::{code, connected, key, render, rule, stream, typed};
+use super::{App, Event, Screen};
+use crate::client::ClientEvent;
+use crate::keys::Ctx;
+
+fn esc(app: &mut App, times: usize) {
+    for _ in 0..times {
+        app.on_event(code(KeyCode::Esc));
+    }
+}
+
+fn with_streams(app: &mut App, streams_id: u64, streams: Vec<StreamInfo>) {
+    app.on_event(Event::Client(ClientEvent::Msg(ServerMsg::Streams {
+        id: streams_id,
+        streams,
+    })));
+}
+
+#[test]
+fn esc_in_the_stream_picker_returns_to_the_log_and_never_quits() {
+    let (mut app, streams, _, _) = connected();
+    with_streams(
+        &mut app,
+        streams,
+        vec![stream("payments", "checkout-7d9f", "app", true, 1.0)],
+    );
+    app.on_event(code(KeyCode::Tab));
+    assert_eq!(app.ctx(), Ctx::TailStreams);
+    esc(&mut app, 1);
+    assert_eq!(app.ctx(), Ctx::TailLog);
+    esc(&mut app, 5);
+    assert!(!app.quit);
+    let s = render(&app, 80, 24);
+    assert!(s.contains("nothing to close · q quits"), "{s}");
+}
+
+#[test]
+fn esc_after_cancelling_a_prompt_does_not_quit() {
+    let (mut app, _, _, _) = connected();
+    for opener in ['f', '/'] {
+        app.on_event(key(opener));
+        assert_eq!(app.ctx(), Ctx::Prompt);
+        esc(&mut app, 2);
+        assert!(app.prompt.is_none());
+        assert!(!app.quit, "Esc Esc after {opener} quit");
+    }
+}
+
+#[test]
+fn esc_never_quits_from_any_screen_or_pane() {
+    let (mut app, _, _, _) = connected();
+    for screen in ['1', '2', '3'] {
+        app.on_event(key(screen));
+        esc(&mut app, 6);
+        assert!(!app.quit, "Esc quit from screen {screen}");
+    }
+    // The help overlay, the context view, an unedited rule form: Esc closes them.
+    app.on_event(key('?'));
+    esc(&mut app, 3);
+    assert!(!app.help && !app.quit);
+    app.on_event(key('3'));
+    app.on_event(key('n'));
+    esc(&mut app, 1);
+    assert!(
+        app.alerts.editor.is_none(),
+        "an untouched form closes at once"
+    );
+    esc(&mut app, 3);
+    assert!(!app.quit);
+    app.on_event(key('q'));
+    assert!(app.quit, "q still quits from a top screen");
+}
+
+#[test]
+fn esc_in_an_edited_rule_asks_before_throwing_it_away() {
+    let (mut app, _, _, _) = connected();
+    app.on_event(key('3'));
+    app.on_event(key('n'));
+    typed(&mut app, "HalfTyped");
+    esc(&mut app, 1);
+    assert_eq!(app.ctx(), Ctx::Confirm);
+    let s = render(&app, 80, 24);
+    assert!(s.contains("Discard the changes to this rule?"), "{s}");
+    // Any key but y keeps the form as it was.
+    esc(&mut app, 1);
+    assert_eq!(app.ctx(), Ctx::AlertsEditor);
+    assert_eq!(
+        app.alerts.editor.as_ref().unwrap().fields[0].text,
+        "HalfTyped"
+    );
+    esc(&mut app, 1);
+    app.on_event(key('y'));
+    assert!(app.alerts.editor.is_none());
+    assert!(!app.quit);
+}
+
+#[test]
+fn q_with_an_edited_rule_open_asks_on_the_alerts_screen() {
+    let (mut app, _, _, _) = connected();
+    app.on_event(key('3'));
+    app.on_event(key('n'));
+    typed(&mut app, "Unsaved");
+    app.on_event(Event::Key(crossterm::event::KeyEvent::new(
+        KeyCode::F(1),
+        crossterm::event::KeyModifiers::NONE,
+    )));
+    assert_eq!(app.screen, Screen::Tail);
+    app.on_event(key('q'));
+    assert!(!app.quit);
+    assert_eq!(app.screen, Screen::Alerts);
+    let s = render(&app, 80, 24);
+    assert!(s.contains("Quit and discard the changes"), "{s}");
+    app.on_event(key('n'));
+    assert!(!app.quit);
+    assert_eq!(
+        app.alerts.editor.as_ref().unwrap().fields[0].text,
+        "Unsaved"
+    );
+    esc(&mut app, 1); // asks again (edited)
+    app.on_event(key('y'));
+    app.on_event(key('q'));
+    assert!(app.quit, "with nothing to lose, q quits");
+}
+
+#[test]
+fn after_an_invalid_search_typing_still_types() {
+    let (mut app, _, _, _) = connected();
+    app.on_event(key('2'));
+    typed(&mut app, "level:error AND");
+    // The box says what is wrong, with a caret, before anything is sent.
+    let s = render(&app, 100, 30);
+    let caret = s.lines().find(|l| l.contains('^')).expect(&s);
+    assert!(caret.contains("(col "), "{s}");
+    app.outbox.clear();
+    app.on_event(code(KeyCode::Enter));
+    assert!(
+        !app.outbox
+            .iter()
+            .any(|m| matches!(m, ClientMsg::Search { .. })),
+        "an invalid query was sent"
+    );
+    assert_eq!(app.ctx(), Ctx::SearchInput);
+    typed(&mut app, " level:warn");
+    assert_eq!(app.screen, Screen::Search, "a letter ran a command");
+    assert_eq!(app.search.input.text, "level:error AND level:warn");
+    assert!(!app.tail.log.wrap, "`w` toggled wrap in Tail");
+    // The old error went with the text that caused it.
+    let s = render(&app, 100, 30);
+    assert!(!s.contains('^'), "{s}");
+    app.on_event(code(KeyCode::Enter));
+    assert!(app
+        .outbox
+        .iter()
+        .any(|m| matches!(m, ClientMsg::Search { params, .. } if params.query == "level:error AND level:warn")));
+    assert_eq!(app.ctx(), Ctx::SearchResults);
+}
+
+#[test]
+fn a_search_the_daemon_refuses_gives_the_box_back() {
+    let (mut app, _, _, _) = connected();
+    app.on_event(key('2'));
+    typed(&mut app, "timeout");
+    app.outbox.clear();
+    app.on_event(code(KeyCode::Enter));
+    let Some(ClientMsg::Search { id, .. }) = app.outbox.pop() else {
+        panic!("no search")
+    };
+    app.on_event(Event::Client(ClientEvent::Msg(ServerMsg::Error {
+        id: Some(id),
+        error: ErrorBody {
+            code: ErrorCode::BadQuery,
+            message: "too many terms".into(),
+            position: Some(Position {
+                column: 0,
+                length: 7,
+            }),
+            field: None,
+        },
+    })));
+    assert_eq!(app.ctx(), Ctx::SearchInput);
+    typed(&mut app, "l");
+    assert_eq!(app.screen, Screen::Search);
+    assert_eq!(app.search.input.text, "timeoutl");
+    assert!(
+        app.search.error.is_none(),
+        "the refusal was about the old text"
+    );
+}
+
+#[test]
+fn a_template_error_shows_under_annotations_with_a_caret() {
+    let (mut app, _, _, _) = connected();
+    app.on_event(key('3'));
+    app.on_event(key('n'));
+    typed(&mut app, "Declines");
+    for _ in 0..8 {
+        app.on_event(code(KeyCode::Tab));
+    }
+    typed(&mut app, "summary=in {{ $labels.pod");
+    let s = render(&app, 100, 30);
+    let lines: Vec<&str> = s.lines().collect();
+    let field = lines
+        .iter()
+        .position(|l| l.contains("annotations") && l.contains("summary="))
+        .expect(&s);
+    let under = lines[field + 1];
+    assert!(
+        under.contains('^'),
+        "the error is not under annotations:\n{s}"
+    );
+    let caret = under.chars().position(|c| c == '^').unwrap();
+    let braces = lines[field]
+        .find("{{")
+        .map(|b| lines[field][..b].chars().count());
+    assert_eq!(Some(caret), braces, "{s}");
+    let name = lines.iter().position(|l| l.contains("Declines")).unwrap();
+    assert!(
+        !lines[name + 1].contains('^') && !lines[name + 1].contains('✗'),
+        "{s}"
+    );
+}
+
+#[test]
+fn deleting_a_rule_leaves_the_cursor_on_its_neighbour() {
+    let (mut app, _, _, _) = connected();
+    let list = app.alerts.list_req.unwrap();
+    let names = ["Alpha", "Bravo", "Charlie", "Delta"];
+    app.on_event(Event::Client(ClientEvent::Msg(ServerMsg::Rules {
+        id: list,
+        rules: names
+            .iter()
+            .map(|n| rule(n, AlertState::Inactive, true))
+            .collect(),
+    })));
+    app.on_event(key('3'));
+    app.on_event(key('j'));
+    app.on_event(key('j'));
+    assert_eq!(app.alerts.selected_rule().unwrap().rule.name, "Charlie");
+    app.outbox.clear();
+    app.on_event(key('d'));
+    app.on_event(key('y'));
+    let del = app
+        .outbox
+        .iter()
+        .find_map(|m| match m {
+            ClientMsg::DeleteRule { id, .. } => Some(*id),
+            _ => None,
+        })
+        .unwrap();
+    app.on_event(Event::Client(ClientEvent::Msg(ServerMsg::Ok { id: del })));
+    let list = app
+        .outbox
+        .iter()
+        .find_map(|m| match m {
+            ClientMsg::ListRules { id } => Some(*id),
+            _ => None,
+        })
+        .unwrap();
+    let rest = ["Alpha", "Bravo", "Delta"];
+    app.on_event(Event::Client(ClientEvent::Msg(ServerMsg::Rules {
+        id: list,
+        rules: rest
+            .iter()
+            .map(|n| rule(n, AlertState::Inactive, true))
+            .collect(),
+    })));
+    assert_eq!(app.alerts.selected_rule().unwrap().rule.name, "Delta");
+}

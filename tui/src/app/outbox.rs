@@ -8,10 +8,16 @@ use lookout_shared::protocol::{ClientMsg, ReqId};
 /// The queue of requests for the daemon. Handlers add with [`Outbox::send`], which
 /// hands out the request's id (each screen keeps the ids it waits for, which is how
 /// a reply finds its screen); the event loop drains it after every batch of events.
+///
+/// It also knows whether the daemon is reachable right now: the connection task
+/// drops one-shot requests while disconnected (only subscriptions and watches are
+/// remembered and re-opened), so a screen asks [`Outbox::online`] before sending
+/// one and says "not connected" instead of waiting forever for an answer.
 #[derive(Debug)]
 pub struct Outbox {
     next_id: ReqId,
     queue: Vec<ClientMsg>,
+    online: bool,
 }
 
 impl Outbox {
@@ -19,7 +25,18 @@ impl Outbox {
         Outbox {
             next_id: 1,
             queue: Vec::new(),
+            online: false,
         }
+    }
+
+    /// Whether a one-shot request sent now would reach the daemon.
+    pub fn online(&self) -> bool {
+        self.online
+    }
+
+    /// Set by the shell as the connection comes and goes.
+    pub fn set_online(&mut self, online: bool) {
+        self.online = online;
     }
 
     /// Queues the request `make` builds around a fresh id; returns the id.

@@ -15,6 +15,7 @@ impl App {
     pub(super) fn on_client(&mut self, ev: ClientEvent) {
         match ev {
             ClientEvent::Connecting => {
+                self.outbox.set_online(false);
                 if !matches!(self.conn, ConnState::Down { .. }) {
                     self.conn = ConnState::Connecting;
                 }
@@ -22,6 +23,7 @@ impl App {
             ClientEvent::Connected(info) => {
                 let was_down = matches!(self.conn, ConnState::Down { .. });
                 self.conn = ConnState::Connected;
+                self.outbox.set_online(true);
                 self.server = info;
                 if was_down {
                     self.tail.notice(format!("reconnected to {}", self.url));
@@ -40,6 +42,7 @@ impl App {
                     .now
                     .add_nanos(i64::try_from(retry_in.as_nanos()).unwrap_or(i64::MAX));
                 self.conn = ConnState::Down { reason, at, fatal };
+                self.outbox.set_online(false);
                 self.search.on_disconnect();
                 self.alerts.on_disconnect();
             }
@@ -54,7 +57,8 @@ impl App {
         self.tail.open_watch(out);
         self.alerts.open_watch(out);
         self.tail.subscribe_if_none(out);
-        self.alerts.refresh_rules(out);
+        self.alerts.on_connected(self.now, out);
+        self.search.on_connected(out);
     }
 
     fn on_server(&mut self, m: ServerMsg) {

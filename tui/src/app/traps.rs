@@ -275,3 +275,131 @@ fn deleting_a_rule_leaves_the_cursor_on_its_neighbour() {
     })));
     assert_eq!(app.alerts.selected_rule().unwrap().rule.name, "Delta");
 }
+
+fn down(app: &mut App) {
+    app.on_event(Event::Client(ClientEvent::Disconnected {
+        reason: "connection refused".into(),
+        retry_in: std::time::Duration::from_secs(4),
+        fatal: false,
+    }));
+}
+
+#[test]
+fn after_the_daemon_died_the_header_says_so_and_marks_old_figures() {
+    let (mut app, _, _, _) = connected();
+    app.on_event(Event::Client(ClientEvent::Msg(ServerMsg::Status {
+        status: lookout_shared::protocol::ServerStatus {
+            lines_per_sec: 186.0,
+            firing: 1,
+            ..Default::default()
+        },
+    })));
+    let s = render(&app, 140, 24);
+    assert!(s.contains("following ●") && s.contains("▲ 1 firing"), "{s}");
+    down(&mut app);
+    let s = render(&app, 140, 24);
+    assert!(s.contains("reconnecting in 4s"), "{s}");
+    assert!(s.contains("stale: 186 lines/s · 1 firing"), "{s}");
+    assert!(!s.contains("▲ 1 firing"), "{s}");
+    assert!(!s.contains("following ●"), "{s}");
+    assert!(s.contains("not connected ○"), "{s}");
+}
+
+#[test]
+fn with_no_daemon_search_says_not_connected_and_runs_on_connect() {
+    let mut app = App::new(
+        "ws://127.0.0.1:7700".into(),
+        100,
+        true,
+        lookout_shared::Timestamp(super::tests::T0),
+    );
+    app.on_event(Event::Client(ClientEvent::Connecting));
+    down(&mut app);
+    app.on_event(key('2'));
+    typed(&mut app, "timeout");
+    app.on_event(code(KeyCode::Enter));
+    assert!(!app
+        .outbox
+        .iter()
+        .any(|m| matches!(m, ClientMsg::Search { .. })));
+    let s = render(&app, 100, 30);
+    assert!(!s.contains("searching…"), "{s}");
+    assert!(
+        s.contains("not connected: the search runs on reconnect"),
+        "{s}"
+    );
+    // The daemon comes up: the search runs by itself.
+    app.on_event(Event::Client(ClientEvent::Connected(Default::default())));
+    assert!(app
+        .outbox
+        .iter()
+        .any(|m| matches!(m, ClientMsg::Search { params, .. } if params.query == "timeout")));
+    assert!(render(&app, 100, 30).contains("searching…"));
+}
+
+#[test]
+fn a_search_in_flight_when_the_connection_drops_runs_again() {
+    let (mut app, _, _, _) = connected();
+    app.on_event(key('2'));
+    typed(&mut app, "timeout");
+    app.on_event(code(KeyCode::Enter));
+    app.outbox.clear();
+    down(&mut app);
+    assert!(render(&app, 100, 30).contains("not connected: the search runs"));
+    app.on_event(Event::Client(ClientEvent::Connected(Default::default())));
+    assert!(app
+        .outbox
+        .iter()
+        .any(|m| matches!(m, ClientMsg::Search { .. })));
+}
+
+#[test]
+fn with_no_daemon_alerts_and_the_editor_say_not_connected() {
+    let mut app = App::new(
+        "ws://127.0.0.1:7700".into(),
+        100,
+        true,
+        lookout_shared::Timestamp(super::tests::T0),
+    );
+    down(&mut app);
+    app.on_event(key('3'));
+    let s = render(&app, 100, 30);
+    assert!(!s.contains("no rules yet"), "{s}");
+    assert!(s.contains("not connected: rules load on reconnect"), "{s}");
+    app.on_event(key('n'));
+    typed(&mut app, "Declines");
+    app.on_event(Event::Tick(lookout_shared::Timestamp(
+        super::tests::T0 + 1_000_000_000,
+    )));
+    assert!(app.outbox.is_empty(), "{:?}", app.outbox);
+    let s = render(&app, 100, 30);
+    assert!(!s.contains("checking"), "{s}");
+    assert!(
+        s.lines()
+            .any(|l| l.contains("query") && l.contains("○ not connected")),
+        "{s}"
+    );
+    app.on_event(Event::Key(crossterm::event::KeyEvent::new(
+        KeyCode::Char('s'),
+        crossterm::event::KeyModifiers::CONTROL,
+    )));
+    let s = render(&app, 100, 30);
+    assert!(s.contains("not connected: the form is kept"), "{s}");
+    assert_eq!(
+        app.alerts.editor.as_ref().unwrap().fields[0].text,
+        "Declines"
+    );
+    // On connect: the list loads and the form is checked by the daemon.
+    app.on_event(Event::Client(ClientEvent::Connected(Default::default())));
+    assert!(app
+        .outbox
+        .iter()
+        .any(|m| matches!(m, ClientMsg::ListRules { .. })));
+    app.on_event(Event::Tick(lookout_shared::Timestamp(
+        super::tests::T0 + 2_000_000_000,
+    )));
+    assert!(app
+        .outbox
+        .iter()
+        .any(|m| matches!(m, ClientMsg::ValidateRule { .. })));
+}

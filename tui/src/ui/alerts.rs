@@ -9,7 +9,7 @@ use ratatui::Frame;
 use super::search::{bars, columns};
 use super::{centered, clock_ms, truncate, Theme};
 use crate::app::alerts::FIELDS;
-use crate::app::App;
+use crate::app::{App, ConnState};
 use lookout_shared::protocol::{AlertState, RuleStatus};
 
 pub fn draw(f: &mut Frame, app: &App, t: Theme, area: Rect) {
@@ -60,10 +60,15 @@ fn state_of(t: Theme, r: &RuleStatus) -> (&'static str, &'static str, Style) {
 
 fn draw_list(f: &mut Frame, app: &App, t: Theme, area: Rect) {
     let a = &app.alerts;
+    let online = app.conn == ConnState::Connected;
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(t.fg(Color::Cyan))
-        .title(format!(" Rules · {} ", a.rules.len()));
+        .title(if online {
+            format!(" Rules · {} ", a.rules.len())
+        } else {
+            format!(" Rules · {} · stale: not connected ", a.rules.len())
+        });
     let inner = block.inner(area);
     f.render_widget(block, area);
     if a.rules.is_empty() {
@@ -71,6 +76,8 @@ fn draw_list(f: &mut Frame, app: &App, t: Theme, area: Rect) {
             Paragraph::new(Span::styled(
                 if a.list_req.is_some() {
                     "loading…"
+                } else if !online {
+                    "not connected: rules load on reconnect"
                 } else {
                     "no rules yet: n creates one"
                 },
@@ -302,6 +309,9 @@ fn draw_editor(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         }
         if i == 1 && ed.error_for(1).is_none() {
             match &ed.validation {
+                _ if app.conn != ConnState::Connected => {
+                    spans.push(Span::styled("  ○ not connected", t.fg(Color::Yellow)))
+                }
                 Some(None) if ed.dirty_at.is_none() => {
                     spans.push(Span::styled("  ✓ valid", t.fg(Color::Green)))
                 }
@@ -361,6 +371,9 @@ fn draw_editor(f: &mut Frame, app: &App, t: Theme, area: Rect) {
             )
         }
         None if ed.test_req.is_some() => "evaluating…".into(),
+        None if app.conn != ConnState::Connected => {
+            "not connected: the preview runs when the daemon is back".into()
+        }
         None => "fill in the rule to see how often it would have fired".into(),
     };
     let mut preview = vec![Span::raw(format!("{preview_text}  "))];

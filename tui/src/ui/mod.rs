@@ -303,11 +303,19 @@ fn status_bar(f: &mut Frame, app: &App, t: Theme, area: Rect) {
     );
     let full = format!("─ {node}{} ", app.url);
     let firing = app.firing();
+    let online = app.conn == ConnState::Connected;
     let mut right = vec![Span::raw(format!(
         " {} lines/s ─ ",
         rate(app.status.lines_per_sec)
     ))];
-    if firing > 0 {
+    if !online {
+        // The last figures the daemon sent: kept for orientation, marked as old.
+        let stale = format!(
+            " stale: {} lines/s · {firing} firing ",
+            rate(app.status.lines_per_sec)
+        );
+        right = vec![Span::styled(stale, t.dim())];
+    } else if firing > 0 {
         right.push(Span::styled(
             format!("▲ {firing} firing "),
             t.fg(Color::Red)

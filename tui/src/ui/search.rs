@@ -100,6 +100,10 @@ fn draw_query(f: &mut Frame, app: &App, t: Theme, area: Rect) {
             ])
         }
         None if s.req.is_some() => Line::from(Span::styled("searching…", t.dim())),
+        None if s.rerun => Line::from(Span::styled(
+            "not connected: the search runs on reconnect",
+            t.fg(Color::Yellow),
+        )),
         None => Line::raw(""),
     };
     f.render_widget(Paragraph::new(vec![Line::from(first), second]), inner);
@@ -278,6 +282,8 @@ fn draw_results(f: &mut Frame, app: &App, t: Theme, area: Rect) {
             "type a query and press Enter; Ctrl-r changes the range"
         } else if s.req.is_some() {
             "searching…"
+        } else if s.rerun {
+            "not connected: the search runs on reconnect"
         } else if s.error.is_some() {
             "fix the query above"
         } else {

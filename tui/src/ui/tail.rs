@@ -8,7 +8,7 @@ use ratatui::Frame;
 
 use super::{ago, clock_ms, entry_spans, rate, thousands, truncate, Theme};
 use crate::app::tail::{TailFocus, TailLine, TimeFmt, TreeRow};
-use crate::app::App;
+use crate::app::{App, ConnState};
 
 /// Below this width the tree folds into a one-line picker.
 const WIDE: u16 = 100;
@@ -221,7 +221,13 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
     let tail = &app.tail;
     let log = &tail.log;
     let focused = tail.focus == TailFocus::Log;
-    let state = if log.follow {
+    let state = if app.conn != ConnState::Connected {
+        // Nothing arrives while the connection is down; "following" would be a lie.
+        Span::styled(
+            " not connected ○ ",
+            t.fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        )
+    } else if log.follow {
         Span::styled(" following ● ", t.fg(Color::Green))
     } else {
         Span::styled(" paused ", t.fg(Color::Yellow).add_modifier(Modifier::BOLD))

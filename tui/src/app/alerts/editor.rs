@@ -253,8 +253,9 @@ impl Editor {
     fn validate(&mut self, out: &mut Outbox) {
         self.dirty_at = None;
         self.check_locally();
-        if self.local_error.is_some() {
+        if self.local_error.is_some() || !out.online() {
             // The daemon runs the same validator: asking would only repeat it.
+            // Offline, the local check is all there is until the reconnect.
             return;
         }
         match self.spec() {
@@ -285,6 +286,11 @@ impl Alerts {
         match k {
             ESC if ed.is_edited() => self.confirm = Some(Question::Discard { then_quit: false }),
             ESC => self.editor = None,
+            Key::Ctrl('s') if !out.online() => {
+                return Effect::Say(
+                    "not connected: the form is kept; Ctrl-s saves once the daemon is back".into(),
+                )
+            }
             Key::Ctrl('s') => {
                 ed.check_locally();
                 if ed.local_error.is_none() {

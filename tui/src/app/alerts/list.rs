@@ -38,6 +38,9 @@ impl Alerts {
                     self.editor = Some(ed);
                 }
             }
+            SPACE | Key::Char('d') | DELETE if !out.online() => {
+                return Effect::Say("not connected: rules change once the daemon is back".into())
+            }
             SPACE => {
                 if let Some(r) = self.selected_rule() {
                     let (name, enabled) = (r.rule.name.clone(), !r.rule.enabled);

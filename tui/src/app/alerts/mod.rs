@@ -21,6 +21,8 @@ use lookout_shared::protocol::{
     Alert, AlertState, ClientMsg, ErrorBody, ReqId, RuleStatus, RuleTestResult,
 };
 
+use lookout_shared::Timestamp;
+
 use super::{Effect, Outbox};
 
 /// The rules list and what is open over it.
@@ -121,8 +123,12 @@ impl Alerts {
         }
     }
 
-    /// Reloads the rule list, or queues one reload behind the one in flight.
+    /// Reloads the rule list, or queues one reload behind the one in flight
+    /// (offline: nothing; the list reloads on reconnect).
     pub fn refresh_rules(&mut self, out: &mut Outbox) {
+        if !out.online() {
+            return;
+        }
         if self.list_req.is_some() {
             self.list_again = true;
             return;
@@ -135,6 +141,23 @@ impl Alerts {
     pub fn on_disconnect(&mut self) {
         self.alerts_known = false;
         self.list_req = None;
+        self.list_again = false;
+        self.pending_changes.clear();
+        if let Some(ed) = &mut self.editor {
+            ed.validate_req = None;
+            ed.test_req = None;
+            ed.save_req = None;
+        }
+    }
+
+    /// Connected (again): the list reloads and an open form is checked anew (its
+    /// last answer, if any, came from before the gap).
+    pub fn on_connected(&mut self, now: Timestamp, out: &mut Outbox) {
+        self.refresh_rules(out);
+        if let Some(ed) = &mut self.editor {
+            ed.validation = None;
+            ed.dirty_at = Some(now);
+        }
     }
 
     // ---- replies ------------------------------------------------------------------

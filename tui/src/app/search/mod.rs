@@ -107,6 +107,9 @@ pub struct Search {
     pub view_rows: Cell<usize>,
     /// Whether a search has ever run (for the empty-state hint).
     pub searched: bool,
+    /// The search could not be sent (or its answer was lost) for want of a
+    /// connection: it runs again on reconnect.
+    pub rerun: bool,
 }
 
 /// Page size for the results list.
@@ -133,6 +136,7 @@ impl Search {
             context: None,
             view_rows: Cell::new(10),
             searched: false,
+            rerun: false,
         }
     }
 
@@ -222,9 +226,20 @@ impl Search {
     pub fn bar_range(&self, i: usize) -> Option<TimeRange> {
         self.histogram.as_ref()?.bar_range(i)
     }
-    /// Runs the query in the box with the current range.
+    /// Runs the query in the box with the current range; while disconnected it
+    /// waits for the connection (the screen says so) rather than for an answer
+    /// that cannot come.
     pub fn run(&mut self, out: &mut Outbox) {
         let params = self.fresh_params();
+        if !out.online() {
+            self.req = None;
+            self.more_req = None;
+            self.params = Some(params);
+            self.searched = true;
+            self.rerun = true;
+            return;
+        }
+        self.rerun = false;
         let id = out.send(|id| ClientMsg::Search {
             id,
             params: params.clone(),
@@ -257,6 +272,9 @@ impl Search {
 
     /// Asks for the next page when the selection nears the end of what is loaded.
     pub fn maybe_more(&mut self, out: &mut Outbox) {
+        if !out.online() {
+            return;
+        }
         if let Some(params) = self.want_more() {
             self.more_req = Some(out.send(|id| ClientMsg::Search { id, params }));
         }
@@ -310,9 +328,21 @@ impl Search {
     }
 
     /// Replies to requests in flight will never come.
+    /// A search in flight runs again once connected.
     pub fn on_disconnect(&mut self) {
+        self.rerun |= self.req.is_some();
         self.req = None;
         self.more_req = None;
+        if let Some(cv) = &mut self.context {
+            cv.req = None;
+        }
+    }
+
+    /// Connected (again): the search that waited runs.
+    pub fn on_connected(&mut self, out: &mut Outbox) {
+        if std::mem::take(&mut self.rerun) {
+            self.run(out);
+        }
     }
 }
 

@@ -52,6 +52,9 @@ impl Search {
                 Effect::Done
             }
             Key::Char('G') | END => self.moved(isize::MAX / 2),
+            ENTER if !out.online() => {
+                Effect::Say("not connected: context loads once the daemon is back".into())
+            }
             ENTER => {
                 self.open_context(out);
                 Effect::Done

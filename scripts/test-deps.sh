@@ -9,6 +9,8 @@ command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertman
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v rg >/dev/null 2>&1 || need+=(ripgrep)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# The dashboard's end-to-end test runs it with TZ=America/New_York.
+[ -e /usr/share/zoneinfo/America/New_York ] || need+=(tzdata)
 
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""

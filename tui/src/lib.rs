@@ -39,6 +39,7 @@
 //! # Modules
 //!
 //! - [`app`]: the pure core: state changed only by events; requests out in its outbox.
+//! - [`clock`]: times in the user's zone, axis labels, ranges as typed.
 //! - [`keys`]: the key vocabulary the panes' tables are written in, and their index.
 //! - [`ui`]: drawing the state (one module per screen, plus the shared frame).
 //! - [`client`]: the websocket client (handshake, requests, reconnect and resume),
@@ -48,6 +49,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod clock;
 pub use lookout_shared::client;
 pub mod keys;
 pub mod term;
@@ -72,12 +74,17 @@ pub fn color_enabled() -> bool {
 }
 
 /// Opens the dashboard and runs it until the user quits.
-pub async fn run_dashboard(g: cli::Global, scrollback: usize) -> anyhow::Result<()> {
+pub async fn run_dashboard(
+    g: cli::Global,
+    scrollback: usize,
+    zone: clock::Zone,
+) -> anyhow::Result<()> {
     let mut terminal = term::enter()?;
     let (key_tx, mut key_rx) = mpsc::channel(1024);
     let stop = term::spawn_input(key_tx);
     let (req_tx, mut ev_rx) = client::spawn(g.url.clone(), g.token.clone());
     let mut app = App::new(g.url, scrollback, color_enabled(), Timestamp::now());
+    app.zone = zone;
     let mut last_draw = Instant::now() - FRAME;
     let mut dirty = true;
     let mut tick = tokio::time::interval(Duration::from_millis(250));

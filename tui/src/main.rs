@@ -13,7 +13,8 @@ use lookout_tui::cli;
     about = "Terminal dashboard and CLI for lookoutd (live tail, search, alerts)"
 )]
 struct Cli {
-    /// The daemon's websocket address (`kubectl port-forward ds/lookoutd 7700`).
+    /// The daemon's websocket address, e.g. after
+    /// `kubectl -n lookout port-forward pod/<lookout pod on the node> 7700`.
     #[arg(
         long,
         env = "LOOKOUT_URL",
@@ -30,6 +31,9 @@ struct Cli {
     /// Dashboard: how many tail lines to keep in memory.
     #[arg(long, default_value_t = 10_000)]
     scrollback: usize,
+    /// Dashboard: show times in UTC (default: the local zone, `TZ` honoured).
+    #[arg(long)]
+    utc: bool,
     #[command(subcommand)]
     cmd: Option<Cmd>,
 }
@@ -69,7 +73,14 @@ fn main() {
     };
     let result = rt.block_on(async move {
         match args.cmd {
-            None => lookout_tui::run_dashboard(global, args.scrollback).await,
+            None => {
+                let zone = if args.utc {
+                    lookout_tui::clock::Zone::Utc
+                } else {
+                    lookout_tui::clock::Zone::Local
+                };
+                lookout_tui::run_dashboard(global, args.scrollback, zone).await
+            }
             Some(Cmd::Tail(a)) => cli::tail(&global, a).await,
             Some(Cmd::Search(a)) => cli::search(&global, a).await,
             Some(Cmd::Streams) => cli::streams(&global).await,

@@ -41,6 +41,7 @@ use lookout_shared::protocol::ServerStatus;
 use lookout_shared::Timestamp;
 
 use crate::client::{ClientEvent, ServerInfo};
+use crate::clock::Zone;
 use crate::keys::{self, bind, Binding, Ctx, Key, ESC};
 use alerts::Alerts;
 use search::{Search, SearchFocus};
@@ -176,13 +177,10 @@ pub struct App {
     pub quit: bool,
     pub color: bool,
     pub now: Timestamp,
+    /// The zone times are shown and typed in (UTC until the binary sets it).
+    pub zone: Zone,
     /// Requests to send, drained by the event loop.
     pub outbox: Outbox,
-}
-
-/// `HH:MM` of a timestamp (UTC), for axis labels and ranges.
-pub fn hm(ts: Timestamp) -> String {
-    ts.to_datetime().format("%H:%M").to_string()
 }
 
 impl App {
@@ -202,8 +200,14 @@ impl App {
             quit: false,
             color,
             now,
+            zone: Zone::Utc,
             outbox: Outbox::new(),
         }
+    }
+
+    /// A time as every screen writes it: this zone, the date when not today.
+    pub fn clock_ms(&self, ts: Timestamp) -> String {
+        self.zone.clock_ms(self.now, ts)
     }
 
     fn say(&mut self, msg: impl Into<String>) {

@@ -70,7 +70,9 @@ impl App {
                 }
             }
             PromptKind::Range => {
-                let e = self.search.set_range(&text, &mut self.outbox);
+                let e = self
+                    .search
+                    .set_range(&text, self.zone, self.now, &mut self.outbox);
                 self.apply(e);
             }
         }

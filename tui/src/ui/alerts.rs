@@ -7,7 +7,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::search::{bars, columns};
-use super::{centered, clock_ms, truncate, Theme};
+use super::{centered, truncate, Theme};
 use crate::app::alerts::FIELDS;
 use crate::app::{App, ConnState};
 use lookout_shared::protocol::{AlertState, RuleStatus};
@@ -163,7 +163,7 @@ fn draw_detail(f: &mut Frame, app: &App, t: Theme, area: Rect) {
                 Some(s) if word != "ok" && word != "disabled" => {
                     format!(
                         "{word} since {} ({}) ",
-                        clock_ms(s),
+                        app.clock_ms(s),
                         super::ago(app.now, s).trim_end_matches(" ago")
                     )
                 }
@@ -244,7 +244,11 @@ fn draw_detail(f: &mut Frame, app: &App, t: Theme, area: Rect) {
                     t.fg(Color::Yellow)
                 },
             ),
-            Span::raw(format!("value {:<5} since {}", x.value, clock_ms(x.since))),
+            Span::raw(format!(
+                "value {:<5} since {}",
+                x.value,
+                app.clock_ms(x.since)
+            )),
         ]));
     }
     let samples: Vec<_> = instances.iter().flat_map(|x| x.sample.iter()).collect();
@@ -252,7 +256,7 @@ fn draw_detail(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         lines.push(Line::from(Span::styled("last matches", t.bold())));
         for e in samples.iter().rev().take(5) {
             lines.push(Line::from(vec![
-                Span::styled(format!(" {} ", clock_ms(e.ts)), t.dim()),
+                Span::styled(format!(" {} ", app.clock_ms(e.ts)), t.dim()),
                 Span::raw(e.message.clone()),
             ]));
         }
@@ -363,7 +367,7 @@ fn draw_editor(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         Some(p) => {
             let last = p
                 .last_fired
-                .map(|t| format!(" (last {})", clock_ms(t)))
+                .map(|ts| format!(" (last {})", app.clock_ms(ts)))
                 .unwrap_or_default();
             format!(
                 "would have fired {} time(s){last}; peak value {}",

@@ -117,11 +117,6 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// `19:42:07.118` (UTC).
-pub fn clock_ms(ts: Timestamp) -> String {
-    ts.to_datetime().format("%H:%M:%S%.3f").to_string()
-}
-
 /// `3s ago`, `5m ago`, `2h ago`.
 pub fn ago(now: Timestamp, ts: Timestamp) -> String {
     let s = now.nanos().saturating_sub(ts.nanos()) / 1_000_000_000;
@@ -372,6 +367,11 @@ fn tab_bar(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         }
         spans.push(Span::raw("  "));
     }
+    // Which zone every time on screen is in (`--utc` or `TZ` change it).
+    spans.push(Span::styled(
+        format!("times {}  ", app.zone.label(app.now)),
+        t.dim(),
+    ));
     if let Some((m, _)) = &app.message {
         spans.push(Span::styled(m.clone(), t.fg(Color::Cyan)));
     }

@@ -6,8 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::Frame;
 
-use super::{clock_ms, highlighted_at, level_word, thousands, truncate, Theme};
-use crate::app::hm;
+use super::{highlighted_at, level_word, thousands, truncate, Theme};
 use crate::app::search::SearchFocus;
 use crate::app::App;
 use lookout_shared::protocol::Histogram;
@@ -43,7 +42,7 @@ fn border(t: Theme, focused: bool) -> Style {
 fn draw_query(f: &mut Frame, app: &App, t: Theme, area: Rect) {
     let s = &app.search;
     let focused = s.focus == SearchFocus::Input && s.context.is_none();
-    let range = format!("[ {} ▾ ]", s.range.label());
+    let range = format!("[ {} ▾ ]", s.range.label(app.zone, app.now));
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(border(t, focused))
@@ -195,10 +194,9 @@ fn draw_histogram(f: &mut Frame, app: &App, t: Theme, area: Rect, rows: u16) {
                 })
                 .unwrap_or_default();
             format!(
-                " {} matches · {} → {} · {:.0} ms ",
+                " {} matches · {} · {:.0} ms ",
                 thousands(s.total),
-                hm(first),
-                hm(last),
+                app.zone.span(app.now, first, last),
                 s.took_ms
             )
         }
@@ -219,9 +217,12 @@ fn draw_histogram(f: &mut Frame, app: &App, t: Theme, area: Rect, rows: u16) {
         block = block.title(
             Line::from(Span::styled(
                 format!(
-                    " bar {} → {}: {} · Enter narrows ",
-                    r.from.map(clock_ms).unwrap_or_default(),
-                    r.until.map(clock_ms).unwrap_or_default(),
+                    " bar {}: {} · Enter narrows ",
+                    app.zone.span(
+                        app.now,
+                        r.from.unwrap_or_default(),
+                        r.until.unwrap_or_default()
+                    ),
                     thousands(count)
                 ),
                 t.fg(Color::Yellow),
@@ -243,7 +244,8 @@ fn draw_histogram(f: &mut Frame, app: &App, t: Theme, area: Rect, rows: u16) {
             .start
             .add_nanos((h.width_ms as i64).saturating_mul(1_000_000));
         let mid = Timestamp(first.start.nanos() / 2 + end.nanos() / 2);
-        let (a, m, z) = (hm(first.start), hm(mid), hm(end));
+        let labels = app.zone.labels(app.now, &[first.start, mid, end]);
+        let [a, m, z] = [0, 1, 2].map(|i| labels.get(i).cloned().unwrap_or_default());
         let used = cols.len().max(a.len() + m.len() + z.len() + 2);
         let gap1 = (used / 2).saturating_sub(a.len() + m.len() / 2);
         let gap2 = used.saturating_sub(a.len() + gap1 + m.len() + z.len());
@@ -313,7 +315,7 @@ fn draw_results(f: &mut Frame, app: &App, t: Theme, area: Rect) {
             let id = &e.source;
             let src = format!("{}/{}/{}", id.namespace, id.pod, id.container);
             let mut spans = vec![
-                Span::styled(format!("{} ", clock_ms(e.ts)), t.dim()),
+                Span::styled(format!("{} ", app.clock_ms(e.ts)), t.dim()),
                 Span::styled(
                     format!("{:<src_w$} ", truncate(&src, src_w)),
                     t.pod(&id.pod),
@@ -384,7 +386,7 @@ fn draw_context(f: &mut Frame, app: &App, t: Theme, area: Rect) {
             let mark = if *hit { "▶ " } else { "  " };
             let mut spans = vec![
                 Span::styled(mark, t.fg(Color::Yellow).add_modifier(Modifier::BOLD)),
-                Span::styled(format!("{} ", clock_ms(e.ts)), t.dim()),
+                Span::styled(format!("{} ", app.clock_ms(e.ts)), t.dim()),
                 Span::styled(format!("{:<5} ", level_word(e.level)), t.level(e.level)),
                 Span::raw(e.message.as_str()),
             ];

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
 
-use super::{ago, clock_ms, entry_spans, rate, thousands, truncate, Theme};
+use super::{ago, entry_spans, rate, thousands, truncate, Theme};
 use crate::app::tail::{TailFocus, TailLine, TimeFmt, TreeRow};
 use crate::app::{App, ConnState};
 
@@ -272,7 +272,18 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         vec![log.find.clone()]
     };
     let pod_width = 14.min(w / 5);
+    // Lines from another day carry the date; then every visible line does, so the
+    // column stays aligned.
+    let dated = log.time_fmt == TimeFmt::Absolute
+        && log
+            .lines
+            .iter()
+            .take(end)
+            .rev()
+            .take(h)
+            .any(|l| matches!(l, TailLine::Entry(e) if app.zone.not_today(app.now, e.ts)));
     let time_width = match log.time_fmt {
+        TimeFmt::Absolute if dated => 20,
         TimeFmt::Absolute => 13,
         TimeFmt::Relative => 9,
         TimeFmt::Off => 0,
@@ -301,7 +312,8 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
                     s
                 } else {
                     let time = match log.time_fmt {
-                        TimeFmt::Absolute => Some(clock_ms(e.ts)),
+                        TimeFmt::Absolute if dated => Some(app.zone.dated_ms(e.ts)),
+                        TimeFmt::Absolute => Some(app.clock_ms(e.ts)),
                         TimeFmt::Relative => Some(format!("{:>8}", ago(app.now, e.ts))),
                         TimeFmt::Off => None,
                     };
@@ -332,8 +344,8 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
                 let text = format!(
                     " {} lines dropped {}–{} (client too slow) ",
                     thousands(*count),
-                    clock_ms(*from),
-                    clock_ms(*until)
+                    app.clock_ms(*from),
+                    app.clock_ms(*until)
                 );
                 let side = w.saturating_sub(text.chars().count()) / 2;
                 vec![Line::from(Span::styled(

@@ -38,6 +38,8 @@ fn dashboard_tails_searches_and_creates_a_rule() {
             ("LOOKOUT_URL", url.as_str()),
             ("NO_COLOR", "1"),
             ("TERM", "xterm-256color"),
+            // Times follow TZ (New York is UTC-5 in December, UTC-4 in summer).
+            ("TZ", "America/New_York"),
         ],
         &[env!("CARGO_BIN_EXE_lookout")],
     );
@@ -53,6 +55,26 @@ fn dashboard_tails_searches_and_creates_a_rule() {
     );
     let screen = pane.wait_for("card declined for order 8831", DEADLINE);
     assert!(screen.contains("[1 Tail]"), "{screen}");
+    assert!(
+        screen.contains("times UTC-05:00") || screen.contains("times UTC-04:00"),
+        "TZ=America/New_York is not the zone shown:\n{screen}"
+    );
+    let ny = |back: i64| {
+        let off = if screen.contains("UTC-05:00") { 5 } else { 4 };
+        (chrono::Utc::now() - chrono::Duration::hours(off) - chrono::Duration::minutes(back))
+            .format("%H:%M:")
+            .to_string()
+    };
+    let line = screen
+        .lines()
+        .find(|l| l.contains("order 8831"))
+        .unwrap_or_default();
+    assert!(
+        line.contains(&ny(0)) || line.contains(&ny(1)),
+        "the line's time is not New York's ({} or {}): {line}",
+        ny(0),
+        ny(1)
+    );
     assert!(screen.contains("following"), "{screen}");
     keep("tail", &screen);
 

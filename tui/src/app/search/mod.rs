@@ -27,6 +27,7 @@ use lookout_shared::{LogEntry, Timestamp};
 
 use super::input::TextInput;
 use super::{Effect, Outbox};
+use crate::clock::Zone;
 
 /// Result rows one wheel notch moves.
 const WHEEL_ROWS: isize = 3;
@@ -66,7 +67,7 @@ impl RangeChoice {
         }
     }
 
-    pub fn label(&self) -> String {
+    pub fn label(&self, zone: Zone, now: Timestamp) -> String {
         match self {
             RangeChoice::Preset(i) => match RANGES.get(*i).copied().flatten() {
                 Some(s) => format!("last {s}"),
@@ -76,9 +77,15 @@ impl RangeChoice {
                 if let Some(s) = &r.since {
                     return format!("last {s}");
                 }
-                let f = r.from.map(super::hm).unwrap_or_else(|| "…".into());
-                let u = r.until.map(super::hm).unwrap_or_else(|| "now".into());
-                format!("{f} → {u}")
+                match (r.from, r.until) {
+                    (Some(f), Some(u)) => zone.span(now, f, u),
+                    (Some(f), None) => {
+                        let from = zone.labels(now, &[f, now]).swap_remove(0);
+                        format!("{from} → now")
+                    }
+                    (None, Some(u)) => format!("… → {}", zone.clock_ms(now, u)),
+                    (None, None) => "all time".into(),
+                }
             }
         }
     }
@@ -258,9 +265,15 @@ impl Search {
         }
     }
 
-    /// The range prompt's answer.
-    pub fn set_range(&mut self, text: &str, out: &mut Outbox) -> Effect {
-        match parse_range(text) {
+    /// The range prompt's answer (times of day and `today` in the user's zone).
+    pub fn set_range(
+        &mut self,
+        text: &str,
+        zone: Zone,
+        now: Timestamp,
+        out: &mut Outbox,
+    ) -> Effect {
+        match zone.parse_range(now, text) {
             Ok(r) => {
                 self.range = RangeChoice::Custom(r);
                 self.run(out);
@@ -352,47 +365,9 @@ impl Default for Search {
     }
 }
 
-/// Parses a custom range: a duration (`90m`) or `FROM..UNTIL` (RFC 3339, either
-/// side may be empty).
-pub fn parse_range(s: &str) -> Result<TimeRange, String> {
-    let s = s.trim();
-    if let Some((f, u)) = s.split_once("..") {
-        let parse = |x: &str| -> Result<Option<Timestamp>, String> {
-            let x = x.trim();
-            if x.is_empty() {
-                Ok(None)
-            } else {
-                Timestamp::parse_rfc3339(x)
-                    .map(Some)
-                    .map_err(|e| e.to_string())
-            }
-        };
-        Ok(TimeRange {
-            since: None,
-            from: parse(f)?,
-            until: parse(u)?,
-        })
-    } else {
-        lookout_shared::duration::parse_duration(s).map_err(|e| e.to_string())?;
-        Ok(TimeRange {
-            since: Some(s.to_string()),
-            ..Default::default()
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn custom_ranges() {
-        assert_eq!(parse_range("90m").unwrap().since.as_deref(), Some("90m"));
-        let r = parse_range("2026-11-25T10:00:00Z..").unwrap();
-        assert!(r.from.is_some() && r.until.is_none());
-        assert!(parse_range("soon").is_err());
-        assert!(parse_range("x..y").is_err());
-    }
 
     #[test]
     fn paging_asks_for_more_near_the_end() {

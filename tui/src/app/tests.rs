@@ -319,7 +319,11 @@ fn selecting_streams_in_the_tree_narrows_the_subscription() {
     let s = render(&app, 120, 30);
     assert!(s.contains("■ app"), "{s}");
     assert!(s.contains("□ envoy"), "{s}");
-    assert!(s.contains("payments/checkout-7d9f/app ─"), "{s}");
+    assert!(s.contains("payments: checkout-7d9f/app ─"), "{s}");
+    // Both containers: the title names the namespace as a whole.
+    app.on_event(key('j'));
+    app.on_event(key(' '));
+    assert_eq!(app.tail.title(), "payments/*");
 }
 
 #[test]

@@ -403,3 +403,51 @@ fn with_no_daemon_alerts_and_the_editor_say_not_connected() {
         .iter()
         .any(|m| matches!(m, ClientMsg::ValidateRule { .. })));
 }
+
+#[test]
+fn pods_are_told_apart_by_full_names_colours_and_titles() {
+    let (mut app, streams, _, sub) = connected();
+    let pods = ["hdfs-datanode-0", "hdfs-datanode-1", "hdfs-namenode-0"];
+    with_streams(
+        &mut app,
+        streams,
+        pods.iter()
+            .map(|p| stream("hdfs", p, "app", true, 1.0))
+            .chain([stream("search", "es-0", "es", true, 1.0)])
+            .collect(),
+    );
+    super::tests::feed(
+        &mut app,
+        sub,
+        (0..30)
+            .map(|i| super::tests::entry(i, pods[i as usize % 3], None, "block served"))
+            .collect(),
+    );
+    // Wide terminal: every pod name whole, not cut to a fixed 14 columns.
+    let s = render(&app, 250, 30);
+    for p in pods {
+        assert!(s.contains(&format!("{p} ")), "{p} is cut:\n{s}");
+    }
+    // Three pods on screen, three colours.
+    let slots: std::collections::BTreeSet<usize> =
+        pods.iter().map(|p| app.tail.log.colors.slot(p)).collect();
+    assert_eq!(slots.len(), 3);
+    // The title names what is selected.
+    for p in &pods[..2] {
+        app.tail.tree.selected.insert(crate::app::tail::StreamKey {
+            namespace: "hdfs".into(),
+            pod: (*p).into(),
+            container: "app".into(),
+        });
+    }
+    assert_eq!(app.tail.title(), "hdfs: hdfs-datanode-0, hdfs-datanode-1");
+    app.tail.tree.selected.insert(crate::app::tail::StreamKey {
+        namespace: "search".into(),
+        pod: "es-0".into(),
+        container: "es".into(),
+    });
+    assert_eq!(
+        app.tail.title(),
+        "hdfs: hdfs-datanode-0, hdfs-datanode-1 · search/*"
+    );
+}

@@ -73,9 +73,10 @@ impl Theme {
         }
     }
 
-    /// One stable colour per pod, as stern does.
-    pub fn pod(self, pod: &str) -> Style {
-        const PALETTE: &[Color] = &[
+    /// A pod's colour by its palette slot ([`crate::app::tail::colors`] assigns
+    /// them so visible pods differ).
+    pub fn pod(self, slot: usize) -> Style {
+        const PALETTE: [Color; crate::app::tail::colors::PALETTE] = [
             Color::Cyan,
             Color::Magenta,
             Color::Blue,
@@ -85,11 +86,7 @@ impl Theme {
             Color::LightBlue,
             Color::LightYellow,
         ];
-        let mut h: u32 = 0x811c_9dc5;
-        for b in pod.bytes() {
-            h = (h ^ b as u32).wrapping_mul(0x0100_0193);
-        }
-        self.fg(PALETTE[(h as usize) % PALETTE.len()])
+        self.fg(PALETTE[slot % PALETTE.len()])
     }
 }
 
@@ -193,14 +190,15 @@ pub fn entry_spans<'a>(
     e: &'a LogEntry,
     time: Option<String>,
     needles: &[String],
-    pod_width: usize,
+    pod: (usize, usize),
 ) -> Vec<Span<'a>> {
+    let (pod_width, pod_slot) = pod;
     let mut spans = Vec::new();
     if let Some(ts) = time {
         spans.push(Span::styled(format!("{ts} "), t.dim()));
     }
     let pod = format!("{:<w$} ", truncate(&e.source.pod, pod_width), w = pod_width);
-    spans.push(Span::styled(pod, t.pod(&e.source.pod)));
+    spans.push(Span::styled(pod, t.pod(pod_slot)));
     spans.push(Span::styled(
         format!("{:<6} ", truncate(&e.source.container, 6)),
         t.dim(),

@@ -318,7 +318,7 @@ fn draw_results(f: &mut Frame, app: &App, t: Theme, area: Rect) {
                 Span::styled(format!("{} ", app.clock_ms(e.ts)), t.dim()),
                 Span::styled(
                     format!("{:<src_w$} ", truncate(&src, src_w)),
-                    t.pod(&id.pod),
+                    t.pod(app.tail.log.colors.slot(&id.pod)),
                 ),
                 Span::styled(format!("{:<5} ", level_word(e.level)), t.level(e.level)),
             ];

@@ -106,7 +106,7 @@ fn draw_tree(f: &mut Frame, app: &App, t: Theme, area: Rect) {
                     if *live { "●" } else { "✗" }
                 ),
                 format!("{containers}c {}/s", rate(*r)),
-                t.pod(name),
+                t.pod(app.tail.log.colors.slot(name)),
             ),
             TreeRow::Container {
                 key,
@@ -271,7 +271,21 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
     } else {
         vec![log.find.clone()]
     };
-    let pod_width = 14.min(w / 5);
+    // As wide as the widest pod name on screen, up to a quarter of the pane (a
+    // fixed 14 columns cut hdfs-datanode-0 and -1 to the same hdfs-datanode…).
+    let pod_width = log
+        .lines
+        .iter()
+        .take(end)
+        .rev()
+        .take(h)
+        .filter_map(|l| match l {
+            TailLine::Entry(e) => Some(e.source.pod.chars().count()),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(8)
+        .clamp(3, (w / 4).clamp(8, 40));
     // Lines from another day carry the date; then every visible line does, so the
     // column stays aligned.
     let dated = log.time_fmt == TimeFmt::Absolute
@@ -317,7 +331,8 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
                         TimeFmt::Relative => Some(format!("{:>8}", ago(app.now, e.ts))),
                         TimeFmt::Off => None,
                     };
-                    entry_spans(t, e, time, &needles, pod_width)
+                    let slot = log.colors.slot(&e.source.pod);
+                    entry_spans(t, e, time, &needles, (pod_width, slot))
                 };
                 if log.wrap {
                     wrap_spans(spans, w, prefix.min(w / 2))

@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 
 use lookout_shared::{LogEntry, Timestamp};
 
+use super::colors::PodColors;
 use super::{Tail, TailFocus};
 use crate::app::{Effect, PromptKind};
 use crate::keys::{
@@ -102,6 +103,8 @@ pub struct Log {
     pub received: u64,
     /// Pane height at the last draw (rows), for paging.
     pub view_rows: Cell<usize>,
+    /// Each pod's colour, assigned as its lines arrive.
+    pub colors: PodColors,
 }
 
 impl Log {
@@ -122,6 +125,7 @@ impl Log {
             hscroll: 0,
             received: 0,
             view_rows: Cell::new(20),
+            colors: PodColors::default(),
         }
     }
 
@@ -129,8 +133,9 @@ impl Log {
     pub fn push(&mut self, new: impl IntoIterator<Item = TailLine>) {
         let mut added = 0usize;
         for l in new {
-            if let TailLine::Entry(_) = &l {
+            if let TailLine::Entry(e) = &l {
                 self.received += 1;
+                self.colors.saw(&e.source.pod, self.cap as u64);
             }
             if self.matches_find(&l) {
                 self.find_total += 1;

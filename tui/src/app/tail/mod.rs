@@ -3,11 +3,13 @@
 //!
 //! - [`streams`]: the tree pane: its state, keys and handler.
 //! - [`log`]: the log pane: scrollback, follow, find; keys and handler.
+//! - [`colors`]: which colour each pod's lines get.
 //! - `subscription`: the query a selection and a filter make.
 //!
 //! Replies for this screen are the subscription's entries and drop markers, the
 //! streams watch, and errors for the subscription.
 
+pub mod colors;
 pub mod log;
 pub mod streams;
 mod subscription;
@@ -15,6 +17,8 @@ mod subscription;
 pub use log::{contains_ci, find_ci, Log, TailLine, TimeFmt};
 pub use streams::{StreamKey, StreamTree, TreeRow};
 pub use subscription::subscription_query;
+
+use std::collections::BTreeMap;
 
 use lookout_shared::protocol::{ClientMsg, ErrorBody, ReqId, StreamInfo};
 use lookout_shared::{LogEntry, Timestamp};
@@ -74,15 +78,61 @@ impl Tail {
         subscription_query(&self.tree.selected, &self.tree.streams, &self.filter)
     }
 
-    /// A short description of what the pane shows, for its title.
+    /// What the pane shows, for its title, naming every selected stream as
+    /// briefly as the tree allows: a whole namespace as `ns/*`, a whole pod by its
+    /// name, else `pod/container` (`payments: checkout-7d9f, ledger-0/app · search/*`).
+    /// It used to name one stream and count the rest ("… + 7 more").
     pub fn title(&self) -> String {
         let selected = &self.tree.selected;
-        let mut it = selected.iter();
-        match (it.next(), selected.len()) {
-            (None, _) => "all streams".to_string(),
-            (Some(k), 1) => format!("{}/{}/{}", k.namespace, k.pod, k.container),
-            (Some(k), n) => format!("{}/{}/{} + {} more", k.namespace, k.pod, k.container, n - 1),
+        if selected.is_empty() {
+            return "all streams".to_string();
         }
+        // What exists, to tell "all of it" from "some of it".
+        let mut known: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
+        for s in &self.tree.streams {
+            *known
+                .entry(s.source.namespace.as_str())
+                .or_default()
+                .entry(s.source.pod.as_str())
+                .or_default() += 1;
+        }
+        let mut picked: BTreeMap<&str, BTreeMap<&str, Vec<&str>>> = BTreeMap::new();
+        for k in selected {
+            picked
+                .entry(k.namespace.as_str())
+                .or_default()
+                .entry(k.pod.as_str())
+                .or_default()
+                .push(k.container.as_str());
+        }
+        let mut parts = Vec::new();
+        for (ns, pods) in &picked {
+            let all_pods = known.get(ns);
+            let whole = |pod: &str, n: usize| {
+                all_pods
+                    .and_then(|p| p.get(pod))
+                    .is_some_and(|known| *known == n)
+            };
+            let every_pod = all_pods.is_some_and(|p| {
+                p.len() == pods.len() && pods.iter().all(|(pod, cs)| whole(pod, cs.len()))
+            });
+            if every_pod {
+                parts.push(format!("{ns}/*"));
+                continue;
+            }
+            let names: Vec<String> = pods
+                .iter()
+                .map(|(pod, cs)| {
+                    if whole(pod, cs.len()) {
+                        pod.to_string()
+                    } else {
+                        format!("{pod}/{}", cs.join(","))
+                    }
+                })
+                .collect();
+            parts.push(format!("{ns}: {}", names.join(", ")));
+        }
+        parts.join(" · ")
     }
 
     /// Opens the streams watch on the first connection (the connection task re-opens

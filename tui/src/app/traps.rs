@@ -451,3 +451,76 @@ fn pods_are_told_apart_by_full_names_colours_and_titles() {
         "hdfs: hdfs-datanode-0, hdfs-datanode-1 · search/*"
     );
 }
+
+#[test]
+fn e_and_e_jump_between_errors_like_lnav() {
+    use lookout_shared::Level;
+    let (mut app, _, _, sub) = connected();
+    super::tests::feed(
+        &mut app,
+        sub,
+        (0..200)
+            .map(|i| {
+                let level = if i == 40 || i == 150 {
+                    Some(Level::Error)
+                } else {
+                    Some(Level::Info)
+                };
+                super::tests::entry(i, "ledger-0", level, &format!("line {i}"))
+            })
+            .collect(),
+    );
+    app.tail.log.view_rows.set(20);
+    app.on_event(key('e'));
+    assert_eq!(app.tail.log.error_at, Some(150));
+    assert!(!app.tail.log.follow, "jumping back pauses follow");
+    let s = render(&app, 120, 30);
+    assert!(s.contains("line 150"), "{s}");
+    app.on_event(key('e'));
+    assert_eq!(app.tail.log.error_at, Some(40));
+    assert!(render(&app, 120, 30).contains("line 40"));
+    app.on_event(key('e'));
+    assert_eq!(app.tail.log.error_at, Some(40));
+    assert!(render(&app, 120, 30).contains("no older error"));
+    app.on_event(key('E'));
+    assert_eq!(app.tail.log.error_at, Some(150));
+}
+
+#[test]
+fn the_frames_of_an_error_trace_are_drawn_as_an_error() {
+    use lookout_shared::Level;
+    use ratatui::backend::TestBackend;
+    use ratatui::style::Color;
+    let (mut app, _, _, sub) = connected();
+    let lines = [
+        (Some(Level::Error), "java.lang.IllegalStateException: boom"),
+        (None, "\tat com.example.Ledger.write(Ledger.java:212)"),
+        (Some(Level::Info), "\tat com.example.Main.main(Main.java:5)"),
+        (Some(Level::Info), "next request ok"),
+    ];
+    super::tests::feed(
+        &mut app,
+        sub,
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, (l, m))| super::tests::entry(i as u64, "ledger-0", *l, m))
+            .collect(),
+    );
+    let mut term = ratatui::Terminal::new(TestBackend::new(140, 20)).unwrap();
+    term.draw(|f| crate::ui::draw(f, &app)).unwrap();
+    let buf = term.backend().buffer().clone();
+    let colour_of = |needle: &str| {
+        (0..20u16)
+            .find_map(|y| {
+                let row: String = (0..140u16).map(|x| buf[(x, y)].symbol()).collect();
+                let x = row.find(needle)?;
+                let col = row[..x].chars().count() as u16;
+                Some(buf[(col, y)].fg)
+            })
+            .unwrap_or_else(|| panic!("{needle} not drawn"))
+    };
+    assert_eq!(colour_of("com.example.Ledger"), Color::Red);
+    assert_eq!(colour_of("com.example.Main"), Color::Red);
+    assert_ne!(colour_of("next request ok"), Color::Red);
+}

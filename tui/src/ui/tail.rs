@@ -1,5 +1,8 @@
 //! The Tail screen: stream tree beside the log pane.
 
+use std::collections::VecDeque;
+
+use lookout_shared::Level;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -217,6 +220,32 @@ fn is_continuation(msg: &str) -> bool {
         || msg.starts_with("Caused by")
 }
 
+/// The level of the event line `i` continues: its head's, found by walking up the
+/// continuation lines of the same stream (at most [`HEAD_SCAN`] of them), so the
+/// frames of an ERROR trace are drawn as an error, not in their own colour.
+fn head_level(lines: &VecDeque<TailLine>, i: usize) -> Option<Level> {
+    let TailLine::Entry(me) = lines.get(i)? else {
+        return None;
+    };
+    let mut j = i;
+    for _ in 0..HEAD_SCAN {
+        j = j.checked_sub(1)?;
+        let TailLine::Entry(p) = lines.get(j)? else {
+            return None;
+        };
+        if p.source.pod != me.source.pod || p.source.container != me.source.container {
+            return None;
+        }
+        if !is_continuation(&p.message) {
+            return p.level;
+        }
+    }
+    None
+}
+
+/// How far up [`head_level`] looks (a JVM trace runs to a few hundred frames).
+const HEAD_SCAN: usize = 512;
+
 fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
     let tail = &app.tail;
     let log = &tail.log;
@@ -309,7 +338,7 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
     while i > 0 && rows.len() < h {
         i -= 1;
         let Some(line) = log.lines.get(i) else { break };
-        let is_cur = log.find_at == Some(i);
+        let is_cur = log.find_at == Some(i) || log.error_at == Some(i);
         let mut lines = match line {
             TailLine::Entry(e) => {
                 let cont = is_continuation(&e.message)
@@ -320,7 +349,8 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
                     s.extend(super::highlighted(
                         &e.message,
                         &needles,
-                        t.level(e.level).remove_modifier(Modifier::BOLD),
+                        t.level(head_level(&log.lines, i).or(e.level))
+                            .remove_modifier(Modifier::BOLD),
                         t.highlight(),
                     ));
                     s

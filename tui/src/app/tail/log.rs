@@ -4,7 +4,7 @@
 use std::cell::Cell;
 use std::collections::VecDeque;
 
-use lookout_shared::{LogEntry, Timestamp};
+use lookout_shared::{Level, LogEntry, Timestamp};
 
 use super::colors::PodColors;
 use super::{Tail, TailFocus};
@@ -61,6 +61,11 @@ pub const KEYS: &[Binding] = &[
         false,
     ),
     bind(&[ESC], "clear the find", false),
+    bind(
+        &[Key::Char('e'), Key::Char('E')],
+        "older / newer error",
+        false,
+    ),
     bind(&[Key::Char('f')], "filter (hide, server side)", true),
     bind(&[Key::Char('t')], "time: absolute / relative / off", true),
     bind(&[Key::Char('w')], "wrap", true),
@@ -105,6 +110,8 @@ pub struct Log {
     pub view_rows: Cell<usize>,
     /// Each pod's colour, assigned as its lines arrive.
     pub colors: PodColors,
+    /// Index in `lines` of the error `e`/`E` last jumped to.
+    pub error_at: Option<usize>,
 }
 
 impl Log {
@@ -126,6 +133,7 @@ impl Log {
             received: 0,
             view_rows: Cell::new(20),
             colors: PodColors::default(),
+            error_at: None,
         }
     }
 
@@ -154,6 +162,7 @@ impl Log {
             evicted += 1;
         }
         if evicted > 0 {
+            self.error_at = self.error_at.and_then(|i| i.checked_sub(evicted));
             self.find_at = self.find_at.and_then(|i| i.checked_sub(evicted));
             if self.find_at.is_none() {
                 self.find_pos = 0;
@@ -245,16 +254,40 @@ impl Log {
                 .count(),
         };
         self.find_at = Some(i);
-        // Put the match in the middle of the view, keeping context around it.
+        self.center_on(i);
+        true
+    }
+
+    /// Jumps to the next error older (`up`) or newer than the last one jumped to
+    /// (or than the view's bottom), lnav's `e`/`E`; false when there is none.
+    pub fn error_next(&mut self, up: bool) -> bool {
+        let is_error =
+            |l: &TailLine| matches!(l, TailLine::Entry(e) if e.level == Some(Level::Error));
+        let start = self
+            .error_at
+            .unwrap_or_else(|| self.bottom_index().saturating_sub(if up { 0 } else { 1 }));
+        let n = self.lines.len();
+        let hit = if up {
+            (0..start.min(n)).rev().find(|&i| is_error(&self.lines[i]))
+        } else {
+            ((start + 1).min(n)..n).find(|&i| is_error(&self.lines[i]))
+        };
+        let Some(i) = hit else { return false };
+        self.error_at = Some(i);
+        self.center_on(i);
+        true
+    }
+
+    /// Scrolls so line `i` sits mid-view, keeping context around it.
+    fn center_on(&mut self, i: usize) {
         let half = self.view_rows.get() / 2;
         let bottom = (i + 1 + half).min(self.lines.len());
         let scroll = self.lines.len() - bottom;
         if scroll == 0 && self.follow {
-            return true;
+            return;
         }
         self.follow = false;
         self.scroll = scroll.min(self.max_scroll());
-        true
     }
 
     /// `(position, total)` of find matches, 1-based position counted from the oldest.
@@ -265,6 +298,7 @@ impl Log {
     /// Starts over (new subscription): old lines no longer match what is asked.
     pub fn clear(&mut self) {
         self.lines.clear();
+        self.error_at = None;
         self.find_at = None;
         self.find_pos = 0;
         self.find_total = 0;
@@ -304,6 +338,13 @@ impl Tail {
             Key::Char('G') | END => log.resume(),
             Key::Char('/') => return Effect::Prompt(PromptKind::Find, log.find.clone()),
             Key::Char('f') => return Effect::Prompt(PromptKind::Filter, self.filter.clone()),
+            Key::Char(c @ ('e' | 'E')) => {
+                let older = c == 'e';
+                if !log.error_next(older) {
+                    let which = if older { "older" } else { "newer" };
+                    return Effect::Say(format!("no {which} error in the scrollback"));
+                }
+            }
             Key::Char(c @ ('n' | 'N')) => {
                 let older = c == 'n';
                 if !log.find_next(older) {

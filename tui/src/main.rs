@@ -56,7 +56,7 @@ enum Cmd {
 fn main() {
     let args = Cli::parse();
     let global = cli::Global {
-        url: args.url,
+        url: cli::normalize_url(&args.url),
         token: args.token,
         json: args.json,
     };
@@ -89,7 +89,7 @@ fn main() {
     });
     rt.shutdown_timeout(std::time::Duration::from_millis(100));
     if let Err(e) = result {
-        eprintln!("lookout: {e:#}");
+        eprintln!("lookout: {}", cli::error_report(&e));
         std::process::exit(1);
     }
 }

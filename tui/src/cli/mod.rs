@@ -37,8 +37,41 @@ pub struct TailArgs {
     /// Query language; empty follows everything.
     pub query: Option<String>,
     /// Print this many of the latest stored matches first.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, conflicts_with = "since")]
     pub backfill: u32,
+    /// Start this far back (`10m`, `2h`): stored matches since then, then live,
+    /// with no gap and no repeat between them.
+    #[arg(long)]
+    pub since: Option<String>,
+}
+
+/// What `--url` means: a bare `HOST:PORT` (as `kubectl port-forward` prints it) is
+/// `ws://HOST:PORT`; an address with a scheme is taken as written.
+pub fn normalize_url(url: &str) -> String {
+    let url = url.trim();
+    if url.contains("://") {
+        url.to_string()
+    } else {
+        format!("ws://{url}")
+    }
+}
+
+/// An error and its causes on one line, each said once: a cause whose words the
+/// message before it already holds is left out (`cannot connect to …: Connection
+/// refused` rather than the same refusal three times).
+pub fn error_report(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let s = cause.to_string();
+        if out.contains(&s) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&s);
+    }
+    out
 }
 
 #[derive(Debug, Args)]
@@ -156,14 +189,40 @@ impl Out {
 /// `lookout tail`: follows live, reconnecting and resuming on its own.
 pub async fn tail(g: &Global, a: TailArgs) -> anyhow::Result<()> {
     let query = a.query.unwrap_or_default();
-    // Connect once up front so a wrong URL or token fails fast with a clear message.
-    connect(g).await?.close().await;
+    // `--since`: resume after the first instant of the window; the daemon replays
+    // what it stored since then, then goes live (the resume path the dashboard's
+    // reconnects use, so the seam has no gap and no repeat).
+    let resume_after = match &a.since {
+        Some(s) => {
+            let back = parse_duration(s).with_context(|| "--since")?;
+            let nanos = i64::try_from(back.as_nanos()).unwrap_or(i64::MAX);
+            Some(lookout_shared::protocol::Cursor {
+                ts: Timestamp::now().add_nanos(nanos.saturating_neg()),
+                seq: 0,
+            })
+        }
+        None => None,
+    };
+    // Connect once up front so a wrong token or protocol fails fast with a clear
+    // message; a daemon that is not up yet is waited for, as the dashboard does.
+    match connect(g).await {
+        Ok(c) => c.close().await,
+        Err(e) => {
+            let fatal = e
+                .downcast_ref::<client::ClientError>()
+                .is_some_and(client::ClientError::is_fatal);
+            if fatal {
+                return Err(e);
+            }
+            eprintln!("lookout: {}; waiting for the daemon", error_report(&e));
+        }
+    }
     let (tx, mut rx) = client::spawn(g.url.clone(), g.token.clone());
     tx.send(ClientMsg::Subscribe {
         id: 1,
         query: query.clone(),
         backfill: a.backfill,
-        resume_after: None,
+        resume_after,
     })
     .map_err(|_| anyhow!("connection task ended"))?;
     let mut out = Out::new();

@@ -175,6 +175,11 @@ fn search_streams_and_rules_from_the_command_line() {
     let o = lookout(&url, &["rules", "list", "--json"]);
     assert_eq!(stdout(&o).lines().count(), 0, "{}", stdout(&o));
 
+    // `--url HOST:PORT` without a scheme, as port-forward prints it, works.
+    let bare = url.trim_start_matches("ws://");
+    let o = lookout(bare, &["streams"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
     // A daemon that is not there: a clear error and a non-zero exit, not a hang.
     let o = lookout("ws://127.0.0.1:9", &["streams"]);
     assert!(!o.status.success());
@@ -196,10 +201,103 @@ fn the_cli_exits_non_zero_with_a_message_when_the_daemon_is_unreachable() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot connect"), "{err}");
+    // Said once: the cause chain used to repeat the refusal three times.
+    assert_eq!(err.matches("Connection refused").count(), 1, "{err}");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_lookout"))
         .args(["search", "x", "--since", "15"])
         .output()
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--since"));
+}
+
+/// `lookout tail --since`: stored lines from the window, then live ones, each once;
+/// and a tail started before the daemon is up waits for it instead of exiting.
+#[test]
+fn tail_since_replays_the_window_then_follows_and_waits_for_the_daemon() {
+    use std::io::{BufRead, BufReader};
+    use std::sync::mpsc;
+
+    let tree = LogTree::new();
+    let old: Vec<String> = (0..20).map(|i| format!("stored line {i}")).collect();
+    let refs: Vec<&str> = old.iter().map(String::as_str).collect();
+    tree.write("payments", "checkout-1", "app", &refs);
+    let daemon = Daemon::start(&tree).expect("daemon");
+    let url = daemon.url();
+    until(&url, &["search", "stored", "--json"], |o| {
+        stdout(o).lines().count() == 20
+    });
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lookout"))
+        .args([
+            "--url",
+            &url,
+            "tail",
+            "--since",
+            "1h",
+            "--json",
+            "namespace:payments",
+        ])
+        .env_remove("LOOKOUT_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn lookout tail");
+    let (tx, rx) = mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen: Vec<String> = Vec::new();
+    let mut wrote_live = false;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while seen.len() < 25 && Instant::now() < deadline {
+        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+            let e: LogEntry = serde_json::from_str(&l).expect("one entry per line");
+            seen.push(e.message);
+        }
+        if seen.len() >= 20 && !wrote_live {
+            let live: Vec<String> = (0..5).map(|i| format!("live line {i}")).collect();
+            let refs: Vec<&str> = live.iter().map(String::as_str).collect();
+            tree.write("payments", "checkout-1", "app", &refs);
+            wrote_live = true;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut expected: Vec<String> = old.clone();
+    expected.extend((0..5).map(|i| format!("live line {i}")));
+    assert_eq!(
+        seen, expected,
+        "the window, then live, each once and in order"
+    );
+
+    // Before the daemon exists: tail waits (still running after a second) rather
+    // than exiting at once, as the dashboard does.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lookout"))
+        .args(["--url", &format!("127.0.0.1:{port}"), "tail"])
+        .env_remove("LOOKOUT_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn lookout tail");
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "tail exited while the daemon was not up yet"
+    );
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("waiting for the daemon"), "{err}");
 }

@@ -112,9 +112,28 @@ pub struct SearchPage {
     pub took_ms: f64,
 }
 
-/// The entries around one entry, in the same stream (same pod uid, container, restart
-/// and `stream`), oldest first: what `grep -C` gives.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// Which entries a context request returns around its entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ContextScope {
+    /// The entry's own log file and output stream (stdout or stderr).
+    #[default]
+    Stream,
+    /// Every container and output stream of the entry's pod (same pod uid), in
+    /// time order: the stdout lines between stderr hits, the sidecar's view.
+    Pod,
+}
+
+impl ContextScope {
+    /// For serde: the default is left out of the frame.
+    pub fn is_stream(&self) -> bool {
+        *self == ContextScope::Stream
+    }
+}
+
+/// The entries around one entry, in its stream (same pod uid, container, restart and
+/// `stream`) or its whole pod ([`ContextScope`]), oldest first: what `grep -C` gives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ContextPage {
     pub before: Vec<LogEntry>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -324,6 +343,10 @@ pub enum ClientMsg {
         before: u32,
         #[serde(default)]
         after: u32,
+        /// Which lines count as "around" it: its own output stream (the default,
+        /// what older clients get) or every stream of its pod.
+        #[serde(default, skip_serializing_if = "ContextScope::is_stream")]
+        scope: ContextScope,
     },
     /// List streams once, and with `watch` keep pushing changes under `sub = id`.
     Streams {

@@ -8,7 +8,9 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use lookout_shared::histogram::Bars;
-use lookout_shared::protocol::{ContextPage, Cursor, Histogram, Order, SearchPage, SearchParams};
+use lookout_shared::protocol::{
+    ContextPage, ContextScope, Cursor, Histogram, Order, SearchPage, SearchParams,
+};
 use lookout_shared::query::Query;
 use lookout_shared::{LogEntry, Timestamp};
 use tantivy::query::{BooleanQuery, EnableScoring, Occur, Query as TQuery, TermQuery, Weight};
@@ -66,6 +68,18 @@ impl Index {
     /// The entries around `at` in the same stream (same namespace, pod, pod uid,
     /// container, restart and stream), oldest first on both sides.
     pub fn context(&self, at: Cursor, before: u32, after: u32) -> Result<ContextPage, SearchError> {
+        self.context_in(at, before, after, ContextScope::Stream)
+    }
+
+    /// [`Index::context`] over `scope`: the entry's stream, or its whole pod (every
+    /// container and output stream with the same pod uid).
+    pub fn context_in(
+        &self,
+        at: Cursor,
+        before: u32,
+        after: u32,
+        scope: ContextScope,
+    ) -> Result<ContextPage, SearchError> {
         let f = &self.shared.fields;
         // As it was stored (a live entry may carry the unstorable instant).
         let at = Cursor {
@@ -107,19 +121,20 @@ impl Index {
         // The same log file and output stream; not the container id, which the
         // entries of one file need not all carry (see `StreamId`).
         let src = &entry.source;
-        let mut clauses = vec![
-            text(f.namespace, &src.namespace),
-            text(f.pod, &src.pod),
-            text(f.container, &src.container),
-            text(f.stream, entry.stream.as_str()),
-            (
-                Occur::Must,
-                Box::new(TermQuery::new(
-                    Term::from_field_u64(f.restart, u64::from(src.restart)),
-                    IndexRecordOption::Basic,
-                )),
-            ),
-        ];
+        let mut clauses = vec![text(f.namespace, &src.namespace), text(f.pod, &src.pod)];
+        if scope == ContextScope::Stream {
+            clauses.extend([
+                text(f.container, &src.container),
+                text(f.stream, entry.stream.as_str()),
+                (
+                    Occur::Must,
+                    Box::new(TermQuery::new(
+                        Term::from_field_u64(f.restart, u64::from(src.restart)),
+                        IndexRecordOption::Basic,
+                    )) as Box<dyn TQuery>,
+                ),
+            ]);
+        }
         if !src.pod_uid.is_empty() {
             clauses.push(text(f.pod_uid, &src.pod_uid));
         }

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use lookout_shared::protocol::{
-    ContextPage, Cursor, ErrorBody, ErrorCode, SearchPage, SearchParams, StreamInfo,
+    ContextPage, ContextScope, Cursor, ErrorBody, ErrorCode, SearchPage, SearchParams, StreamInfo,
 };
 use lookout_shared::query::Query;
 use tokio::sync::{watch, Notify};
@@ -25,8 +25,14 @@ use crate::live::{Item, RingSnapshot, Subscription};
 pub(crate) trait Source: Send + Sync + 'static {
     /// One page of matches; blocking (handlers call it on a blocking thread).
     fn search(&self, params: &SearchParams) -> Result<SearchPage, ErrorBody>;
-    /// The entries around `at` in its stream; blocking.
-    fn context(&self, at: Cursor, before: u32, after: u32) -> Result<ContextPage, ErrorBody>;
+    /// The entries around `at` in its stream or pod; blocking.
+    fn context(
+        &self,
+        at: Cursor,
+        before: u32,
+        after: u32,
+        scope: ContextScope,
+    ) -> Result<ContextPage, ErrorBody>;
     /// The stream list now, and on every change.
     fn streams(&self) -> watch::Receiver<Arc<Vec<StreamInfo>>>;
     /// Starts a live tail of `query`: it queues up to `queue` entries and notifies
@@ -86,9 +92,16 @@ impl Source for NodeSource {
         ix.search(params).map_err(search_error)
     }
 
-    fn context(&self, at: Cursor, before: u32, after: u32) -> Result<ContextPage, ErrorBody> {
+    fn context(
+        &self,
+        at: Cursor,
+        before: u32,
+        after: u32,
+        scope: ContextScope,
+    ) -> Result<ContextPage, ErrorBody> {
         let ix = self.0.index().ok_or_else(index_not_open)?;
-        ix.context(at, before, after).map_err(search_error)
+        ix.context_in(at, before, after, scope)
+            .map_err(search_error)
     }
 
     fn streams(&self) -> watch::Receiver<Arc<Vec<StreamInfo>>> {

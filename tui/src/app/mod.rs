@@ -302,7 +302,7 @@ impl App {
             Ctx::SearchInput => self.search.on_query_key(k, out),
             Ctx::SearchHistogram => self.search.on_histogram_key(k, out),
             Ctx::SearchResults => self.search.on_results_key(k, out),
-            Ctx::SearchContext => self.search.on_context_key(k),
+            Ctx::SearchContext => self.search.on_context_key(k, out),
             Ctx::AlertsList => self.alerts.on_list_key(k, now, out),
             Ctx::AlertsEditor => self.alerts.on_editor_key(k, now, out),
             Ctx::Confirm => {

@@ -74,7 +74,7 @@ impl App {
             } => self.tail.on_dropped(sub, count, from, until),
             ServerMsg::Streams { id, streams } => self.tail.on_streams(id, streams),
             ServerMsg::SearchResult { id, page } => self.search.on_result(id, page, out),
-            ServerMsg::ContextResult { id, page } => self.search.on_context(id, page),
+            ServerMsg::ContextResult { id, page } => self.search.on_context(id, page, out),
             ServerMsg::Alerts { id, alerts } => self.alerts.on_alerts(id, alerts, out),
             ServerMsg::Rules { id, rules } => self.alerts.on_rules(id, rules, out),
             ServerMsg::RuleTest { id, result } => self.alerts.on_rule_test(id, result),

@@ -524,3 +524,88 @@ fn the_frames_of_an_error_trace_are_drawn_as_an_error() {
     assert_eq!(colour_of("com.example.Main"), Color::Red);
     assert_ne!(colour_of("next request ok"), Color::Red);
 }
+
+#[test]
+fn context_covers_the_whole_pod_and_grows_at_its_edges() {
+    use lookout_shared::protocol::{ContextPage, ContextScope, SearchPage};
+    use lookout_shared::{Level, Stream};
+    let entry = super::tests::entry;
+    let (mut app, _, _, _) = connected();
+    app.on_event(key('2'));
+    typed(&mut app, "deadlock");
+    app.on_event(code(KeyCode::Enter));
+    let Some(ClientMsg::Search { id, .. }) = app.outbox.pop() else {
+        panic!("no search")
+    };
+    let hit = entry(100, "ledger-0", Some(Level::Error), "deadlock detected");
+    app.on_event(Event::Client(ClientEvent::Msg(ServerMsg::SearchResult {
+        id,
+        page: SearchPage {
+            entries: vec![hit.clone()],
+            total: 1,
+            ..Default::default()
+        },
+    })));
+    app.outbox.clear();
+    app.on_event(code(KeyCode::Enter));
+    let Some(ClientMsg::Context { id, scope, .. }) = app.outbox.pop() else {
+        panic!("no context request")
+    };
+    assert_eq!(scope, ContextScope::Pod, "context asked for the whole pod");
+    let mut stderr_line = entry(99, "ledger-0", None, "stderr between");
+    stderr_line.stream = Stream::Stderr;
+    let mut sidecar = entry(101, "ledger-0", None, "sidecar says hi");
+    sidecar.source.container = "envoy".into();
+    app.on_event(Event::Client(ClientEvent::Msg(ServerMsg::ContextResult {
+        id,
+        page: ContextPage {
+            before: (80..99)
+                .map(|i| entry(i, "ledger-0", None, &format!("before {i}")))
+                .chain([stderr_line])
+                .collect(),
+            entry: Some(hit),
+            after: [sidecar]
+                .into_iter()
+                .chain((102..121).map(|i| entry(i, "ledger-0", None, &format!("after {i}"))))
+                .collect(),
+        },
+    })));
+    let s = render(&app, 120, 40);
+    assert!(s.contains("app!") && s.contains("stderr between"), "{s}");
+    assert!(s.contains("envoy") && s.contains("sidecar says hi"), "{s}");
+    // Scrolling to the top asks for older lines before the first shown.
+    app.outbox.clear();
+    for _ in 0..18 {
+        app.on_event(key('k'));
+    }
+    let older = app
+        .outbox
+        .iter()
+        .find_map(|m| match m {
+            ClientMsg::Context {
+                id,
+                at,
+                before: 20,
+                after: 0,
+                ..
+            } => Some((*id, at.seq)),
+            _ => None,
+        })
+        .expect("no request for older lines");
+    assert_eq!(older.1, 80, "asked before the first line shown");
+    app.on_event(Event::Client(ClientEvent::Msg(ServerMsg::ContextResult {
+        id: older.0,
+        page: ContextPage {
+            before: (60..80)
+                .map(|i| entry(i, "ledger-0", None, &format!("before {i}")))
+                .collect(),
+            entry: None,
+            after: vec![],
+        },
+    })));
+    let cv = app.search.context.as_ref().unwrap();
+    assert_eq!(cv.line_count(), 20 + 20 + 21);
+    assert_eq!(cv.lines().next().unwrap().seq, 60);
+    // The cursor stayed on the same line.
+    assert_eq!(cv.lines().nth(cv.scroll).unwrap().seq, 82);
+}

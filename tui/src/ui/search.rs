@@ -351,20 +351,39 @@ fn draw_context(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         .as_ref()
         .map(|e| {
             let id = &e.source;
-            format!("{}/{}/{}", id.namespace, id.pod, id.container)
+            format!("{}/{} · every stream", id.namespace, id.pod)
         })
         .unwrap_or_default();
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(border(t, true))
         .title(format!(" Context · {src} · l live tail · Esc back "));
+    // Lines of every container and output stream: each says which.
+    let src_of = |e: &lookout_shared::LogEntry| {
+        if e.stream.as_str() == "stderr" {
+            format!("{}!", e.source.container)
+        } else {
+            e.source.container.clone()
+        }
+    };
+    let src_w = cv
+        .lines()
+        .map(|e| src_of(e).chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(16);
     let inner = block.inner(area);
     f.render_widget(block, area);
     if cv.req.is_some() {
         f.render_widget(Paragraph::new(Span::styled("loading…", t.dim())), inner);
         return;
     }
-    let h = inner.height as usize;
+    let mut h = inner.height as usize;
+    let mut top = Vec::new();
+    if cv.older_req.is_some() {
+        top.push(Line::from(Span::styled("  loading older lines…", t.dim())));
+        h = h.saturating_sub(1);
+    }
     let all: Vec<(bool, &lookout_shared::LogEntry)> = cv
         .page
         .before
@@ -378,30 +397,27 @@ fn draw_context(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         .scroll
         .saturating_sub(h / 2)
         .min(all.len().saturating_sub(h));
-    let lines: Vec<Line> = all
-        .iter()
-        .skip(start)
-        .take(h)
-        .map(|(hit, e)| {
-            let mark = if *hit { "▶ " } else { "  " };
-            let mut spans = vec![
-                Span::styled(mark, t.fg(Color::Yellow).add_modifier(Modifier::BOLD)),
-                Span::styled(format!("{} ", app.clock_ms(e.ts)), t.dim()),
-                Span::styled(format!("{:<5} ", level_word(e.level)), t.level(e.level)),
-                Span::raw(e.message.as_str()),
-            ];
-            if *hit {
-                for s in &mut spans[3..] {
-                    s.style = s.style.add_modifier(Modifier::BOLD);
-                }
+    let rows = all.iter().skip(start).take(h).map(|(hit, e)| {
+        let mark = if *hit { "▶ " } else { "  " };
+        let mut spans = vec![
+            Span::styled(mark, t.fg(Color::Yellow).add_modifier(Modifier::BOLD)),
+            Span::styled(format!("{} ", app.clock_ms(e.ts)), t.dim()),
+            Span::styled(format!("{:<src_w$} ", truncate(&src_of(e), src_w)), t.dim()),
+            Span::styled(format!("{:<5} ", level_word(e.level)), t.level(e.level)),
+            Span::raw(e.message.as_str()),
+        ];
+        if *hit {
+            for s in &mut spans[4..] {
+                s.style = s.style.add_modifier(Modifier::BOLD);
             }
-            let mut l = Line::from(spans);
-            if *hit {
-                l.style = Style::default().add_modifier(Modifier::UNDERLINED);
-            }
-            l
-        })
-        .collect();
+        }
+        let mut l = Line::from(spans);
+        if *hit {
+            l.style = Style::default().add_modifier(Modifier::UNDERLINED);
+        }
+        l
+    });
+    let lines: Vec<Line> = top.into_iter().chain(rows).collect();
     f.render_widget(Paragraph::new(lines), inner);
 }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use crate::support::index::*;
 use lookout_daemon::index::SearchError;
 use lookout_daemon::matcher::Matches;
-use lookout_shared::protocol::{Cursor, Order, SearchParams, TimeRange};
+use lookout_shared::protocol::{ContextScope, Cursor, Order, SearchParams, TimeRange};
 use lookout_shared::query::Query;
 use lookout_shared::Timestamp;
 
@@ -243,6 +243,46 @@ fn context_is_the_same_stream_around_the_entry() {
         )
         .unwrap_err();
     assert!(matches!(e, SearchError::NotFound(_)));
+    r.close();
+}
+
+/// The dashboard's context view: every container and output stream of the pod,
+/// in time order (stdout lines between stderr hits were missing).
+#[test]
+fn pod_context_spans_every_stream_of_the_pod() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = Running::open(config(dir.path()));
+    let stored = r.ingest(loghub_entries(3000, T0, 2));
+    r.wait_docs(3000);
+    // An stderr line of the app container, among stdout and sidecar lines.
+    let at = stored
+        .iter()
+        .skip(1000)
+        .find(|e| e.stream == lookout_shared::Stream::Stderr && e.source.container == "app")
+        .unwrap();
+    let mut pod: Vec<_> = stored
+        .iter()
+        .filter(|e| {
+            e.source.namespace == at.source.namespace
+                && e.source.pod == at.source.pod
+                && e.source.pod_uid == at.source.pod_uid
+        })
+        .cloned()
+        .collect();
+    pod.sort_by_key(|e| (e.ts, e.seq));
+    let i = pod.iter().position(|e| e.seq == at.seq).unwrap();
+    let c = r
+        .index
+        .context_in(Cursor::of(at), 10, 10, ContextScope::Pod)
+        .unwrap();
+    assert_eq!(c.entry.as_ref(), Some(at));
+    assert_eq!(c.before, pod[i - 10..i].to_vec());
+    assert_eq!(c.after, pod[i + 1..i + 11].to_vec());
+    let around: Vec<_> = c.before.iter().chain(&c.after).collect();
+    assert!(around
+        .iter()
+        .any(|e| e.stream == lookout_shared::Stream::Stdout));
+    assert!(around.iter().any(|e| e.source.container == "sidecar"));
     r.close();
 }
 

@@ -296,7 +296,7 @@ impl Search {
     /// The wheel moves the context view when open, else the results.
     pub fn on_wheel(&mut self, up: bool, out: &mut Outbox) {
         match &mut self.context {
-            Some(cv) => cv.scroll_by(if up { -WHEEL_ROWS } else { WHEEL_ROWS }),
+            Some(cv) => cv.scroll_by(if up { -WHEEL_ROWS } else { WHEEL_ROWS }, out),
             None => {
                 self.move_by(if up { -WHEEL_ROWS } else { WHEEL_ROWS });
                 self.maybe_more(out);
@@ -320,9 +320,12 @@ impl Search {
         self.maybe_more(out);
     }
 
-    pub fn on_context(&mut self, id: ReqId, page: ContextPage) {
+    pub fn on_context(&mut self, id: ReqId, page: ContextPage, out: &mut Outbox) {
         if let Some(cv) = &mut self.context {
-            cv.on_page(id, page);
+            if cv.on_page(id, page) {
+                // Opened near an edge (a hit among the first lines): fill it.
+                cv.load_edges(out);
+            }
         }
     }
 
@@ -332,8 +335,8 @@ impl Search {
             return Effect::Done;
         }
         match &mut self.context {
-            Some(cv) if cv.req == Some(id) => {
-                cv.req = None;
+            Some(cv) if cv.owns(id) => {
+                cv.forget(id);
                 Effect::Say(format!("context: {}", error.message))
             }
             _ => Effect::Pass,
@@ -348,6 +351,8 @@ impl Search {
         self.more_req = None;
         if let Some(cv) = &mut self.context {
             cv.req = None;
+            cv.older_req = None;
+            cv.newer_req = None;
         }
     }
 

@@ -1,14 +1,9 @@
 //! The Search screen's results list and its keys; nearing the end of what is
 //! loaded asks for the next page.
 
-use lookout_shared::protocol::{ClientMsg, Cursor};
-
 use super::{ContextView, Search, SearchFocus};
 use crate::app::{Effect, Outbox, PromptKind};
 use crate::keys::{bind, Binding, Key, BACKTAB, DOWN, END, ENTER, ESC, HOME, PGDN, PGUP, TAB, UP};
-
-/// Lines of context asked for on each side of a hit.
-const CONTEXT_LINES: u32 = 20;
 
 /// The results list's keys; `Search::on_results_key` handles exactly these.
 pub const KEYS: &[Binding] = &[
@@ -82,20 +77,8 @@ impl Search {
 
     /// Asks for the lines around the selected hit and shows them over the results.
     fn open_context(&mut self, out: &mut Outbox) {
-        let Some(hit) = self.results.get(self.selected).cloned() else {
-            return;
-        };
-        let at = Cursor::of(&hit);
-        let id = out.send(|id| ClientMsg::Context {
-            id,
-            at,
-            before: CONTEXT_LINES,
-            after: CONTEXT_LINES,
-        });
-        self.context = Some(ContextView {
-            req: Some(id),
-            hit: Some(hit),
-            ..Default::default()
-        });
+        if let Some(hit) = self.results.get(self.selected).cloned() {
+            self.context = Some(ContextView::open(hit, out));
+        }
     }
 }

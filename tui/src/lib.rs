@@ -85,6 +85,10 @@ pub async fn run_dashboard(
     let (req_tx, mut ev_rx) = client::spawn(g.url.clone(), g.token.clone());
     let mut app = App::new(g.url, scrollback, color_enabled(), Timestamp::now());
     app.zone = zone;
+    let history_path = app::history::History::default_path();
+    if let Some(p) = &history_path {
+        app.history = app::history::History::load(p);
+    }
     let mut last_draw = Instant::now() - FRAME;
     let mut dirty = true;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -134,5 +138,10 @@ pub async fn run_dashboard(
     };
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     term::leave(&mut terminal);
+    if let Some(p) = &history_path {
+        if let Err(e) = app.history.save(p) {
+            eprintln!("lookout: cannot save input history to {}: {e}", p.display());
+        }
+    }
     result
 }

@@ -278,6 +278,26 @@ fn prompt() -> App {
     app
 }
 
+/// The filter prompt, with inputs from earlier runs and a field half typed.
+fn prompt_filter() -> App {
+    let mut app = base();
+    app.history
+        .record(crate::app::history::Kind::Filter, "pod:ledger-0");
+    app.history
+        .record(crate::app::history::Kind::Filter, "level:error");
+    app.on_event(key('f'));
+    typed(&mut app, "po");
+    app
+}
+
+/// The filter prompt while browsing its history (`↓` has somewhere to go).
+fn prompt_browsing() -> App {
+    let mut app = prompt_filter();
+    app.on_event(code(KeyCode::Up));
+    app.on_event(code(KeyCode::Up));
+    app
+}
+
 fn help() -> App {
     let mut app = base();
     app.on_event(key('?'));
@@ -302,7 +322,7 @@ fn places() -> Vec<Place> {
             Ctx::SearchContext => vec![search_context],
             Ctx::AlertsList => vec![alerts],
             Ctx::AlertsEditor => vec![|| alerts_editor(0), || alerts_editor(6)],
-            Ctx::Prompt => vec![prompt],
+            Ctx::Prompt => vec![prompt, prompt_filter, prompt_browsing],
             Ctx::Confirm => vec![confirm, confirm_discard],
         }
     };

@@ -22,7 +22,9 @@
 //! `Esc` never does).
 
 pub mod alerts;
+pub mod complete;
 pub mod help;
+pub mod history;
 pub mod input;
 mod outbox;
 pub mod prompt;
@@ -179,6 +181,8 @@ pub struct App {
     pub now: Timestamp,
     /// The zone times are shown and typed in (UTC until the binary sets it).
     pub zone: Zone,
+    /// Past inputs per kind (`↑`/`↓`), loaded and saved by the event loop.
+    pub history: history::History,
     /// Requests to send, drained by the event loop.
     pub outbox: Outbox,
 }
@@ -201,6 +205,7 @@ impl App {
             color,
             now,
             zone: Zone::Utc,
+            history: history::History::default(),
             outbox: Outbox::new(),
         }
     }
@@ -299,7 +304,10 @@ impl App {
         let effect = match ctx {
             Ctx::TailStreams => self.tail.on_tree_key(k, out),
             Ctx::TailLog => self.tail.on_log_key(k),
-            Ctx::SearchInput => self.search.on_query_key(k, out),
+            Ctx::SearchInput => {
+                self.search
+                    .on_query_key(k, out, &mut self.history, &self.tail.tree.streams)
+            }
             Ctx::SearchHistogram => self.search.on_histogram_key(k, out),
             Ctx::SearchResults => self.search.on_results_key(k, out),
             Ctx::SearchContext => self.search.on_context_key(k, out),

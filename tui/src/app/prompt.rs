@@ -4,9 +4,11 @@
 
 use std::path::PathBuf;
 
+use super::complete::{complete, Completion};
+use super::history::Kind;
 use super::input::TextInput;
 use super::{App, Screen};
-use crate::keys::{bind, Binding, Key, ENTER, ESC};
+use crate::keys::{bind, Binding, Key, DOWN, ENTER, ESC, TAB, UP};
 
 /// What the prompt asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +27,24 @@ pub struct Prompt {
 
 /// The prompt's own keys; `App::on_prompt_key` handles these and types
 /// everything else into the prompt.
-pub const KEYS: &[Binding] = &[bind(&[ENTER], "apply", true), bind(&[ESC], "cancel", true)];
+pub const KEYS: &[Binding] = &[
+    bind(&[ENTER], "apply", true),
+    bind(&[ESC], "cancel", true),
+    bind(&[UP, DOWN], "older / newer input (kept across runs)", false),
+    bind(&[TAB], "complete a field or value (filter)", false),
+];
+
+impl PromptKind {
+    /// The history this prompt's answers go to (a file name is not worth recalling).
+    fn history(self) -> Option<Kind> {
+        match self {
+            PromptKind::Filter => Some(Kind::Filter),
+            PromptKind::Find => Some(Kind::Find),
+            PromptKind::Range => Some(Kind::Range),
+            PromptKind::Save => None,
+        }
+    }
+}
 
 impl App {
     pub(super) fn open_prompt(&mut self, kind: PromptKind, initial: String) {
@@ -37,16 +56,39 @@ impl App {
 
     /// The prompt's handler: it has every key while open.
     pub(super) fn on_prompt_key(&mut self, k: Key) {
+        let Some(p) = &mut self.prompt else { return };
+        let kind = p.kind.history();
         match k {
-            ESC => self.prompt = None,
+            ESC => {
+                self.history.stop_browsing();
+                self.prompt = None;
+            }
             ENTER => {
                 if let Some(p) = self.prompt.take() {
+                    if let Some(h) = kind {
+                        self.history.record(h, &p.input.text);
+                    }
                     self.submit_prompt(p.kind, p.input.text);
                 }
             }
+            UP | DOWN => {
+                let recalled = match (kind, k) {
+                    (Some(h), UP) => self.history.older(h, &p.input.text),
+                    (Some(h), _) => self.history.newer(h),
+                    (None, _) => None,
+                };
+                if let Some(t) = recalled {
+                    p.input.set(t);
+                }
+            }
+            TAB if p.kind == PromptKind::Filter => {
+                if let Completion::Choices(c) = complete(&mut p.input, &self.tail.tree.streams) {
+                    self.say(c.join("  "));
+                }
+            }
             _ => {
-                if let Some(p) = &mut self.prompt {
-                    p.input.edit(k);
+                if p.input.edit(k) {
+                    self.history.stop_browsing();
                 }
             }
         }

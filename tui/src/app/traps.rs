@@ -609,3 +609,57 @@ fn context_covers_the_whole_pod_and_grows_at_its_edges() {
     // The cursor stayed on the same line.
     assert_eq!(cv.lines().nth(cv.scroll).unwrap().seq, 82);
 }
+
+#[test]
+fn up_recalls_earlier_queries_and_tab_completes_names_from_the_streams() {
+    let (mut app, streams, _, _) = connected();
+    with_streams(
+        &mut app,
+        streams,
+        vec![
+            stream("payments", "checkout-7d9f", "app", true, 1.0),
+            stream("payments", "ledger-0", "app", true, 1.0),
+        ],
+    );
+    app.on_event(key('2'));
+    typed(&mut app, "timeout");
+    app.on_event(code(KeyCode::Enter));
+    app.on_event(code(KeyCode::Esc)); // back to the box
+    app.search.input.set("");
+    typed(&mut app, "half");
+    app.on_event(code(KeyCode::Up));
+    assert_eq!(app.search.input.text, "timeout");
+    app.on_event(code(KeyCode::Down));
+    assert_eq!(
+        app.search.input.text, "half",
+        "↓ past the newest gives back the draft"
+    );
+    assert_eq!(app.ctx(), Ctx::SearchInput);
+    // Tab completes a field, then a value from the stream list.
+    app.search.input.set("");
+    typed(&mut app, "po");
+    app.on_event(code(KeyCode::Tab));
+    assert_eq!(app.search.input.text, "pod:");
+    typed(&mut app, "le");
+    app.on_event(code(KeyCode::Tab));
+    assert_eq!(app.search.input.text, "pod:ledger-0 ");
+    // With nothing to complete, Tab still moves to the next pane.
+    app.on_event(code(KeyCode::Tab));
+    assert_eq!(app.ctx(), Ctx::SearchHistogram);
+    // The tail filter prompt has its own history and completion.
+    app.on_event(key('1'));
+    app.on_event(key('f'));
+    typed(&mut app, "namespace:pay");
+    app.on_event(code(KeyCode::Tab));
+    assert_eq!(
+        app.prompt.as_ref().unwrap().input.text,
+        "namespace:payments "
+    );
+    app.on_event(code(KeyCode::Enter));
+    app.on_event(key('f'));
+    app.on_event(code(KeyCode::Up));
+    assert_eq!(
+        app.prompt.as_ref().unwrap().input.text,
+        "namespace:payments"
+    );
+}

@@ -123,6 +123,8 @@ impl Tmux {
 
     /// Runs `argv` in a new detached session of `w`×`h` with `env` set.
     pub fn open(&self, w: u16, h: u16, env: &[(&str, &str)], argv: &[&str]) -> Pane<'_> {
+        // One pane at a time: a finished run's session (kept by remain-on-exit) goes.
+        let _ = self.cmd().args(["kill-session", "-t", "t"]).output();
         let mut c = self.cmd();
         c.args(["new-session", "-d", "-s", "t", "-x"])
             .arg(w.to_string())

@@ -31,6 +31,9 @@ fn dashboard_tails_searches_and_creates_a_rule() {
         Err(reason) => panic!("cannot start the daemon in-process: {reason}"),
     };
     let url = daemon.url();
+    // The input history goes here, and the second run below reads it back.
+    let state = tempfile::tempdir().expect("state dir");
+    let state_dir = state.path().to_string_lossy().into_owned();
     let pane = tmux.open(
         120,
         40,
@@ -40,6 +43,7 @@ fn dashboard_tails_searches_and_creates_a_rule() {
             ("TERM", "xterm-256color"),
             // Times follow TZ (New York is UTC-5 in December, UTC-4 in summer).
             ("TZ", "America/New_York"),
+            ("XDG_STATE_HOME", state_dir.as_str()),
         ],
         &[env!("CARGO_BIN_EXE_lookout")],
     );
@@ -142,6 +146,27 @@ fn dashboard_tails_searches_and_creates_a_rule() {
     pane.keys(&["?"]);
     pane.wait_for("any key closes", DEADLINE);
     pane.keys(&["Escape", "q"]);
+    pane.wait_exited(DEADLINE);
+
+    // A second run recalls the first run's query with ↑.
+    let pane = tmux.open(
+        120,
+        40,
+        &[
+            ("LOOKOUT_URL", url.as_str()),
+            ("NO_COLOR", "1"),
+            ("TERM", "xterm-256color"),
+            ("XDG_STATE_HOME", state_dir.as_str()),
+        ],
+        &[env!("CARGO_BIN_EXE_lookout")],
+    );
+    pane.wait_for("connected", DEADLINE);
+    pane.keys(&["2"]);
+    pane.wait_for("[2 Search]", DEADLINE);
+    pane.keys(&["Up"]);
+    let screen = pane.wait_for("declined", DEADLINE);
+    assert!(screen.contains("[2 Search]"), "{screen}");
+    pane.keys(&["C-c"]);
     pane.wait_exited(DEADLINE);
     drop(daemon);
 }

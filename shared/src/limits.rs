@@ -33,6 +33,8 @@ pub const MAX_BACKFILL: u32 = 10_000;
 pub mod close {
     /// The server is shutting down.
     pub const GOING_AWAY: u16 = 1001;
+    /// A text frame that is not valid UTF-8 (RFC 6455 section 8.1).
+    pub const INVALID_DATA: u16 = 1007;
     /// A client frame far over [`super::MAX_FRAME_BYTES`].
     pub const TOO_BIG: u16 = 1009;
     /// The client's `hello` named another protocol version.
@@ -45,4 +47,6 @@ pub mod close {
     pub const TOO_SLOW: u16 = 4008;
     /// Nothing (no frame, no pong) heard from the client within the ping timeout.
     pub const KEEPALIVE: u16 = 4009;
+    /// No subscription open and no request sent within the server's idle timeout.
+    pub const IDLE: u16 = 4010;
 }

@@ -2,7 +2,7 @@
 //! register their own metric sets, and [`super::Metrics`] composes those sets, so
 //! the stages never import the composition (imports flow one way).
 
-use prometheus::{Gauge, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{Gauge, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 /// Registers `m` on `r` and returns it (for the stages' `register` functions).
 pub fn register<M>(r: &Registry, m: M) -> prometheus::Result<M>
@@ -36,6 +36,16 @@ pub fn counter_vec(
     labels: &[&str],
 ) -> prometheus::Result<IntCounterVec> {
     register(r, IntCounterVec::new(Opts::new(name, help), labels)?)
+}
+
+/// A registered integer gauge with labels.
+pub fn gauge_vec(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::Result<IntGaugeVec> {
+    register(r, IntGaugeVec::new(Opts::new(name, help), labels)?)
 }
 
 /// A gauge value from a count (gauges are `i64`).

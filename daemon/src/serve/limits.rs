@@ -53,10 +53,31 @@ pub const PING_TIMEOUT: Duration = Duration::from_secs(45);
 /// server's; a socket that says nothing is not a client and holds a connection slot.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Connections at once; more are refused with HTTP 503. A node serves a few
-/// interactive clients; 256 is far above that and still bounds the sockets, tasks
-/// and buffers something opening connections in a loop could make us hold.
+/// Connections at once on the websocket port; more are answered HTTP 503 and
+/// closed at accept. A node serves a few interactive clients; 256 is far above that
+/// and still bounds the sockets, tasks and buffers something opening connections in
+/// a loop could make us hold (with the metrics cap, 320 of the DaemonSet's 1,024
+/// fds at most).
 pub const MAX_CONNECTIONS: usize = 256;
+
+/// Connections at once on the metrics port, counted apart from the websocket's so
+/// a saturated websocket port never starves the kubelet's probes. A probe or a
+/// scrape holds one for milliseconds; 64 covers the kubelet, Prometheus and a few
+/// humans with curl.
+pub const MAX_METRICS_CONNECTIONS: usize = 64;
+
+/// Time allowed for a request's headers, on either port, from the moment the
+/// server waits for them: a new connection's first request, and each next request
+/// on a keep-alive connection (so this is also the HTTP idle timeout). A client
+/// sends its headers in one write; a socket that trickles them or says nothing is
+/// holding a slot.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A websocket session with no open subscription or watch that sends no request
+/// for this long is closed (4010): nothing would ever flow on it, and it holds a
+/// connection slot. Answering pings does not count as activity; a dashboard always
+/// keeps a watch open.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Per-connection and per-request limits. Defaults suit a node daemon with a few
 /// interactive clients; each field's default is the constant of the same name.
@@ -85,8 +106,14 @@ pub struct Limits {
     pub ping_timeout: Duration,
     /// Time allowed for the client's `hello`.
     pub hello_timeout: Duration,
-    /// Connections at once; more are refused with HTTP 503.
+    /// Websocket-port connections at once; more are refused with HTTP 503.
     pub max_connections: usize,
+    /// Metrics-port connections at once; more are refused with HTTP 503.
+    pub max_metrics_connections: usize,
+    /// Time allowed for a request's headers (and between keep-alive requests).
+    pub header_read_timeout: Duration,
+    /// A websocket session holding nothing and asking nothing this long is closed.
+    pub idle_timeout: Duration,
 }
 
 impl Limits {
@@ -111,6 +138,9 @@ impl Default for Limits {
             ping_timeout: PING_TIMEOUT,
             hello_timeout: HELLO_TIMEOUT,
             max_connections: MAX_CONNECTIONS,
+            max_metrics_connections: MAX_METRICS_CONNECTIONS,
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            idle_timeout: IDLE_TIMEOUT,
         }
     }
 }

@@ -13,12 +13,47 @@ pub struct ServeMetrics {
     pub client_errors: prometheus::IntCounter,
     /// Clients disconnected for being too slow or silent.
     pub slow_disconnects: prometheus::IntCounter,
+    /// TCP connections open now, by port (`ws`, `metrics`): what the caps bound.
+    pub open_connections: prometheus::IntGaugeVec,
+    /// Connections refused at accept because their port was at its cap, by port.
+    pub refused_connections: prometheus::IntCounterVec,
+    /// Websocket hellos refused for a missing or wrong token.
+    pub auth_failures: prometheus::IntCounter,
 }
+
+/// The `port` label of the websocket listener.
+pub const PORT_WS: &str = "ws";
+/// The `port` label of the health and metrics listener.
+pub const PORT_METRICS: &str = "metrics";
 
 impl ServeMetrics {
     pub fn register(r: &prometheus::Registry) -> prometheus::Result<Self> {
-        use crate::metrics::family::{counter, gauge};
+        use crate::metrics::family::{counter, counter_vec, gauge, gauge_vec};
+        let open_connections = gauge_vec(
+            r,
+            "lookout_connections",
+            "TCP connections open now, by listener port (ws, metrics).",
+            &["port"],
+        )?;
+        let refused_connections = counter_vec(
+            r,
+            "lookout_connections_refused_total",
+            "Connections refused because their listener was at its connection cap.",
+            &["port"],
+        )?;
+        // Both ports from the first scrape, at zero.
+        for port in [PORT_WS, PORT_METRICS] {
+            open_connections.with_label_values(&[port]);
+            refused_connections.with_label_values(&[port]);
+        }
         Ok(ServeMetrics {
+            open_connections,
+            refused_connections,
+            auth_failures: counter(
+                r,
+                "lookout_auth_failures_total",
+                "Websocket hellos refused for a missing or wrong token.",
+            )?,
             clients: gauge(r, "lookout_clients", "Websocket clients connected now.")?,
             connections: counter(
                 r,

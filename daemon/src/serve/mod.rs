@@ -20,6 +20,7 @@
 pub mod alerting;
 mod handlers;
 pub mod limits;
+mod listen;
 pub mod metrics;
 mod source;
 mod tail;
@@ -35,7 +36,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use lookout_shared::protocol::ServerStatus;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use alerting::Alerting;
@@ -138,7 +139,6 @@ pub(crate) struct Shared {
     pub streams: Arc<Streams>,
     pub metrics: Arc<Metrics>,
     pub alerting: Option<Arc<dyn Alerting>>,
-    pub connections: Arc<Semaphore>,
     /// What every websocket connection shares.
     pub transport: Arc<Transport>,
 }
@@ -235,7 +235,6 @@ pub async fn start(cfg: ServeConfig, ctx: ServeContext) -> Result<ServerHandle, 
         shutdown: shutdown_rx.clone(),
     });
     let shared = Arc::new(Shared {
-        connections: Arc::new(Semaphore::new(cfg.limits.max_connections)),
         cfg,
         index,
         live: ctx.live,
@@ -260,23 +259,31 @@ pub async fn start(cfg: ServeConfig, ctx: ServeContext) -> Result<ServerHandle, 
         .route("/ws", get(ws_handler))
         .route("/healthz", get(healthz))
         .with_state(Arc::clone(&shared));
-    let stop = shutdown_rx.clone();
-    tasks.push(tokio::spawn(async move {
+    let limits = &shared.cfg.limits;
+    let ws_port = listen::Port {
+        label: metrics::PORT_WS,
+        max: limits.max_connections,
+        header_read_timeout: limits.header_read_timeout,
         // Tail frames are small and latency-bound: no Nagle (its pairing with delayed
         // ACKs stalled a steady 10k lines/s tail by 40 ms at p99).
-        use axum::serve::ListenerExt;
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let serve = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move { stop.wait().await });
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "websocket listener failed");
-        }
-    }));
+        nodelay: true,
+        open: shared
+            .metrics
+            .serve
+            .open_connections
+            .with_label_values(&[metrics::PORT_WS]),
+        refused: shared
+            .metrics
+            .serve
+            .refused_connections
+            .with_label_values(&[metrics::PORT_WS]),
+    };
+    tasks.push(tokio::spawn(listen::run(
+        listener,
+        ws_port,
+        app,
+        shutdown_rx.clone(),
+    )));
 
     if let Some(ml) = metrics_listener {
         let app = Router::new()
@@ -284,14 +291,28 @@ pub async fn start(cfg: ServeConfig, ctx: ServeContext) -> Result<ServerHandle, 
             .route("/readyz", get(readyz))
             .route("/metrics", get(metrics))
             .with_state(Arc::clone(&shared));
-        let stop = shutdown_rx.clone();
-        tasks.push(tokio::spawn(async move {
-            let serve =
-                axum::serve(ml, app).with_graceful_shutdown(async move { stop.wait().await });
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "metrics listener failed");
-            }
-        }));
+        let port = listen::Port {
+            label: metrics::PORT_METRICS,
+            max: limits.max_metrics_connections,
+            header_read_timeout: limits.header_read_timeout,
+            nodelay: false,
+            open: shared
+                .metrics
+                .serve
+                .open_connections
+                .with_label_values(&[metrics::PORT_METRICS]),
+            refused: shared
+                .metrics
+                .serve
+                .refused_connections
+                .with_label_values(&[metrics::PORT_METRICS]),
+        };
+        tasks.push(tokio::spawn(listen::run(
+            ml,
+            port,
+            app,
+            shutdown_rx.clone(),
+        )));
     }
     tracing::info!(%local_addr, ?metrics_addr, "serving");
     Ok(ServerHandle {
@@ -356,6 +377,7 @@ async fn status_loop(shared: Arc<Shared>, tx: watch::Sender<Arc<ServerStatus>>, 
 async fn ws_handler(
     State(shared): State<Arc<Shared>>,
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
+    axum::Extension(slot): axum::Extension<listen::Slot>,
     headers: axum::http::HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
@@ -376,16 +398,6 @@ async fn ws_handler(
                 .into_response();
         }
     }
-    let Ok(permit) = Arc::clone(&shared.connections).try_acquire_owned() else {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!(
-                "too many connections (limit {})\n",
-                shared.cfg.limits.max_connections
-            ),
-        )
-            .into_response();
-    };
     // Frames up to the limit are read; larger ones up to `HARD_FRAME_FACTOR` times
     // the limit are read and refused with an error (the connection stays usable);
     // beyond that the websocket layer gives up and the connection closes with 1009.
@@ -393,7 +405,8 @@ async fn ws_handler(
     ws.max_message_size(hard)
         .max_frame_size(hard)
         .on_upgrade(move |socket| async move {
-            let _permit = permit;
+            // The connection's place under the port's cap, for the session's life.
+            let _slot = slot;
             let transport = Arc::clone(&shared.transport);
             let limits = shared.cfg.limits.clone();
             let source: Arc<dyn Source> = Arc::new(NodeSource(shared));

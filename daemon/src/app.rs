@@ -215,6 +215,10 @@ impl Lookoutd {
         serve_cfg.token = config.token.clone().filter(|t| !t.is_empty());
         serve_cfg.insecure = config.insecure;
         serve_cfg.allowed_origins = config.allow_origins.clone();
+        serve_cfg.limits.max_connections = config.max_connections;
+        serve_cfg.limits.max_metrics_connections = config.max_metrics_connections;
+        serve_cfg.limits.header_read_timeout = config.header_timeout;
+        serve_cfg.limits.idle_timeout = config.idle_timeout;
         // Refuse an unsafe bind before touching any data.
         serve_cfg.check_security()?;
 

@@ -83,6 +83,45 @@ pub struct Config {
     )]
     pub allow_origins: Vec<String>,
 
+    /// Websocket-port connections at once; more are answered HTTP 503 and closed.
+    #[arg(
+        long,
+        env = "LOOKOUT_MAX_CONNECTIONS",
+        default_value_t = crate::serve::limits::MAX_CONNECTIONS,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    pub max_connections: usize,
+
+    /// Metrics-port connections at once, counted apart so a busy websocket port
+    /// never starves the probes; more are answered HTTP 503 and closed.
+    #[arg(
+        long,
+        env = "LOOKOUT_MAX_METRICS_CONNECTIONS",
+        default_value_t = crate::serve::limits::MAX_METRICS_CONNECTIONS,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    pub max_metrics_connections: usize,
+
+    /// Time a client has to send a request's headers, on both ports; also how long
+    /// an HTTP keep-alive connection may wait idle for its next request.
+    #[arg(
+        long,
+        env = "LOOKOUT_HEADER_TIMEOUT",
+        default_value = "10s",
+        value_parser = parse_duration
+    )]
+    pub header_timeout: Duration,
+
+    /// A websocket session with no subscription open that sends no request for
+    /// this long is closed (code 4010).
+    #[arg(
+        long,
+        env = "LOOKOUT_IDLE_TIMEOUT",
+        default_value = "5m",
+        value_parser = parse_duration
+    )]
+    pub idle_timeout: Duration,
+
     /// Allow a non-loopback `--listen` without a token.
     #[arg(long)]
     pub insecure: bool,
@@ -204,5 +243,21 @@ mod tests {
         assert_eq!(c.retention, Duration::from_secs(36 * 3600));
         assert_eq!(c.max_disk, 512 << 20);
         assert_eq!(c.commit_interval, Duration::from_secs(1));
+    }
+
+    /// The connection flags' defaults are the server's limits, and a cap of 0
+    /// (which would refuse every connection) stops at the command line.
+    #[test]
+    fn connection_flags() {
+        let c = Config::try_parse_from(["lookoutd"]).unwrap();
+        let l = crate::serve::Limits::default();
+        assert_eq!(c.max_connections, l.max_connections);
+        assert_eq!(c.max_metrics_connections, l.max_metrics_connections);
+        assert_eq!(c.header_timeout, l.header_read_timeout);
+        assert_eq!(c.idle_timeout, l.idle_timeout);
+        let err = Config::try_parse_from(["lookoutd", "--max-connections", "0"]).unwrap_err();
+        assert!(err.to_string().contains("--max-connections"), "{err}");
+        let c = Config::try_parse_from(["lookoutd", "--header-timeout", "200ms"]).unwrap();
+        assert_eq!(c.header_timeout, Duration::from_millis(200));
     }
 }

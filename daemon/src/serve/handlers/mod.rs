@@ -89,6 +89,11 @@ impl Session for Handlers {
             ClientMsg::Alerts { id, watch } => alerts::apply(self, id, watch).await,
         }
     }
+
+    fn is_idle(&self) -> bool {
+        self.subs.is_empty()
+            && self.searches.available_permits() == self.limits.max_concurrent_searches
+    }
 }
 
 impl Handlers {

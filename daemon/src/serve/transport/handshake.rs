@@ -42,6 +42,9 @@ pub(super) async fn accept(
                     bad_request("expected a hello message first"),
                 ))
             }
+            Ok(Some(Err(e))) if super::is_bad_utf8(&e) => {
+                return Err(refuse(close::INVALID_DATA, super::BAD_UTF8, None))
+            }
             Ok(None) | Ok(Some(Err(_))) => {
                 return Err(refuse(close::HANDSHAKE, "connection failed", None))
             }

@@ -78,6 +78,9 @@ pub(crate) trait Feed: Send + Sync {
 /// connection reads its next frame only after it does.
 pub(crate) trait Session: Send + 'static {
     fn handle(&mut self, msg: ClientMsg) -> impl Future<Output = ()> + Send;
+    /// Holds nothing that could still send the client something (no subscription,
+    /// no request in progress): such a session may be closed after the idle timeout.
+    fn is_idle(&self) -> bool;
 }
 
 /// What the reader and the request handlers hand the writer.
@@ -209,6 +212,7 @@ pub(crate) async fn run<S: Session>(
         session: open(out.clone()),
         out,
         max_frame_bytes: transport.limits.max_frame_bytes,
+        idle_timeout: transport.limits.idle_timeout,
         epoch,
         last_heard,
     };
@@ -268,15 +272,31 @@ enum ReaderEnd {
 /// wraps; its text is not a contract.
 fn is_too_big(e: &axum::Error) -> bool {
     use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
-    std::error::Error::source(e)
-        .and_then(|s| s.downcast_ref::<WsError>())
+    ws_error(e)
         .is_some_and(|w| matches!(w, WsError::Capacity(CapacityError::MessageTooLong { .. })))
+}
+
+/// Whether a read failed because a text frame was not valid UTF-8: the client is
+/// told with close code 1007 (RFC 6455 section 8.1), as the protocol requires,
+/// rather than finding its connection simply gone.
+pub(super) fn is_bad_utf8(e: &axum::Error) -> bool {
+    use tokio_tungstenite::tungstenite::error::Error as WsError;
+    ws_error(e).is_some_and(|w| matches!(w, WsError::Utf8(_)))
+}
+
+/// Reason sent with close code 1007.
+pub(super) const BAD_UTF8: &str = "text frame is not valid UTF-8";
+
+/// The websocket library's error under axum's wrapper.
+fn ws_error(e: &axum::Error) -> Option<&tokio_tungstenite::tungstenite::Error> {
+    std::error::Error::source(e).and_then(|s| s.downcast_ref())
 }
 
 struct Reader<S> {
     session: S,
     out: Outbox,
     max_frame_bytes: usize,
+    idle_timeout: Duration,
     epoch: Instant,
     last_heard: Arc<AtomicU64>,
 }
@@ -288,11 +308,29 @@ impl<S: Session> Reader<S> {
         stream: &mut SplitStream<WebSocket>,
         writer_gone: &mut oneshot::Receiver<()>,
     ) -> ReaderEnd {
+        // Requests (not pings or pongs, which any idle socket answers) keep a
+        // session that holds nothing open.
+        let mut last_request = Instant::now();
         loop {
             let msg = tokio::select! {
                 m = stream.next() => m,
                 _ = &mut *writer_gone => return ReaderEnd::WriterGone,
+                _ = tokio::time::sleep_until(last_request + self.idle_timeout) => {
+                    if !self.session.is_idle() {
+                        last_request = Instant::now();
+                        continue;
+                    }
+                    let reason = format!(
+                        "idle: no subscription and no request for {} s",
+                        self.idle_timeout.as_secs_f64()
+                    );
+                    self.out.close(close::IDLE, reason.clone()).await;
+                    return ReaderEnd::Close(close::IDLE, reason);
+                }
             };
+            if matches!(msg, Some(Ok(Message::Text(_) | Message::Binary(_)))) {
+                last_request = Instant::now();
+            }
             self.last_heard
                 .store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
             match msg {
@@ -306,6 +344,10 @@ impl<S: Session> Reader<S> {
                         .await;
                     self.out.close(close::TOO_BIG, reason.clone()).await;
                     return ReaderEnd::Close(close::TOO_BIG, reason);
+                }
+                Some(Err(e)) if is_bad_utf8(&e) => {
+                    self.out.close(close::INVALID_DATA, BAD_UTF8.into()).await;
+                    return ReaderEnd::Close(close::INVALID_DATA, BAD_UTF8.into());
                 }
                 Some(Err(e)) => {
                     tracing::debug!(error = %e, "websocket read failed");

@@ -233,6 +233,7 @@ pub async fn start(cfg: ServeConfig, ctx: ServeContext) -> Result<ServerHandle, 
         metrics: Arc::clone(&ctx.metrics),
         status: status_rx,
         shutdown: shutdown_rx.clone(),
+        auth_failures: Default::default(),
     });
     let shared = Arc::new(Shared {
         cfg,

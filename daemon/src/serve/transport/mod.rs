@@ -13,6 +13,7 @@
 //! activated (the writer starts draining its [`Feed`]), all through the same queue,
 //! so backfill always precedes live entries.
 
+mod auth;
 mod frame;
 mod handshake;
 mod writer;
@@ -61,6 +62,8 @@ pub(crate) struct Transport {
     pub status: watch::Receiver<Arc<ServerStatus>>,
     /// Fires when the server shuts down: every client is closed with 1001.
     pub shutdown: crate::shutdown::Shutdown,
+    /// Wrong tokens so far, to log them and slow their senders down.
+    pub auth_failures: auth::AuthFailures,
 }
 
 /// The live part of a tail, as the writer drains it.
@@ -175,6 +178,24 @@ pub(crate) async fn run<S: Session>(
     .await;
     if let Err(r) = accepted {
         tracing::debug!(%peer, code = r.code, reason = r.reason, "handshake refused");
+        if r.code == close::UNAUTHORIZED {
+            metrics.serve.auth_failures.inc();
+            let v = transport.auth_failures.record(peer.ip(), Instant::now());
+            if let Some(failures) = v.warn {
+                tracing::warn!(
+                    %peer,
+                    failures,
+                    reason = r.reason,
+                    "websocket clients refused for a missing or wrong token \
+                     (one line per 10 s at most; lookout_auth_failures_total counts all)"
+                );
+            }
+            // Late, so guessing is slow; the sleep is this connection's alone.
+            tokio::select! {
+                _ = tokio::time::sleep(v.delay) => {}
+                _ = transport.shutdown.wait() => {}
+            }
+        }
         if let Some(reply) = r.reply {
             metrics.serve.client_errors.inc();
             let _ = send_now(&mut socket, text(&*reply), CLOSE_GRACE).await;

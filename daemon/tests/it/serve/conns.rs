@@ -258,3 +258,92 @@ async fn invalid_utf8_in_a_text_frame_is_closed_with_1007() {
     .await;
     assert!(matches!(c.reply(1).await, ServerMsg::Streams { id: 1, .. }));
 }
+
+/// Log lines written on this thread while the guard lives (the server's tasks run
+/// on the test's single-threaded runtime, so its lines land here).
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Captured {
+    fn start() -> (Captured, tracing::subscriber::DefaultGuard) {
+        let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = std::sync::Arc::clone(&buf);
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || LogSink(std::sync::Arc::clone(&sink)))
+            .finish();
+        (Captured(buf), tracing::subscriber::set_default(subscriber))
+    }
+
+    fn lines(&self) -> Vec<String> {
+        String::from_utf8_lossy(&self.0.lock().unwrap())
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+struct LogSink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Attack 10: 1,000 token guesses in 0.3 s, logged only at debug. Now each is
+/// counted, the daemon's log says so at warn (one line for a burst, with its
+/// count), each answer comes later than the last, and the right token still works.
+#[tokio::test]
+async fn wrong_tokens_are_counted_logged_once_per_burst_and_the_right_one_works() {
+    let (log, _guard) = Captured::start();
+    let mut o = opts();
+    o.cfg.token = Some("s3cret".into());
+    let srv = TestServer::with(o).await;
+
+    for guess in ["guess-1", "guess-2", "guess-3"] {
+        let mut c = Client {
+            ws: raw_connect(srv.addr()).await,
+            backlog: Default::default(),
+        };
+        assert!(matches!(c.next().await, Ok(ServerMsg::Hello { .. })));
+        c.send_text(&format!(
+            r#"{{"type":"hello","protocol":1,"token":"{guess}"}}"#
+        ))
+        .await;
+        match c.next().await {
+            Ok(ServerMsg::Error { error, .. }) => assert_eq!(
+                error.code,
+                lookout_shared::protocol::ErrorCode::Unauthorized
+            ),
+            other => panic!("expected unauthorized, got {other:?}"),
+        }
+        assert_eq!(c.closed().await.map(|c| c.0), Some(4001));
+    }
+    assert_eq!(srv.metrics.serve.auth_failures.get(), 3);
+    assert!(has_line(&srv, "lookout_auth_failures_total 3"));
+    let warned: Vec<String> = log
+        .lines()
+        .into_iter()
+        .filter(|l| l.contains("WARN") && l.contains("missing or wrong token"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{warned:#?}");
+    assert!(warned[0].contains("failures=1"), "{}", warned[0]);
+    assert!(
+        !warned[0].contains("guess-"),
+        "the log must not carry tokens"
+    );
+
+    let mut c = Client::connect_with_token(srv.addr(), Some("s3cret")).await;
+    c.send(&ClientMsg::Streams {
+        id: 1,
+        watch: false,
+    })
+    .await;
+    assert!(matches!(c.reply(1).await, ServerMsg::Streams { id: 1, .. }));
+    assert_eq!(srv.metrics.serve.auth_failures.get(), 3);
+}

@@ -10,7 +10,9 @@
 //!   tails, alerting), and this node's implementation of it.
 //!
 //! Tails are drained from [`Live`] queues by the writer, so a slow client only ever
-//! fills its own queues. Every bound on a connection is in [`limits`].
+//! fills its own queues. Every bound on a connection is in [`limits`]. Below all of
+//! it, `listen` accepts on each port with a cap of its own and a header-read timer,
+//! so sockets held on one port never cost the other its slots.
 //!
 //! Security: the default listen address is loopback (reachable through `kubectl
 //! port-forward`, not from other pods). A non-loopback address needs a token unless

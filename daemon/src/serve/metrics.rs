@@ -15,7 +15,8 @@ pub struct ServeMetrics {
     pub slow_disconnects: prometheus::IntCounter,
     /// TCP connections open now, by port (`ws`, `metrics`): what the caps bound.
     pub open_connections: prometheus::IntGaugeVec,
-    /// Connections refused at accept because their port was at its cap, by port.
+    /// Connections the port's cap turned away (refused, or let in by closing the
+    /// oldest idle one), by port.
     pub refused_connections: prometheus::IntCounterVec,
     /// Websocket hellos refused for a missing or wrong token.
     pub auth_failures: prometheus::IntCounter,
@@ -38,7 +39,7 @@ impl ServeMetrics {
         let refused_connections = counter_vec(
             r,
             "lookout_connections_refused_total",
-            "Connections refused because their listener was at its connection cap.",
+            "Connections turned away by their listener's cap: refused with 503, or taking the place of an idle one.",
             &["port"],
         )?;
         // Both ports from the first scrape, at zero.

@@ -55,21 +55,20 @@ fn has_line(srv: &TestServer, line: &str) -> bool {
     srv.metrics.render().lines().any(|l| l == line)
 }
 
-/// Attack 7a: idle sockets filled the process's descriptors and the probes timed
-/// out. Now the websocket port holds at most its cap, the rest are answered 503
-/// and closed at once, and the metrics port, with slots of its own, answers.
+/// The websocket port full of sessions: a newcomer is answered 503 and closed at
+/// once (not left in the backlog), and the metrics port, with slots of its own,
+/// answers the probes.
 #[tokio::test]
-async fn idle_sockets_beyond_the_websocket_cap_leave_the_probes_answered() {
+async fn a_saturated_websocket_port_leaves_the_probes_answered() {
     let mut o = opts();
     o.cfg.limits.max_connections = 4;
     let srv = TestServer::with(o).await;
     let m = srv.handle.metrics_addr().unwrap();
 
-    let _held = idle(srv.addr(), 4).await;
-    eventually("4 websocket-port connections open", || {
-        has_line(&srv, "lookout_connections{port=\"ws\"} 4")
-    })
-    .await;
+    let mut sessions = Vec::new();
+    for _ in 0..4 {
+        sessions.push(Client::connect(srv.addr()).await);
+    }
     for _ in 0..3 {
         let mut extra = TcpStream::connect(srv.addr()).await.unwrap();
         let answer = until_closed(&mut extra).await;
@@ -101,29 +100,42 @@ async fn idle_sockets_beyond_the_websocket_cap_leave_the_probes_answered() {
     ] {
         assert!(body.lines().any(|l| l == line), "missing {line} in\n{body}");
     }
+    // A session that ends gives its slot back.
+    drop(sessions.pop());
+    eventually("a websocket slot freed", || {
+        has_line(&srv, "lookout_connections{port=\"ws\"} 3")
+    })
+    .await;
+    Client::connect(srv.addr()).await;
 }
 
-/// The metrics port has its own cap: over it, a connection reads a 503 at once
-/// instead of waiting in the backlog; once a slot frees, probes are answered again.
+/// Attack 7a: 1,100 idle sockets on the metrics port took every descriptor and the
+/// kubelet's probes timed out. Now the port holds at most its cap, and each new
+/// connection takes the place of the oldest idle one: the flood is closed, oldest
+/// first, and the probe is answered.
 #[tokio::test]
-async fn the_metrics_port_over_its_cap_answers_503_and_recovers() {
+async fn idle_sockets_flooding_the_metrics_port_give_way_to_probes() {
     let mut o = opts();
     o.cfg.limits.max_metrics_connections = 2;
     let srv = TestServer::with(o).await;
     let m = srv.handle.metrics_addr().unwrap();
 
-    let held = idle(m, 2).await;
-    eventually("2 metrics-port connections open", || {
+    let mut flood = idle(m, 6).await;
+    eventually("the metrics port at its cap", || {
         has_line(&srv, "lookout_connections{port=\"metrics\"} 2")
+            && has_line(
+                &srv,
+                "lookout_connections_refused_total{port=\"metrics\"} 4",
+            )
     })
     .await;
-    let mut extra = TcpStream::connect(m).await.unwrap();
-    let answer = until_closed(&mut extra).await;
-    assert!(answer.starts_with("HTTP/1.1 503"), "{answer:?}");
-    assert!(has_line(
-        &srv,
-        "lookout_connections_refused_total{port=\"metrics\"} 1"
-    ));
+    // The oldest were closed to make room.
+    until_closed(&mut flood[0]).await;
+    assert_eq!(get(m, "/healthz").await.0, 200);
+    srv.metrics.set_index_open(true);
+    srv.metrics.set_collector_running(true);
+    let (code, body) = get(m, "/readyz").await;
+    assert_eq!(code, 200, "{body}");
     // The websocket port is untouched by the metrics port's cap.
     let mut c = Client::connect(srv.addr()).await;
     c.send(&ClientMsg::Streams {
@@ -132,13 +144,6 @@ async fn the_metrics_port_over_its_cap_answers_503_and_recovers() {
     })
     .await;
     assert!(matches!(c.reply(1).await, ServerMsg::Streams { id: 1, .. }));
-
-    drop(held);
-    eventually("metrics-port slots freed", || {
-        has_line(&srv, "lookout_connections{port=\"metrics\"} 0")
-    })
-    .await;
-    assert_eq!(get(m, "/healthz").await.0, 200);
 }
 
 /// A connection that sent part of a request's headers was still open after 70 s.

@@ -53,8 +53,9 @@ pub const PING_TIMEOUT: Duration = Duration::from_secs(45);
 /// server's; a socket that says nothing is not a client and holds a connection slot.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Connections at once on the websocket port; more are answered HTTP 503 and
-/// closed at accept. A node serves a few interactive clients; 256 is far above that
+/// Connections at once on the websocket port. At the cap a newcomer takes the
+/// place of the oldest idle HTTP connection, or, if none is idle, is answered
+/// HTTP 503 and closed at accept. A node serves a few interactive clients; 256 is far above that
 /// and still bounds the sockets, tasks and buffers something opening connections in
 /// a loop could make us hold (with the metrics cap, 320 of the DaemonSet's 1,024
 /// fds at most).

@@ -349,13 +349,15 @@ impl Drop for Lookoutd {
 
 /// Runs the daemon until SIGTERM or SIGINT, then commits and exits.
 pub fn run(config: Config) -> anyhow::Result<()> {
+    // Every mode logs on stderr (stdout is the data in `--stdout` and `--discard`):
+    // a refused or unreadable file must be said whatever the mode.
+    init_tracing();
     if config.stdout {
         return crate::stdout_sink::run(&config);
     }
     if config.discard {
         return run_discard(&config);
     }
-    init_tracing();
     // Before anything is opened: a signal during startup then waits for it.
     let signals = crate::shutdown::on_signals().context("installing signal handlers")?;
     let d = Lookoutd::start(config)?;

@@ -114,22 +114,104 @@ pub type TailKey = (String, String, String);
 /// incrementally: a link's name carries the
 /// container id and never changes target, so only names not seen before are
 /// `readlink`ed. At 5,000 containers a full rescan per new file was 25 M syscalls.
+///
+/// A link counts only if its target is the `pods/<ns>_<pod>_<uid>/<container>/N.log`
+/// its own name (`<pod>_<ns>_<container>-<id>.log`) says (`..` taken into account),
+/// and, when the target resolves here, it resolves under the log root's `pods/`.
+/// (It may not resolve: the kubelet writes host paths, and the root may be mounted
+/// elsewhere in our container; then only the last three components are matched,
+/// and only against files really found under `pods/`.) Links are never read.
 #[derive(Debug, Default)]
 pub struct LinkCache {
-    /// Link file name → the `(pod dir, container, file)` key its target names.
-    names: HashMap<std::ffi::OsString, (TailKey, String)>,
+    /// Link file name → the `(pod dir, container, file)` key its target names;
+    /// `None` for a refused link (not looked at again).
+    names: HashMap<std::ffi::OsString, Option<(TailKey, String)>>,
     /// `(pod dir, container, file)` → container id.
     pub map: HashMap<TailKey, String>,
 }
 
+/// Why a `containers/` link is not used, once resolved.
+pub enum LinkVerdict {
+    /// Its target names this `pods/` file, and carries this container id.
+    Ok(TailKey, String),
+    /// Its target is elsewhere than the `pods/` file its name says.
+    Refused,
+    /// Not a container link at all (no id in the name, e.g. cut at 255 bytes), or
+    /// not readable now (a race with its creation): tried again next time.
+    Skip,
+}
+
+/// Checks one `containers/` link: `dir` is `containers/`, `name` the link's name,
+/// `pods_real` the canonical `pods/` of our root (if it exists).
+pub fn check_link(dir: &Path, name: &str, pods_real: Option<&Path>) -> LinkVerdict {
+    use std::path::Component;
+    let Some(id) = container_id_of_link(name) else {
+        return LinkVerdict::Skip;
+    };
+    let Ok(target) = std::fs::read_link(dir.join(name)) else {
+        return LinkVerdict::Skip;
+    };
+    let target: PathBuf = if target.is_absolute() {
+        target
+    } else {
+        dir.join(target)
+    };
+    // `..` resolved on the words (a relative `../pods/…` is fine); where it
+    // really leads is checked below when it resolves.
+    let mut norm = PathBuf::new();
+    for c in target.components() {
+        match c {
+            Component::ParentDir => {
+                if !norm.pop() {
+                    return LinkVerdict::Refused;
+                }
+            }
+            Component::CurDir => {}
+            c => norm.push(c),
+        }
+    }
+    let target = norm;
+    let Some(key) = tail_key(&target) else {
+        return LinkVerdict::Refused;
+    };
+    // The component before the three must be `pods`.
+    let under_pods = target
+        .components()
+        .rev()
+        .nth(3)
+        .is_some_and(|c| c.as_os_str() == "pods");
+    // `<pod>_<ns>_<container>-<id>.log` must name `<ns>_<pod>_<uid>/<container>/`.
+    let named = name
+        .split_once('_')
+        .and_then(|(pod, rest)| {
+            let (ns, rest) = rest.split_once('_')?;
+            let (container, _) = rest.rsplit_once('-')?;
+            Some((pod, ns, container))
+        })
+        .is_some_and(|(pod, ns, container)| {
+            key.0.starts_with(&format!("{ns}_{pod}_")) && key.1 == container
+        });
+    if !under_pods || !named {
+        return LinkVerdict::Refused;
+    }
+    if let Ok(real) = std::fs::canonicalize(&target) {
+        if !pods_real.is_some_and(|p| real.starts_with(p)) {
+            return LinkVerdict::Refused;
+        }
+    }
+    LinkVerdict::Ok(key, id)
+}
+
 impl LinkCache {
-    /// Re-reads the directory listing; returns whether anything changed.
-    pub fn refresh(&mut self, dir: &Path) -> bool {
+    /// Re-reads the directory listing; returns whether anything changed and the
+    /// links refused for the first time.
+    pub fn refresh(&mut self, dir: &Path, pods_real: Option<&Path>) -> (bool, Vec<PathBuf>) {
+        let mut refused = Vec::new();
         let Ok(rd) = std::fs::read_dir(dir) else {
             let changed = !self.names.is_empty();
             self.names.clear();
             self.map.clear();
-            return changed;
+            return (changed, refused);
         };
         let mut names = HashMap::with_capacity(self.names.len());
         let mut changed = false;
@@ -139,27 +221,25 @@ impl LinkCache {
                 names.insert(name, v);
                 continue;
             }
-            changed = true;
-            let resolved = name.to_str().and_then(container_id_of_link).and_then(|id| {
-                let target = std::fs::read_link(entry.path()).ok()?;
-                let target: PathBuf = if target.is_absolute() {
-                    target
-                } else {
-                    dir.join(target)
-                };
-                tail_key(&target).map(|key| (key, id))
-            });
-            // A link not resolved now (a race with its creation) is retried next time.
-            if let Some(r) = resolved {
-                names.insert(name, r);
+            let Some(text) = name.to_str() else { continue };
+            match check_link(dir, text, pods_real) {
+                LinkVerdict::Ok(key, id) => {
+                    changed = true;
+                    names.insert(name, Some((key, id)));
+                }
+                LinkVerdict::Refused => {
+                    refused.push(entry.path());
+                    names.insert(name, None);
+                }
+                LinkVerdict::Skip => {}
             }
         }
-        changed |= !self.names.is_empty();
+        changed |= self.names.values().any(Option::is_some);
         self.names = names;
         if changed {
-            self.map = self.names.values().cloned().collect();
+            self.map = self.names.values().flatten().cloned().collect();
         }
-        changed
+        (changed, refused)
     }
 }
 

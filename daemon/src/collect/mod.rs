@@ -10,6 +10,7 @@
 //! - [`CollectorHandle::followed`] lists the files followed right now (stream listing).
 
 mod batch;
+mod contain;
 mod layout;
 pub mod parse;
 mod pool;
@@ -137,6 +138,11 @@ pub struct CollectorStats {
     pub bad_lines: u64,
     /// Lines cut at `max_line_bytes` (marked with [`TRUNCATED_MARKER`]).
     pub truncated_lines: u64,
+    /// Paths not read because they are not regular files under the log root
+    /// (symlinks out of it, FIFOs, devices, `/proc` files...), once per path.
+    pub refused: u64,
+    /// Log files (or directories) we lack the permission to read, once per path.
+    pub unreadable: u64,
 }
 
 /// The collector's exported metrics (see [`crate::metrics`]).
@@ -146,11 +152,15 @@ pub struct CollectMetrics {
     pub parse_errors: prometheus::IntCounter,
     /// [`CollectorStats::truncated_lines`].
     pub truncated_lines: prometheus::IntCounter,
+    /// [`CollectorStats::refused`], by reason.
+    pub refused: prometheus::IntCounterVec,
+    /// [`CollectorStats::unreadable`].
+    pub unreadable: prometheus::IntCounter,
 }
 
 impl CollectMetrics {
     pub fn register(r: &prometheus::Registry) -> prometheus::Result<Self> {
-        use crate::metrics::family::counter;
+        use crate::metrics::family::{counter, counter_vec};
         Ok(CollectMetrics {
             parse_errors: counter(
                 r,
@@ -161,6 +171,20 @@ impl CollectMetrics {
                 r,
                 "lookout_truncated_lines_total",
                 "Lines cut at --max-line-bytes (marked as truncated).",
+            )?,
+            refused: counter_vec(
+                r,
+                "lookout_collect_refused_total",
+                "Paths under the log root not read because they are not regular files \
+                 under it (symlink out of the root, FIFO, device, /proc file...), once \
+                 per path.",
+                &["reason"],
+            )?,
+            unreadable: counter(
+                r,
+                "lookout_collect_unreadable_total",
+                "Log files or directories the daemon lacks the permission to read, once \
+                 per path.",
             )?,
         })
     }
@@ -173,6 +197,8 @@ pub struct CollectorHandle {
     stop: ShutdownTrigger,
     bad_lines: Arc<AtomicU64>,
     truncated_lines: Arc<AtomicU64>,
+    refused: Arc<AtomicU64>,
+    unreadable: Arc<AtomicU64>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -187,6 +213,8 @@ impl CollectorHandle {
         CollectorStats {
             bad_lines: self.bad_lines.load(Ordering::Relaxed),
             truncated_lines: self.truncated_lines.load(Ordering::Relaxed),
+            refused: self.refused.load(Ordering::Relaxed),
+            unreadable: self.unreadable.load(Ordering::Relaxed),
         }
     }
 
@@ -244,8 +272,15 @@ impl Collector {
                 source: std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
             });
         }
+        let root = contain::LogRoot::new(&cfg.log_dir).map_err(|source| CollectError::Watch {
+            path: cfg.log_dir.clone(),
+            source,
+        })?;
         let bad_lines = Arc::new(AtomicU64::new(0));
         let truncated_lines = Arc::new(AtomicU64::new(0));
+        let refused = Arc::new(AtomicU64::new(0));
+        let unreadable = Arc::new(AtomicU64::new(0));
+        let refusals = contain::Refusals::new(metrics.clone(), refused.clone(), unreadable.clone());
         let ctx = tailer::TailCtx {
             node: cfg.node.clone(),
             max_line: cfg.max_line_bytes.max(1),
@@ -258,6 +293,8 @@ impl Collector {
         let runner = runner::Runner::new(runner::Start {
             cfg,
             ctx,
+            root,
+            refusals,
             positions: start,
             tx,
             stop: stop.listener(),
@@ -271,6 +308,8 @@ impl Collector {
             stop,
             bad_lines,
             truncated_lines,
+            refused,
+            unreadable,
             thread: Some(thread),
         })
     }

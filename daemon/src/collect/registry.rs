@@ -8,7 +8,6 @@
 //! is kept and it is reopened if it grows).
 
 use std::collections::{HashMap, HashSet};
-use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,6 +16,7 @@ use std::time::{Duration, Instant};
 use lookout_shared::LogEntry;
 
 use super::batch::Batcher;
+use super::contain::{LogRoot, OpenError, Refusal, Refusals};
 use super::layout::{classify, kubelet_meta, plain_meta, tail_key, FileMeta, LinkCache, NameKind};
 use super::positions::{fingerprint_of, FileKey, FilePosition, PositionUpdate};
 use super::tailer::{TailCtx, Tailer};
@@ -48,7 +48,7 @@ struct DirScan<'a> {
     initial: bool,
 }
 
-/// A log file a scan found that no tailer has open.
+/// A log file a scan found that no tailer has open (a regular file, checked).
 struct Found {
     path: PathBuf,
     stem: String,
@@ -61,6 +61,12 @@ struct Found {
 /// Every followed file, and what is known about the log root's layout.
 pub(crate) struct Registry {
     log_dir: PathBuf,
+    /// The canonical log root every directory and file is checked against.
+    root: LogRoot,
+    /// The canonical `pods/`, when it lies under the root.
+    pods_real: Option<PathBuf>,
+    /// Paths not read, warned about once.
+    refusals: Refusals,
     read_from: ReadFrom,
     tailers: HashMap<FileKey, Tailer>,
     by_path: HashMap<PathBuf, FileKey>,
@@ -78,9 +84,18 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    pub(crate) fn new(log_dir: PathBuf, read_from: ReadFrom, first_start: bool) -> Self {
+    pub(crate) fn new(
+        log_dir: PathBuf,
+        root: LogRoot,
+        refusals: Refusals,
+        read_from: ReadFrom,
+        first_start: bool,
+    ) -> Self {
         Registry {
             log_dir,
+            root,
+            pods_real: None,
+            refusals,
             read_from,
             tailers: HashMap::new(),
             by_path: HashMap::new(),
@@ -246,7 +261,7 @@ impl Registry {
     /// Re-lists `containers/` and fills in container ids that changed.
     pub(crate) fn reload_links(&mut self) {
         self.links_listed = Some(Instant::now());
-        if !self.links.refresh(&self.log_dir.join("containers")) {
+        if !self.refresh_links() {
             return;
         }
         let links = &self.links.map;
@@ -267,12 +282,55 @@ impl Registry {
         self.followed_dirty |= changed;
     }
 
+    /// Re-lists `containers/`, reporting the links refused; whether the map changed.
+    fn refresh_links(&mut self) -> bool {
+        let (changed, refused) = self
+            .links
+            .refresh(&self.log_dir.join("containers"), self.pods_real.as_deref());
+        for path in refused {
+            self.refusals.refuse(&path, Refusal::LinkTarget);
+        }
+        changed
+    }
+
+    /// The subdirectories of `dir` to follow: real directories only. A symlink to
+    /// a directory is refused (out of the root, or a second name for one inside).
+    fn subdirs(&mut self, dir: &Path) -> Vec<PathBuf> {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        let mut v: Vec<PathBuf> = Vec::new();
+        for e in rd.flatten() {
+            let Ok(ft) = e.file_type() else { continue };
+            if ft.is_dir() {
+                v.push(e.path());
+            } else if ft.is_symlink() && e.path().is_dir() {
+                let why = match self.root.check_dir(&e.path()) {
+                    Err(OpenError::Refused(r)) => r,
+                    _ => Refusal::Symlink,
+                };
+                self.refusals.refuse(&e.path(), why);
+            }
+        }
+        v.sort();
+        v
+    }
+
     /// Reconciles everything on disk with the open tailers.
     pub(crate) fn full_scan(&mut self, initial: bool, watches: &mut Watches, out: &mut Batcher) {
         let root = self.log_dir.clone();
         watches.add(&root, DirKind::Root);
         let pods = root.join("pods");
         self.kubelet = pods.is_dir();
+        self.pods_real = None;
+        if self.kubelet {
+            match self.root.check_dir(&pods) {
+                Ok(()) => self.pods_real = std::fs::canonicalize(&pods).ok(),
+                Err(e) => {
+                    self.refusals.report(&pods, &e);
+                }
+            }
+        }
         let containers = root.join("containers");
         if containers.is_dir() {
             watches.add(&containers, DirKind::Links);
@@ -280,11 +338,11 @@ impl Registry {
         self.reload_links();
         self.present.clear();
         let mut seen_dirs: Vec<PathBuf> = Vec::new();
-        if self.kubelet {
+        if self.kubelet && self.pods_real.is_some() {
             watches.add(&pods, DirKind::Structure);
-            for pod in subdirs(&pods) {
+            for pod in self.subdirs(&pods) {
                 watches.add(&pod, DirKind::Structure);
-                for cdir in subdirs(&pod) {
+                for cdir in self.subdirs(&pod) {
                     watches.add(&cdir, DirKind::Container);
                     seen_dirs.push(cdir);
                 }
@@ -327,6 +385,10 @@ impl Registry {
             return false;
         }
         if is_container && dir.is_dir() {
+            if let Err(e) = self.root.check_dir(dir) {
+                self.refusals.report(dir, &e);
+                return true;
+            }
             watches.add(dir, DirKind::Container);
         }
         self.scan_dir_inner(dir, initial, out);
@@ -340,7 +402,20 @@ impl Registry {
             kubelet: dir.parent().and_then(Path::parent) == Some(&self.log_dir.join("pods")),
             initial,
         };
-        if let Ok(rd) = std::fs::read_dir(dir) {
+        // The directory itself must lie under the root (a `pods/` entry swapped
+        // for a link since it was listed).
+        let listing = match self.root.check_dir(dir) {
+            Ok(()) => std::fs::read_dir(dir).map_err(OpenError::Io),
+            Err(e) => Err(e),
+        };
+        let listing = match listing {
+            Ok(rd) => Some(rd),
+            Err(e) => {
+                self.refusals.report(dir, &e);
+                None
+            }
+        };
+        if let Some(rd) = listing {
             for entry in rd.flatten() {
                 let name = entry.file_name();
                 let Some(name) = name.to_str() else { continue };
@@ -350,10 +425,26 @@ impl Registry {
                     NameKind::Ignored => continue,
                 };
                 let path = entry.path();
-                let Ok(md) = std::fs::metadata(&path) else {
+                // lstat: a link is never followed to find what to read.
+                let Ok(md) = std::fs::symlink_metadata(&path) else {
                     continue;
                 };
-                if !md.is_file() {
+                let ft = md.file_type();
+                if ft.is_symlink() {
+                    let why = match self.root.resolve_link(&path) {
+                        Err(OpenError::Refused(r)) => r,
+                        // Dangling: nothing to read, nothing leaked.
+                        Err(OpenError::Io(_)) => continue,
+                        Ok(_) => Refusal::Symlink,
+                    };
+                    self.refusals.refuse(&path, why);
+                    continue;
+                }
+                if ft.is_dir() {
+                    continue;
+                }
+                if !ft.is_file() {
+                    self.refusals.refuse(&path, Refusal::NotRegular);
                     continue;
                 }
                 let key = FileKey {
@@ -412,8 +503,17 @@ impl Registry {
     /// now followed or recorded.
     fn open(&mut self, scan: &DirScan, f: Found, out: &mut Batcher) -> bool {
         let known = out.known(&f.key).cloned();
-        let Ok(file) = File::open(&f.path) else {
-            return false;
+        let file = match self.root.open(&f.path, f.key) {
+            Ok(file) => {
+                self.refusals.cleared(&f.path);
+                file
+            }
+            Err(e) => {
+                if !self.refusals.report(&f.path, &e) {
+                    tracing::debug!(path = %f.path.display(), error = ?e, "cannot open");
+                }
+                return false;
+            }
         };
         // The stored position still belongs to this file (not a reused inode)?
         let known = known
@@ -486,7 +586,7 @@ impl Registry {
             // The symlink may have appeared just now (a later `containers/` event
             // fills the id in if it appears after this).
             self.links_listed = Some(Instant::now());
-            self.links.refresh(&self.log_dir.join("containers"));
+            self.refresh_links();
         }
         if let Some(id) = link_id(&self.links.map, path, stem) {
             m.source.container_id = id.clone();
@@ -516,19 +616,6 @@ fn link_id<'a>(
 ) -> Option<&'a String> {
     let (pod, container, _) = tail_key(path)?;
     links.get(&(pod, container, format!("{stem}.log")))
-}
-
-fn subdirs(dir: &Path) -> Vec<PathBuf> {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut v: Vec<PathBuf> = rd
-        .flatten()
-        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
-        .map(|e| e.path())
-        .collect();
-    v.sort();
-    v
 }
 
 #[cfg(test)]

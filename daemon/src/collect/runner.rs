@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::batch::{Batcher, Stopped};
+use super::contain::{LogRoot, Refusals};
 use super::pool::Readers;
 use super::positions::{FileKey, Positions};
 use super::registry::Registry;
@@ -40,6 +41,8 @@ pub(crate) struct Runner {
 pub(crate) struct Start {
     pub cfg: CollectorConfig,
     pub ctx: TailCtx,
+    pub root: LogRoot,
+    pub refusals: Refusals,
     pub positions: Positions,
     pub tx: crossbeam_channel::Sender<Batch>,
     pub stop: crate::shutdown::Shutdown,
@@ -51,6 +54,8 @@ impl Runner {
         let Start {
             cfg,
             ctx,
+            root,
+            refusals,
             positions,
             tx,
             stop,
@@ -59,6 +64,8 @@ impl Runner {
         let watches = Watches::new(cfg.max_watches);
         let registry = Registry::new(
             cfg.log_dir.clone(),
+            root,
+            refusals,
             cfg.read_from,
             positions.files.is_empty(),
         );

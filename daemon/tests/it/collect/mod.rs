@@ -1,5 +1,6 @@
 //! The collector: the kubelet layout on real inotify, and `lookoutd --stdout` as a
 //! real process.
 
+mod contain;
 mod kubelet;
 mod stdout;

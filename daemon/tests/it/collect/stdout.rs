@@ -130,3 +130,57 @@ fn sigkill_loses_nothing() {
         assert!(got.contains(w), "lost {w}");
     }
 }
+
+/// `ln -s /etc/shadow LOGDIR/shadow.log` and `ln -s /proc/self/environ
+/// LOGDIR/env.log` printed the shadow line and the daemon's own environment,
+/// `LOOKOUT_TOKEN` included. Now neither is read, and stderr says why.
+#[test]
+fn links_to_a_secret_and_to_proc_self_environ_never_reach_stdout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (logs, data) = (tmp.path().join("logs"), tmp.path().join("data"));
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(tmp.path().join("shadow"), "root:$6$SHADOW-HASH:19000::\n").unwrap();
+    std::os::unix::fs::symlink(tmp.path().join("shadow"), logs.join("shadow.log")).unwrap();
+    std::os::unix::fs::symlink("/proc/self/environ", logs.join("env.log")).unwrap();
+    append(&logs.join("app.log"), b"hello\n");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lookoutd"))
+        .args(["--stdout", "--node", "n1", "--log-dir"])
+        .arg(&logs)
+        .arg("--data-dir")
+        .arg(&data)
+        .env("LOOKOUT_TOKEN", "TOKEN-that-must-not-leak")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    // Everything there was to read is read by now; stop and take the rest.
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: plain kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    child.wait().unwrap();
+    let all = first + &rest;
+    let msgs: Vec<String> = all
+        .lines()
+        .map(|l| serde_json::from_str::<LogEntry>(l).unwrap().message)
+        .collect();
+    assert_eq!(msgs, ["hello"], "{all}");
+    assert!(
+        !all.contains("SHADOW") && !all.contains("TOKEN-that"),
+        "{all}"
+    );
+    for name in ["shadow.log", "env.log"] {
+        assert!(
+            err.lines()
+                .any(|l| l.contains(name) && l.contains("outside_root")),
+            "no warning naming {name}:\n{err}"
+        );
+    }
+}

@@ -1004,6 +1004,30 @@ mod wiring {
         assert_eq!(buckets(&data), before);
     }
 
+    /// `ln -s /etc/shadow LOGDIR/shadow.log`: `lookout search 'pod:shadow root'`
+    /// returned the shadow line. Now the link is refused and counted, and a search
+    /// finds nothing of it.
+    #[test]
+    fn a_symlink_to_etc_shadow_was_searchable() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cfg = config(tmp.path(), &["--commit-interval=100ms"]);
+        std::fs::write(tmp.path().join("shadow"), "root:shadowhash0xdead:19000::\n").unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("shadow"), cfg.log_dir.join("shadow.log"))
+            .unwrap();
+        std::fs::write(cfg.log_dir.join("app.log"), "visible root line\n").unwrap();
+        let d = Lookoutd::start(cfg).unwrap();
+        wait_stored(&d, "visible", 1);
+        assert_eq!(stored(&d, "root"), 1, "only the app's line mentions root");
+        assert_eq!(stored(&d, "pod:shadow"), 0);
+        let m = d.metrics_addr().unwrap();
+        let text = get(m, "/metrics");
+        assert!(
+            text.contains("lookout_collect_refused_total{reason=\"outside_root\"} 1"),
+            "{text}"
+        );
+        d.shutdown();
+    }
+
     /// With 1,500 files and a 512-fd limit indexing stalled silently: a limit below
     /// what the daemon needs never showed in `/readyz`. The real binary, started
     /// with a soft `RLIMIT_NOFILE` of 200 (below the 256 it keeps for the index and

@@ -60,6 +60,11 @@ pub struct Config {
     #[arg(long, env = "LOOKOUT_MAX_WATCHES")]
     pub max_watches: Option<usize>,
 
+    /// Close the fd of a log file that has not grown for this long (e.g. 5m, 30s);
+    /// it is reopened by identity, losing nothing, when it grows.
+    #[arg(long, env = "LOOKOUT_IDLE_CLOSE", default_value = "5m", value_parser = parse_duration)]
+    pub idle_close: Duration,
+
     /// Websocket (and HTTP) listener for clients.
     #[arg(long, env = "LOOKOUT_LISTEN", default_value = "127.0.0.1:7700")]
     pub listen: SocketAddr,
@@ -193,6 +198,7 @@ pub fn collector_config(config: &Config) -> CollectorConfig {
         read_from: config.read_from,
         max_line_bytes: config.max_line_bytes,
         max_watches: config.max_watches.unwrap_or(usize::MAX),
+        idle_close: config.idle_close,
         ..CollectorConfig::new(config.log_dir.clone(), node_name(config))
     }
 }

@@ -11,6 +11,7 @@
 
 mod batch;
 mod contain;
+mod fds;
 mod layout;
 pub mod parse;
 mod pool;
@@ -73,7 +74,15 @@ pub struct CollectorConfig {
     /// process on the node. Directories beyond it are polled; `0` disables
     /// inotify entirely.
     pub max_watches: usize,
+    /// A live file that has not grown for this long has its fd closed (its state is
+    /// kept; it is reopened by identity when it grows): 10,000 quiet files must not
+    /// hold 10,000 fds.
+    pub idle_close: Duration,
 }
+
+/// `--idle-close` by default: long enough that a file written every few minutes
+/// keeps its fd, short enough that a node's quiet containers give theirs back.
+pub const DEFAULT_IDLE_CLOSE: Duration = Duration::from_secs(300);
 
 /// Two reader threads when the machine has two cores or more: parsing is the
 /// collector's cost, and one file's lines stay on one thread anyway.
@@ -87,7 +96,8 @@ pub fn default_read_threads() -> usize {
 impl CollectorConfig {
     /// The defaults every mode of the daemon runs with: reading from the
     /// beginning, 1 MiB lines, 5 s partial timeout, 30 s rescan, 8192-entry
-    /// batches, [`default_read_threads`] readers, no watch cap of our own.
+    /// batches, [`default_read_threads`] readers, no watch cap of our own, idle
+    /// files closed after 5 minutes.
     pub fn new(log_dir: impl Into<PathBuf>, node: impl Into<String>) -> Self {
         CollectorConfig {
             log_dir: log_dir.into(),
@@ -99,6 +109,7 @@ impl CollectorConfig {
             max_batch: 8192,
             read_threads: 0,
             max_watches: usize::MAX,
+            idle_close: DEFAULT_IDLE_CLOSE,
         }
     }
 
@@ -156,11 +167,19 @@ pub struct CollectMetrics {
     pub refused: prometheus::IntCounterVec,
     /// [`CollectorStats::unreadable`].
     pub unreadable: prometheus::IntCounter,
+    /// The soft `RLIMIT_NOFILE` (set at scrape time, as the process metrics).
+    pub fd_limit: prometheus::IntGauge,
+    /// Fds the process has open (set at scrape time).
+    pub fds_open: prometheus::IntGauge,
+    /// 1 while the collector runs degraded: out of fds (files are opened per read
+    /// and retried on their next event or rescan) or of inotify watches
+    /// (directories polled).
+    pub degraded: prometheus::IntGauge,
 }
 
 impl CollectMetrics {
     pub fn register(r: &prometheus::Registry) -> prometheus::Result<Self> {
-        use crate::metrics::family::{counter, counter_vec};
+        use crate::metrics::family::{counter, counter_vec, gauge};
         Ok(CollectMetrics {
             parse_errors: counter(
                 r,
@@ -186,7 +205,27 @@ impl CollectMetrics {
                 "Log files or directories the daemon lacks the permission to read, once \
                  per path.",
             )?,
+            fd_limit: gauge(
+                r,
+                "lookout_fd_limit",
+                "The soft RLIMIT_NOFILE (raised to the hard limit at start).",
+            )?,
+            fds_open: gauge(r, "lookout_fds_open", "File descriptors open.")?,
+            degraded: gauge(
+                r,
+                "lookout_collect_degraded",
+                "1 while out of file descriptors or inotify watches: files are reopened \
+                 per read and directories polled.",
+            )?,
         })
+    }
+
+    /// Sets the fd gauges from `/proc` (called at scrape time).
+    pub fn observe_fds(&self, fds: Option<crate::metrics::FdUse>) {
+        if let Some(f) = fds {
+            self.fd_limit.set(crate::metrics::family::as_gauge(f.limit));
+            self.fds_open.set(crate::metrics::family::as_gauge(f.open));
+        }
     }
 }
 
@@ -281,7 +320,10 @@ impl Collector {
         let refused = Arc::new(AtomicU64::new(0));
         let unreadable = Arc::new(AtomicU64::new(0));
         let refusals = contain::Refusals::new(metrics.clone(), refused.clone(), unreadable.clone());
+        let fds = fds::Fds::new(fds::raise_nofile().unwrap_or(1024));
         let ctx = tailer::TailCtx {
+            root: root.clone(),
+            fds,
             node: cfg.node.clone(),
             max_line: cfg.max_line_bytes.max(1),
             bad_lines: bad_lines.clone(),

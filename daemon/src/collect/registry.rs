@@ -17,6 +17,7 @@ use lookout_shared::LogEntry;
 
 use super::batch::Batcher;
 use super::contain::{LogRoot, OpenError, Refusal, Refusals};
+use super::fds::{is_exhaustion, Fds};
 use super::layout::{classify, kubelet_meta, plain_meta, tail_key, FileMeta, LinkCache, NameKind};
 use super::positions::{fingerprint_of, FileKey, FilePosition, PositionUpdate};
 use super::tailer::{TailCtx, Tailer};
@@ -67,6 +68,8 @@ pub(crate) struct Registry {
     pods_real: Option<PathBuf>,
     /// Paths not read, warned about once.
     refusals: Refusals,
+    /// The fds tailers hold, and their budget.
+    fds: Arc<Fds>,
     read_from: ReadFrom,
     tailers: HashMap<FileKey, Tailer>,
     by_path: HashMap<PathBuf, FileKey>,
@@ -88,6 +91,7 @@ impl Registry {
         log_dir: PathBuf,
         root: LogRoot,
         refusals: Refusals,
+        fds: Arc<Fds>,
         read_from: ReadFrom,
         first_start: bool,
     ) -> Self {
@@ -96,6 +100,7 @@ impl Registry {
             root,
             pods_real: None,
             refusals,
+            fds,
             read_from,
             tailers: HashMap::new(),
             by_path: HashMap::new(),
@@ -184,6 +189,44 @@ impl Registry {
         for t in self.tailers.values_mut() {
             t.flush_stale(ctx, timeout, out);
         }
+    }
+
+    /// Closes the fds of live files idle for `idle` (their state is kept; they are
+    /// reopened when they grow), then, while the tailers hold more fds than their
+    /// budget, those of the longest idle live files.
+    pub(crate) fn close_idle(&mut self, idle: Duration) {
+        for t in self.tailers.values_mut() {
+            if t.live && t.is_open() && t.last_data.elapsed() >= idle {
+                tracing::debug!(path = %t.path.display(), "idle: fd closed");
+                t.close();
+            }
+        }
+        self.shed(self.fds.budget());
+    }
+
+    /// Closes live files' fds, longest idle first, until at most `keep` are open.
+    fn shed(&mut self, keep: usize) {
+        let open = self.fds.open();
+        if open <= keep {
+            return;
+        }
+        let mut live: Vec<(Instant, FileKey)> = self
+            .tailers
+            .values()
+            .filter(|t| t.live && t.is_open())
+            .map(|t| (t.last_data, t.key))
+            .collect();
+        live.sort_unstable();
+        for (_, key) in live.into_iter().take(open - keep) {
+            if let Some(t) = self.tailers.get_mut(&key) {
+                t.close();
+            }
+        }
+    }
+
+    /// Tailers open and closed, and the budget (for the start-up warning).
+    pub(crate) fn fd_use(&self) -> (usize, usize) {
+        (self.tailers.len(), self.fds.open())
     }
 
     /// Tailers no longer at their live name: candidates for [`Registry::finished`].
@@ -503,10 +546,25 @@ impl Registry {
     /// now followed or recorded.
     fn open(&mut self, scan: &DirScan, f: Found, out: &mut Batcher) -> bool {
         let known = out.known(&f.key).cloned();
-        let file = match self.root.open(&f.path, f.key) {
+        let mut opened = self.root.open(&f.path, f.key);
+        if let Err(OpenError::Io(e)) = &opened {
+            if is_exhaustion(e) {
+                // Give back fds of idle files and try once more; else the file
+                // is tried again on its next event or rescan.
+                self.fds.exhausted(e);
+                self.shed(self.fds.budget().saturating_sub(1));
+                opened = self.root.open(&f.path, f.key);
+                if let Err(OpenError::Io(e)) = &opened {
+                    if is_exhaustion(e) {
+                        return false;
+                    }
+                }
+            }
+        }
+        let file = match opened {
             Ok(file) => {
                 self.refusals.cleared(&f.path);
-                file
+                self.fds.track(file)
             }
             Err(e) => {
                 if !self.refusals.report(&f.path, &e) {

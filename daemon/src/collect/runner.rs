@@ -13,20 +13,24 @@ use std::time::{Duration, Instant};
 
 use super::batch::{Batcher, Stopped};
 use super::contain::{LogRoot, Refusals};
+use super::fds::Fds;
 use super::pool::Readers;
 use super::positions::{FileKey, Positions};
 use super::registry::Registry;
 use super::tailer::TailCtx;
 use super::watch::{PollScan, Watches, Work, POLL_INTERVAL};
-use super::{Batch, CollectorConfig, FollowedFile};
+use super::{Batch, CollectMetrics, CollectorConfig, FollowedFile};
 
 /// Longest wait in `poll(2)`, so a stop request is noticed promptly.
 const MAX_WAIT: Duration = Duration::from_millis(200);
+/// How often idle files are looked for (a walk over the tailers, no syscall).
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 pub(crate) struct Runner {
     /// Only the loop's timers are read here; the parts took the rest.
     partial_timeout: Duration,
     rescan_interval: Duration,
+    idle_close: Duration,
     watches: Watches,
     registry: Registry,
     readers: Readers,
@@ -35,6 +39,11 @@ pub(crate) struct Runner {
     followed: Arc<Mutex<Vec<FollowedFile>>>,
     last_rescan: Instant,
     last_poll: Instant,
+    last_sweep: Instant,
+    fds: Arc<Fds>,
+    metrics: Option<CollectMetrics>,
+    /// Out of fds or watches, as last reported.
+    degraded: bool,
 }
 
 /// What the runner is handed when the collector starts.
@@ -62,10 +71,13 @@ impl Runner {
             followed,
         } = start;
         let watches = Watches::new(cfg.max_watches);
+        let fds = Arc::clone(&ctx.fds);
+        let metrics = ctx.metrics.clone();
         let registry = Registry::new(
             cfg.log_dir.clone(),
             root,
             refusals,
+            Arc::clone(&fds),
             cfg.read_from,
             positions.files.is_empty(),
         );
@@ -73,6 +85,7 @@ impl Runner {
         Runner {
             partial_timeout: cfg.partial_timeout,
             rescan_interval: cfg.rescan_interval,
+            idle_close: cfg.idle_close,
             watches,
             registry,
             readers,
@@ -80,6 +93,10 @@ impl Runner {
             followed,
             last_rescan: Instant::now(),
             last_poll: Instant::now(),
+            last_sweep: Instant::now(),
+            fds,
+            metrics,
+            degraded: false,
         }
     }
 
@@ -92,6 +109,7 @@ impl Runner {
             },
             true,
         );
+        self.warn_if_fds_low();
         loop {
             if self.batcher.stopping() {
                 return;
@@ -167,11 +185,59 @@ impl Runner {
         self.readers.read(keys, reg, out)?;
         reg.flush_stale(self.readers.ctx(), self.partial_timeout, &mut out.entries);
         self.finish_files()?;
+        if self.last_sweep.elapsed() >= SWEEP_EVERY || self.fds.over_budget() {
+            self.registry.close_idle(self.idle_close);
+            self.last_sweep = Instant::now();
+        }
+        self.report_degraded(work.full);
         self.batcher.flush(self.registry.dirty_positions())?;
         if let Some(list) = self.registry.take_followed() {
             *crate::sync::lock(&self.followed) = list;
         }
         Ok(())
+    }
+
+    /// After the first scan: a limit too low for the files found is said once.
+    fn warn_if_fds_low(&self) {
+        let (files, open) = self.registry.fd_use();
+        let need = files as u64 + crate::metrics::FD_RESERVE;
+        if self.fds.limit < need {
+            tracing::warn!(
+                limit = self.fds.limit,
+                files,
+                open,
+                budget = self.fds.budget(),
+                "RLIMIT_NOFILE is low for the log files found: at most `budget` are kept \
+                 open, the others are opened per read; raise it (ulimit -n) to at least {need}"
+            );
+        }
+    }
+
+    /// Sets `lookout_collect_degraded` and logs when it changes. An `EMFILE` keeps
+    /// it on until a full rescan goes without one.
+    fn report_degraded(&mut self, full_scan: bool) {
+        let out_of_fds = if full_scan {
+            self.fds.take_exhausted()
+        } else {
+            self.fds.was_exhausted()
+        };
+        let now = out_of_fds || self.watches.exhausted();
+        if now == self.degraded {
+            return;
+        }
+        self.degraded = now;
+        if now {
+            tracing::warn!(
+                out_of_fds,
+                polled_dirs = self.watches.exhausted(),
+                "collector degraded: files reopened per read, directories polled"
+            );
+        } else {
+            tracing::info!("collector no longer degraded");
+        }
+        if let Some(m) = &self.metrics {
+            m.degraded.set(i64::from(now));
+        }
     }
 
     /// Releases rotated tailers whose file is deleted (after draining it to the

@@ -2,7 +2,7 @@
 //! splitting, format detection, CRI/docker chunk joining, truncation of over-long
 //! lines, and the state a restart needs.
 
-use std::fs::File;
+use std::fs::Metadata;
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::PathBuf;
@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use lookout_shared::{LogEntry, Stream, Timestamp};
 
+use super::contain::{LogRoot, OpenError};
+use super::fds::{is_exhaustion, Fds, TrackedFile};
 use super::layout::FileMeta;
 use super::parse::{parse_cri, parse_docker};
 use super::positions::{
@@ -39,6 +41,10 @@ pub struct TailCtx {
     pub truncated_lines: Arc<AtomicU64>,
     /// The same two counts, exported as Prometheus metrics when the daemon runs.
     pub metrics: Option<super::CollectMetrics>,
+    /// Where a closed tailer's file may be reopened (checked as at first open).
+    pub root: LogRoot,
+    /// The fds tailers hold, and their budget.
+    pub fds: Arc<Fds>,
 }
 
 struct Pending {
@@ -59,7 +65,9 @@ pub enum ReadOutcome {
 /// A followed file.
 pub struct Tailer {
     pub key: FileKey,
-    file: File,
+    /// `None` while closed (idle, or over the fd budget): every other field is
+    /// kept, and the file is reopened by identity when it grows.
+    file: Option<TrackedFile>,
     pub path: PathBuf,
     pub meta: Arc<FileMeta>,
     /// Sits at its live name (`X.log`), so writers append to it.
@@ -90,7 +98,7 @@ impl Tailer {
     /// Starts following `file` at `offset` with fresh parser state.
     pub fn new(
         key: FileKey,
-        file: File,
+        file: TrackedFile,
         path: PathBuf,
         meta: Arc<FileMeta>,
         stem: String,
@@ -99,7 +107,7 @@ impl Tailer {
     ) -> Self {
         let mut t = Tailer {
             key,
-            file,
+            file: Some(file),
             path,
             meta,
             live,
@@ -121,7 +129,7 @@ impl Tailer {
     /// Resumes from a stored position (already checked against this file).
     pub fn resume(
         pos: &FilePosition,
-        file: File,
+        file: TrackedFile,
         path: PathBuf,
         meta: Arc<FileMeta>,
         stem: String,
@@ -150,10 +158,11 @@ impl Tailer {
         if self.fp_len >= FINGERPRINT_MAX {
             return;
         }
-        let size = self.file.metadata().map(|m| m.len()).unwrap_or(0);
+        let Some(file) = &self.file else { return };
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         let len = size.min(u64::from(FINGERPRINT_MAX)) as u32;
         if len > self.fp_len {
-            if let Some(fp) = fingerprint_of(&self.file, len) {
+            if let Some(fp) = fingerprint_of(file, len) {
                 self.fp_len = len;
                 self.fingerprint = fp;
             }
@@ -179,14 +188,78 @@ impl Tailer {
         }
     }
 
+    /// The inode's metadata: through the fd, or, while closed, at its path if
+    /// the path still names it (else `None`: gone, as far as we can tell).
+    fn stat(&self) -> Option<Metadata> {
+        match &self.file {
+            Some(f) => f.metadata().ok(),
+            None => std::fs::symlink_metadata(&self.path)
+                .ok()
+                .filter(|m| m.dev() == self.key.dev && m.ino() == self.key.ino),
+        }
+    }
+
     /// Links to the inode (0 once deleted).
     pub fn nlink(&self) -> u64 {
-        self.file.metadata().map(|m| m.nlink()).unwrap_or(0)
+        self.stat().map(|m| m.nlink()).unwrap_or(0)
     }
 
     /// Current size of the inode.
     pub fn size(&self) -> u64 {
-        self.file.metadata().map(|m| m.len()).unwrap_or(0)
+        self.stat().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Whether the fd is open.
+    pub fn is_open(&self) -> bool {
+        self.file.is_some()
+    }
+
+    /// Closes the fd, keeping everything else ([`Tailer::read_with`] reopens).
+    pub fn close(&mut self) {
+        self.file = None;
+    }
+
+    /// Reopens a closed tailer's file if it changed size; `false` if it stays
+    /// closed (nothing new, gone, refused, or out of fds: tried again on its next
+    /// event or rescan).
+    fn reopen(&mut self, ctx: &TailCtx, out: &mut Vec<LogEntry>) -> bool {
+        let Some(md) = self.stat() else {
+            return false;
+        };
+        if md.len() == self.offset + self.buf.len() as u64 {
+            return false;
+        }
+        let file = match ctx.root.open(&self.path, self.key) {
+            Ok(f) => f,
+            Err(OpenError::Io(e)) if is_exhaustion(&e) => {
+                ctx.fds.exhausted(&e);
+                return false;
+            }
+            Err(e) => {
+                tracing::debug!(path = %self.path.display(), error = ?e, "cannot reopen");
+                return false;
+            }
+        };
+        // The same file, not a new one that got the inode of a deleted one?
+        let same = self.fp_len == 0 || fingerprint_of(&file, self.fp_len) == Some(self.fingerprint);
+        self.file = Some(ctx.fds.track(file));
+        if !same {
+            tracing::debug!(path = %self.path.display(), "inode reused while closed: reading from the start");
+            self.restart(ctx, out);
+        }
+        true
+    }
+
+    /// The file starts over (copytruncate, or a reused inode): what was buffered
+    /// is emitted, and reading resumes at 0.
+    fn restart(&mut self, ctx: &TailCtx, out: &mut Vec<LogEntry>) {
+        self.flush_tail(ctx, out, Timestamp::now());
+        self.offset = 0;
+        self.buf.clear();
+        self.skipping = false;
+        self.fp_len = 0;
+        self.refresh_fingerprint();
+        self.dirty = true;
     }
 
     /// Bytes read but not yet consumed (an incomplete last line).
@@ -220,8 +293,12 @@ impl Tailer {
             let start = self.buf.len();
             self.buf.resize(start + CHUNK, 0);
             let at = self.offset + start as u64;
+            let Some(file) = &self.file else {
+                self.buf.truncate(start);
+                return Ok(ReadOutcome::Eof);
+            };
             let n = loop {
-                match self.file.read_at(&mut self.buf[start..], at) {
+                match file.read_at(&mut self.buf[start..], at) {
                     Ok(n) => break n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => {
@@ -236,13 +313,7 @@ impl Tailer {
                 if size < at {
                     // copytruncate: what we had buffered is no longer there; the
                     // file starts over.
-                    self.flush_tail(ctx, out, now);
-                    self.offset = 0;
-                    self.buf.clear();
-                    self.skipping = false;
-                    self.fp_len = 0;
-                    self.refresh_fingerprint();
-                    self.dirty = true;
+                    self.restart(ctx, out);
                     if size == 0 {
                         return Ok(ReadOutcome::Eof);
                     }
@@ -270,10 +341,17 @@ impl Tailer {
         out: &mut Vec<LogEntry>,
         max: usize,
     ) -> io::Result<ReadOutcome> {
+        if self.file.is_none() && !self.reopen(ctx, out) {
+            return Ok(ReadOutcome::Eof);
+        }
         scratch.clear();
         scratch.extend_from_slice(&self.buf);
         std::mem::swap(&mut self.buf, scratch);
         let r = self.read(ctx, out, max);
+        // Over the fd budget: a live file read to its end gives its fd back.
+        if self.live && matches!(r, Ok(ReadOutcome::Eof)) && ctx.fds.over_budget() {
+            self.close();
+        }
         let mut own = std::mem::take(scratch);
         own.clear();
         own.extend_from_slice(&self.buf);

@@ -64,6 +64,8 @@ pub(crate) struct Watches {
     dir_wds: HashMap<PathBuf, i32>,
     /// Directories we could not watch (limits): polled.
     polled: HashMap<PathBuf, DirKind>,
+    /// The kernel's watch limit (`ENOSPC`) was hit for some directory polled now.
+    limit_hit: bool,
     /// Our cap on watches (the per-user limit is shared by every root process on
     /// the node); `0` means no inotify at all.
     max_watches: usize,
@@ -91,9 +93,15 @@ impl Watches {
             wd_dirs: HashMap::new(),
             dir_wds: HashMap::new(),
             polled: HashMap::new(),
+            limit_hit: false,
             max_watches,
             buf: vec![0u8; 64 * 1024],
         }
+    }
+
+    /// Whether the kernel's inotify limits left directories polled.
+    pub(crate) fn exhausted(&self) -> bool {
+        self.limit_hit && !self.polled.is_empty()
     }
 
     /// Whether some directories are polled (so the loop must wake for them).
@@ -268,6 +276,7 @@ impl Watches {
                 if e.raw_os_error() == Some(libc::ENOSPC)
                     || e.raw_os_error() == Some(libc::EMFILE) =>
             {
+                self.limit_hit = true;
                 if self.polled.insert(dir.to_path_buf(), kind).is_none() {
                     tracing::warn!(dir = %dir.display(), error = %e, "inotify limits exhausted; polling this directory");
                 }

@@ -142,6 +142,7 @@ impl Metrics {
             self.process_rss
                 .set(i64::try_from(p.rss_bytes).unwrap_or(i64::MAX));
         }
+        self.collect.observe_fds(FdUse::read());
         let mut out = Vec::new();
         if let Err(e) = prometheus::TextEncoder::new().encode(&self.registry.gather(), &mut out) {
             tracing::warn!(error = %e, "cannot encode the metrics");
@@ -254,6 +255,10 @@ mod tests {
             "lookout_build_info{version=",
             "lookout_parse_errors_total 0",
             "lookout_truncated_lines_total 0",
+            "lookout_collect_unreadable_total 0",
+            "lookout_collect_degraded 0",
+            "lookout_fd_limit ",
+            "lookout_fds_open ",
             "lookout_index_docs 0",
             "lookout_index_quarantined_total 0",
             "lookout_index_quarantined_buckets 0",

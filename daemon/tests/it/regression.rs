@@ -1052,9 +1052,10 @@ mod wiring {
         // SAFETY: setrlimit is async-signal-safe; the child only lowers its own limit.
         unsafe {
             cmd.pre_exec(|| {
+                // Hard = soft: the daemon raises its soft limit to the hard one.
                 let r = libc::rlimit {
                     rlim_cur: 200,
-                    rlim_max: 4096,
+                    rlim_max: 200,
                 };
                 if libc::setrlimit(libc::RLIMIT_NOFILE, &r) != 0 {
                     return Err(std::io::Error::last_os_error());

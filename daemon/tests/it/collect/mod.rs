@@ -2,5 +2,6 @@
 //! real process.
 
 mod contain;
+mod fds;
 mod kubelet;
 mod stdout;

@@ -546,6 +546,13 @@ impl Registry {
     /// now followed or recorded.
     fn open(&mut self, scan: &DirScan, f: Found, out: &mut Batcher) -> bool {
         let known = out.known(&f.key).cloned();
+        let budget = self.fds.budget();
+        if self.fds.open() >= budget {
+            // Room for this one: the longest idle close, an eighth of the budget
+            // at a time so that thousands of new files do not sort the tailers
+            // once each.
+            self.shed(budget.saturating_sub(budget / 8 + 1));
+        }
         let mut opened = self.root.open(&f.path, f.key);
         if let Err(OpenError::Io(e)) = &opened {
             if is_exhaustion(e) {

@@ -44,6 +44,8 @@ pub(crate) struct Runner {
     metrics: Option<CollectMetrics>,
     /// Out of fds or watches, as last reported.
     degraded: bool,
+    /// `EMFILE` seen since the last full rescan began.
+    out_of_fds: bool,
 }
 
 /// What the runner is handed when the collector starts.
@@ -97,6 +99,7 @@ impl Runner {
             fds,
             metrics,
             degraded: false,
+            out_of_fds: false,
         }
     }
 
@@ -216,11 +219,12 @@ impl Runner {
     /// Sets `lookout_collect_degraded` and logs when it changes. An `EMFILE` keeps
     /// it on until a full rescan goes without one.
     fn report_degraded(&mut self, full_scan: bool) {
-        let out_of_fds = if full_scan {
+        self.out_of_fds = if full_scan {
             self.fds.take_exhausted()
         } else {
-            self.fds.was_exhausted()
+            self.out_of_fds || self.fds.was_exhausted()
         };
+        let out_of_fds = self.out_of_fds;
         let now = out_of_fds || self.watches.exhausted();
         if now == self.degraded {
             return;

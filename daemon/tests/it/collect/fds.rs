@@ -141,3 +141,27 @@ fn more_files_than_the_fd_limit_are_all_read() {
     }
     assert_eq!(got.len(), want.len());
 }
+
+/// A closed (idle) kubelet file rotated while closed: found by identity at its
+/// rotated name, its late lines read once, and the new live file read from 0.
+#[test]
+fn a_file_rotated_while_its_fd_is_closed_loses_nothing() {
+    let node = Node::new();
+    let f = node.start("ns", "p", "u", "c", 0, &cid(1));
+    let mut cfg = config(node.root());
+    cfg.idle_close = Duration::from_millis(100);
+    let mut run = Run::start(cfg);
+    let a = msgs("a", 20);
+    append(&f, cri_lines(&a).as_bytes());
+    run.wait_for(a.len());
+    wait_for("the idle file's fd closed", Duration::from_secs(20), || {
+        (!holds_fd(&f)).then_some(())
+    });
+    let rotated = f.with_file_name("0.log.20261203-083000");
+    std::fs::rename(&f, &rotated).unwrap();
+    let late = msgs("late", 10);
+    append(&rotated, cri_lines(&late).as_bytes());
+    let b = msgs("b", 15);
+    append(&f, cri_lines(&b).as_bytes());
+    run.expect(&[a, late, b].concat());
+}

@@ -200,7 +200,16 @@ impl ReadOnly {
             return None;
         }
         let ro = ReadOnly(dir.to_path_buf());
-        assert!(ok(&["-o", "remount,bind,ro", d, d]), "remount ro");
+        // EBUSY while a file is open for writing through the new mount (a running
+        // daemon's commit, opened between the bind and here): retry until the
+        // writer is done, as an operator's `mount -o remount,ro` would be.
+        let remounted = (0..100).any(|_| {
+            ok(&["-o", "remount,bind,ro", d, d]) || {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                false
+            }
+        });
+        assert!(remounted, "remount ro");
         Some(ro)
     }
 

@@ -82,6 +82,11 @@ fn run_discard(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A byte count from a flag, capped at what this platform can count.
+fn usize_of(bytes: u64) -> usize {
+    usize::try_from(bytes).unwrap_or(usize::MAX)
+}
+
 /// Index settings from the flags.
 pub fn index_config(config: &Config) -> IndexConfig {
     IndexConfig {
@@ -219,6 +224,7 @@ impl Lookoutd {
         serve_cfg.limits.max_metrics_connections = config.max_metrics_connections;
         serve_cfg.limits.header_read_timeout = config.header_timeout;
         serve_cfg.limits.idle_timeout = config.idle_timeout;
+        serve_cfg.limits.sub_queue_bytes = usize_of(config.tail_queue_bytes);
         // Refuse an unsafe bind before touching any data.
         serve_cfg.check_security()?;
 
@@ -260,7 +266,11 @@ impl Lookoutd {
             tracing::info!(rules = seeded, "alert windows refilled from the index");
         }
         let live = Arc::new(Live::with_metrics(
-            LiveConfig::default(),
+            LiveConfig {
+                ring_bytes: usize_of(config.live_ring_bytes),
+                queues_bytes: usize_of(config.live_queues_bytes),
+                ..LiveConfig::default()
+            },
             metrics.live.clone(),
         ));
         live.track_index(index.searchable_seq());

@@ -65,6 +65,25 @@ pub struct Config {
     #[arg(long, env = "LOOKOUT_IDLE_CLOSE", default_value = "5m", value_parser = parse_duration)]
     pub idle_close: Duration,
 
+    /// Most bytes the live-tail replay ring holds (entries the index may not serve
+    /// yet, for resume and backfill), counted as the entries take in memory.
+    #[arg(long, env = "LOOKOUT_LIVE_RING_BYTES", default_value = "64M", value_parser = parse_size)]
+    pub live_ring_bytes: u64,
+
+    /// Most bytes waiting in one live tail's queue; a tail whose client falls
+    /// further behind misses entries and gets a `dropped` notice.
+    #[arg(long, env = "LOOKOUT_TAIL_QUEUE_BYTES", default_value = "4M", value_parser = parse_size)]
+    pub tail_queue_bytes: u64,
+
+    /// Most bytes waiting in all live tail queues together.
+    #[arg(long, env = "LOOKOUT_LIVE_QUEUES_BYTES", default_value = "128M", value_parser = parse_size)]
+    pub live_queues_bytes: u64,
+
+    /// Most bytes in one batch between the collector, ingest and the index writer
+    /// (batches also stop at 8,192 entries); a few batches are in flight at once.
+    #[arg(long, env = "LOOKOUT_BATCH_BYTES", default_value = "8M", value_parser = parse_size)]
+    pub batch_bytes: u64,
+
     /// Websocket (and HTTP) listener for clients.
     #[arg(long, env = "LOOKOUT_LISTEN", default_value = "127.0.0.1:7700")]
     pub listen: SocketAddr,
@@ -199,6 +218,7 @@ pub fn collector_config(config: &Config) -> CollectorConfig {
         max_line_bytes: config.max_line_bytes,
         max_watches: config.max_watches.unwrap_or(usize::MAX),
         idle_close: config.idle_close,
+        max_batch_bytes: usize::try_from(config.batch_bytes).unwrap_or(usize::MAX),
         ..CollectorConfig::new(config.log_dir.clone(), node_name(config))
     }
 }

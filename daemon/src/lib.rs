@@ -13,7 +13,8 @@
 //!  │ collect: tailers, CRI/docker/   │   helpers reading files in parallel)
 //!  │ plain parsers, positions        │
 //!  └──┬──────────────────────────────┘
-//!     │ Batch { entries, positions }   crossbeam, bounded 4 (pipeline::QUEUE):
+//!     │ Batch { entries, positions }   crossbeam, bounded 4 (pipeline::QUEUE),
+//!     │                                each batch ≤ 8,192 entries and --batch-bytes:
 //!     │                                full = the collector waits, never drops
 //!  ┌──▼──────────────────────────────┐   thread "ingest"
 //!  │ ingest: level, seq              │──► sinks, called in order, never blocking:
@@ -62,6 +63,7 @@
 //! - [`live`]: live-tail fan-out.
 //! - [`streams`]: the registry of container log streams and their traffic.
 //! - [`durable`]: atomic, fsynced file replacement for what lives beside the index.
+//! - [`footprint`]: what an entry costs in memory, for every byte bound.
 //! - [`alert`]: alert rules, evaluation and delivery.
 //! - [`serve`]: the websocket protocol and the HTTP endpoints.
 //! - [`metrics`]: the registry every stage registers on, and readiness.
@@ -77,6 +79,7 @@ pub mod app;
 pub mod collect;
 pub mod config;
 pub mod durable;
+pub mod footprint;
 pub mod index;
 pub mod ingest;
 pub mod level;

@@ -33,6 +33,12 @@ pub const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 /// while its client is busy.
 pub const SUB_QUEUE: usize = 16_384;
 
+/// Bytes waiting per subscription before new entries are dropped (and counted), as
+/// [`crate::footprint::entry_bytes`] counts them: [`SUB_QUEUE`] entries of 64 KiB
+/// would be 1 GiB per tail. 4 MiB is four maximal (1 MiB) lines, or the 16,384
+/// entries of [`SUB_QUEUE`] at ~250 bytes each.
+pub const SUB_QUEUE_BYTES: usize = 4 << 20;
+
 /// Most entries replayed from the index on resume; the rest is reported as dropped.
 /// A client away for long should search, not replay a day of logs through a tail.
 pub const MAX_RESUME: usize = 100_000;
@@ -95,6 +101,8 @@ pub struct Limits {
     pub query_timeout: Duration,
     /// Entries waiting per subscription before new ones are dropped (and counted).
     pub sub_queue: usize,
+    /// Bytes waiting per subscription before new entries are dropped (and counted).
+    pub sub_queue_bytes: usize,
     /// Largest `backfill` honoured (larger ones are clamped).
     pub max_backfill: u32,
     /// Most entries replayed from the index on resume; the rest is reported dropped.
@@ -122,6 +130,14 @@ impl Limits {
     pub fn hard_frame_bytes(&self) -> usize {
         self.max_frame_bytes.saturating_mul(HARD_FRAME_FACTOR)
     }
+
+    /// What one tail's queue may hold.
+    pub fn queue_limit(&self) -> crate::live::QueueLimit {
+        crate::live::QueueLimit {
+            entries: self.sub_queue,
+            bytes: self.sub_queue_bytes,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -132,6 +148,7 @@ impl Default for Limits {
             max_concurrent_searches: MAX_CONCURRENT_SEARCHES,
             query_timeout: QUERY_TIMEOUT,
             sub_queue: SUB_QUEUE,
+            sub_queue_bytes: SUB_QUEUE_BYTES,
             max_backfill: MAX_BACKFILL,
             max_resume: MAX_RESUME,
             write_timeout: WRITE_TIMEOUT,

@@ -18,7 +18,7 @@ use super::tail::{self, Initial, Start};
 use super::transport::Feed;
 use super::Shared;
 use crate::index::SearchError;
-use crate::live::{Item, RingSnapshot, Subscription};
+use crate::live::{Item, QueueLimit, RingSnapshot, Subscription};
 
 /// Where requests find their answers. Errors are protocol [`ErrorBody`]s (without
 /// a request id; the handler adds it).
@@ -35,9 +35,10 @@ pub(crate) trait Source: Send + Sync + 'static {
     ) -> Result<ContextPage, ErrorBody>;
     /// The stream list now, and on every change.
     fn streams(&self) -> watch::Receiver<Arc<Vec<StreamInfo>>>;
-    /// Starts a live tail of `query`: it queues up to `queue` entries and notifies
-    /// `wake` when it has some. Entries published from this call on are in it.
-    fn tail(&self, query: Query, queue: usize, wake: Arc<Notify>) -> Arc<dyn Tail>;
+    /// Starts a live tail of `query`: it queues up to `queue` (entries and bytes)
+    /// and notifies `wake` when it has some. Entries published from this call on
+    /// are in it.
+    fn tail(&self, query: Query, queue: QueueLimit, wake: Arc<Notify>) -> Arc<dyn Tail>;
     /// The alerting engine, when there is one.
     fn alerting(&self) -> Option<Arc<dyn Alerting>>;
 }
@@ -108,7 +109,7 @@ impl Source for NodeSource {
         self.0.streams.watch()
     }
 
-    fn tail(&self, query: Query, queue: usize, wake: Arc<Notify>) -> Arc<dyn Tail> {
+    fn tail(&self, query: Query, queue: QueueLimit, wake: Arc<Notify>) -> Arc<dyn Tail> {
         let (sub, snap) = self.0.live.subscribe(query, queue, wake);
         Arc::new(NodeTail {
             shared: Arc::clone(&self.0),

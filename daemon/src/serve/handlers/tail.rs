@@ -33,7 +33,7 @@ pub(super) async fn subscribe(
         Ok(q) => q,
         Err(e) => return h.error_body(id, bad_query(e)).await,
     };
-    let tail = h.source.tail(query, h.limits.sub_queue, h.out.waker());
+    let tail = h.source.tail(query, h.limits.queue_limit(), h.out.waker());
     h.subs.insert(id, Box::new(TailGuard(Arc::clone(&tail))));
     h.send(ServerMsg::Subscribed { id }).await;
     let Some(start) = start else {

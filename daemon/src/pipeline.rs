@@ -33,8 +33,9 @@ use crate::streams::Streams;
 
 /// Batches in flight between collector and ingest, and between ingest and the index
 /// writer. Small: a full queue pauses the collector, it never drops. Each batch holds
-/// up to 8,192 entries, so during a backlog catch-up these queues are most of the
-/// daemon's memory: 16 per queue peaked at 729 MiB, 4 at 375 MiB, at the same rate.
+/// up to 8,192 entries and [`crate::collect::MAX_BATCH_BYTES`] (`--batch-bytes`), so
+/// during a backlog catch-up these queues are most of the daemon's memory: 16 per
+/// queue peaked at 729 MiB, 4 at 375 MiB, at the same rate (before the byte bound).
 pub const QUEUE: usize = 4;
 
 /// How often the stream registry is told which files the collector follows.

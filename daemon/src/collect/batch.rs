@@ -11,12 +11,48 @@ use std::time::Duration;
 use crossbeam_channel::{SendTimeoutError, Sender};
 use lookout_shared::LogEntry;
 
+use crate::footprint::entry_bytes;
 use super::positions::{FileKey, FilePosition, PositionUpdate, Positions};
 use super::Batch;
 use crate::shutdown::Shutdown;
 
 /// Longest wait in a blocked `send`, so a stop request is noticed promptly.
 const SEND_WAIT: Duration = Duration::from_millis(200);
+
+/// How full the batch being filled may get, in entries and in bytes
+/// ([`entry_bytes`]), and how many bytes it holds so far. Readers check it after
+/// every line, so a batch ends at most one line past its byte bound.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Room {
+    entries: usize,
+    bytes: usize,
+    used: usize,
+}
+
+impl Room {
+    pub(crate) fn new(entries: usize, bytes: usize) -> Room {
+        Room {
+            entries: entries.max(1),
+            bytes: bytes.max(1),
+            used: 0,
+        }
+    }
+
+    /// Counts entries just added to the batch.
+    pub(crate) fn count(&mut self, added: &[LogEntry]) {
+        self.used += added.iter().map(entry_bytes).sum::<usize>();
+    }
+
+    /// Whether `out`, the batch this room measures, is full.
+    pub(crate) fn is_full(&self, out: &[LogEntry]) -> bool {
+        out.len() >= self.entries || self.used >= self.bytes
+    }
+
+    /// The same bounds for an empty batch.
+    fn fresh(&self) -> Room {
+        Room { used: 0, ..*self }
+    }
+}
 
 /// The receiver is gone or a stop was requested.
 pub(crate) struct Stopped;
@@ -26,6 +62,8 @@ pub(crate) struct Stopped;
 pub(crate) struct Batcher {
     /// Entries read and not sent yet; tailers append here directly.
     pub entries: Vec<LogEntry>,
+    /// How full `entries` may get, and is.
+    pub room: Room,
     /// Position changes waiting for the next batch.
     update: PositionUpdate,
     /// Our view of the persisted positions (open and closed files): the start
@@ -36,9 +74,10 @@ pub(crate) struct Batcher {
 }
 
 impl Batcher {
-    pub(crate) fn new(start: Positions, tx: Sender<Batch>, stop: Shutdown) -> Self {
+    pub(crate) fn new(start: Positions, tx: Sender<Batch>, stop: Shutdown, room: Room) -> Self {
         Batcher {
             entries: Vec::new(),
+            room,
             update: PositionUpdate::default(),
             state: start,
             tx,
@@ -106,6 +145,7 @@ impl Batcher {
         // The next batch starts at this one's size: no regrowing (and copying)
         // while reading fast, no big idle allocation while trickling.
         let cap = self.entries.len();
+        self.room = self.room.fresh();
         let batch = Batch {
             entries: std::mem::replace(&mut self.entries, Vec::with_capacity(cap)),
             positions,

@@ -67,6 +67,9 @@ pub struct CollectorConfig {
     pub rescan_interval: Duration,
     /// Most entries per batch.
     pub max_batch: usize,
+    /// Most bytes per batch ([`crate::footprint::entry_bytes`] of its entries): 8,192
+    /// lines of 1 MiB would otherwise make one batch 8 GiB.
+    pub max_batch_bytes: usize,
     /// Threads reading and parsing files (different files in parallel, each file
     /// on one thread at a time); `0` picks [`default_read_threads`].
     pub read_threads: usize,
@@ -83,6 +86,13 @@ pub struct CollectorConfig {
 /// `--idle-close` by default: long enough that a file written every few minutes
 /// keeps its fd, short enough that a node's quiet containers give theirs back.
 pub const DEFAULT_IDLE_CLOSE: Duration = Duration::from_secs(300);
+
+/// Default [`CollectorConfig::max_batch_bytes`]. Batches in flight between the
+/// collector, ingest and the index writer are at most `2 * pipeline::QUEUE + 3`
+/// (two queues of 4, one batch in each stage's hands): 11 x 8 MiB = 88 MiB at worst.
+/// 8,192 lines of a busy node's ~500-byte entries are 4 MiB, so ordinary batches
+/// never reach it.
+pub const MAX_BATCH_BYTES: usize = 8 << 20;
 
 /// Two reader threads when the machine has two cores or more: parsing is the
 /// collector's cost, and one file's lines stay on one thread anyway.
@@ -107,6 +117,7 @@ impl CollectorConfig {
             partial_timeout: Duration::from_secs(5),
             rescan_interval: Duration::from_secs(30),
             max_batch: 8192,
+            max_batch_bytes: MAX_BATCH_BYTES,
             read_threads: 0,
             max_watches: usize::MAX,
             idle_close: DEFAULT_IDLE_CLOSE,

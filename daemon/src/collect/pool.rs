@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender};
 use lookout_shared::LogEntry;
 
-use super::batch::{Batcher, Stopped};
+use super::batch::{Batcher, Room, Stopped};
 use super::positions::FileKey;
 use super::registry::Registry;
 use super::tailer::{ReadOutcome, TailCtx, Tailer};
@@ -28,14 +28,14 @@ pub(crate) struct Readers {
     /// The collector thread's read buffer, lent to each tailer it reads (see
     /// `Tailer::read_with`).
     scratch: Vec<u8>,
-    /// Most entries per batch.
-    max_batch: usize,
+    /// How full a batch may get.
+    limit: Room,
 }
 
 impl Readers {
     /// `threads` readers in all (the calling thread counts as one); fewer when a
     /// helper thread cannot be started.
-    pub(crate) fn new(ctx: TailCtx, threads: usize, max_batch: usize) -> Self {
+    pub(crate) fn new(ctx: TailCtx, threads: usize, limit: Room) -> Self {
         let ctx = Arc::new(ctx);
         let mut helpers = Vec::new();
         for n in 1..threads {
@@ -51,7 +51,7 @@ impl Readers {
             ctx,
             helpers,
             scratch: Vec::new(),
-            max_batch,
+            limit,
         }
     }
 
@@ -75,7 +75,7 @@ impl Readers {
                 &mut self.scratch,
                 &self.ctx,
                 &mut out.entries,
-                self.max_batch,
+                &mut out.room,
             ) {
                 Ok(ReadOutcome::Eof) => return Ok(()),
                 Ok(ReadOutcome::Full) => out.flush(reg.dirty_positions())?,
@@ -102,7 +102,7 @@ impl Readers {
             }
             return Ok(());
         }
-        let max = self.max_batch;
+        let limit = self.limit;
         let mut queue = keys;
         while !queue.is_empty() {
             // Deal the files round-robin: share 0 is this thread's.
@@ -128,20 +128,26 @@ impl Readers {
                 let share_keys = share.iter().map(|t| t.key).collect();
                 match h.submit(Job {
                     tailers: share,
-                    max,
+                    room: limit,
                 }) {
                     Ok(()) => submitted.push((hi, share_keys)),
                     Err(job) => inline.extend(job.tailers),
                 }
             }
-            let mut results = read_all(&self.ctx, &mut self.scratch, mine, &mut out.entries, max);
+            let mut results = read_all(
+                &self.ctx,
+                &mut self.scratch,
+                mine,
+                &mut out.entries,
+                &mut out.room,
+            );
             // A helper that could not take its share: read it here, after ours.
             results.extend(read_all(
                 &self.ctx,
                 &mut self.scratch,
                 inline,
                 &mut out.entries,
-                max,
+                &mut out.room,
             ));
             let mut parts: Vec<(Vec<LogEntry>, Vec<FileKey>)> = Vec::new();
             for (hi, share_keys) in submitted {
@@ -183,8 +189,8 @@ impl Readers {
 /// One round of work for a thread: read these files into one vector.
 pub(crate) struct Job {
     pub tailers: Vec<Tailer>,
-    /// Most entries to collect (the batch size).
-    pub max: usize,
+    /// How full its batch may get (entries and bytes).
+    pub room: Room,
 }
 
 /// A finished round: every tailer handed out, with how its read ended.
@@ -193,19 +199,19 @@ pub(crate) struct Done {
     pub entries: Vec<LogEntry>,
 }
 
-/// Reads `tailers` in order into `out` until each is at EOF or `out` holds `max`
-/// entries (the files after that return `Full` without reading anything).
+/// Reads `tailers` in order into `out` until each is at EOF or `room` says `out`
+/// is full (the files after that return `Full` without reading anything).
 pub(crate) fn read_all(
     ctx: &TailCtx,
     scratch: &mut Vec<u8>,
     tailers: Vec<Tailer>,
     out: &mut Vec<LogEntry>,
-    max: usize,
+    room: &mut Room,
 ) -> Vec<(Tailer, io::Result<ReadOutcome>)> {
     tailers
         .into_iter()
         .map(|mut t| {
-            let r = t.read_with(scratch, ctx, out, max);
+            let r = t.read_with(scratch, ctx, out, room);
             (t, r)
         })
         .collect()
@@ -230,7 +236,8 @@ impl Helper {
                 let mut scratch = Vec::new();
                 for job in job_rx {
                     let mut entries = Vec::with_capacity(cap);
-                    let tailers = read_all(&ctx, &mut scratch, job.tailers, &mut entries, job.max);
+                    let mut room = job.room;
+                    let tailers = read_all(&ctx, &mut scratch, job.tailers, &mut entries, &mut room);
                     cap = entries.len();
                     if done_tx.send(Done { tailers, entries }).is_err() {
                         return;

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::batch::{Batcher, Stopped};
+use super::batch::{Batcher, Room, Stopped};
 use super::contain::{LogRoot, Refusals};
 use super::fds::Fds;
 use super::pool::Readers;
@@ -83,7 +83,11 @@ impl Runner {
             cfg.read_from,
             positions.files.is_empty(),
         );
-        let readers = Readers::new(ctx, cfg.read_threads(), cfg.max_batch);
+        let readers = Readers::new(
+            ctx,
+            cfg.read_threads(),
+            Room::new(cfg.max_batch, cfg.max_batch_bytes),
+        );
         Runner {
             partial_timeout: cfg.partial_timeout,
             rescan_interval: cfg.rescan_interval,
@@ -91,7 +95,12 @@ impl Runner {
             watches,
             registry,
             readers,
-            batcher: Batcher::new(positions, tx, stop),
+            batcher: Batcher::new(
+                positions,
+                tx,
+                stop,
+                Room::new(cfg.max_batch, cfg.max_batch_bytes),
+            ),
             followed,
             last_rescan: Instant::now(),
             last_poll: Instant::now(),

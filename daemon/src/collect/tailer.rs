@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use lookout_shared::{LogEntry, Stream, Timestamp};
 
+use super::batch::Room;
 use super::contain::{LogRoot, OpenError};
 use super::fds::{is_exhaustion, Fds, TrackedFile};
 use super::layout::FileMeta;
@@ -272,21 +273,23 @@ impl Tailer {
         self.partials.iter().any(Option::is_some)
     }
 
-    /// Reads and parses until EOF or until `out` holds `max` entries.
+    /// Reads and parses until EOF or until `room` says `out` is full.
     pub fn read(
         &mut self,
         ctx: &TailCtx,
         out: &mut Vec<LogEntry>,
-        max: usize,
+        room: &mut Room,
     ) -> io::Result<ReadOutcome> {
         let now = Timestamp::now();
         loop {
-            if !self.consume(ctx, out, max, now) {
+            if !self.consume(ctx, out, room, now) {
                 return Ok(ReadOutcome::Full);
             }
             if self.buf.len() >= ctx.max_line + HEADER_SLACK {
+                let before = out.len();
                 self.cut_overlong(ctx, out, now);
-                if out.len() >= max {
+                room.count(&out[before..]);
+                if room.is_full(out) {
                     return Ok(ReadOutcome::Full);
                 }
             }
@@ -339,7 +342,7 @@ impl Tailer {
         scratch: &mut Vec<u8>,
         ctx: &TailCtx,
         out: &mut Vec<LogEntry>,
-        max: usize,
+        room: &mut Room,
     ) -> io::Result<ReadOutcome> {
         if self.file.is_none() && !self.reopen(ctx, out) {
             return Ok(ReadOutcome::Eof);
@@ -347,7 +350,7 @@ impl Tailer {
         scratch.clear();
         scratch.extend_from_slice(&self.buf);
         std::mem::swap(&mut self.buf, scratch);
-        let r = self.read(ctx, out, max);
+        let r = self.read(ctx, out, room);
         // Over the fd budget: a live file read to its end gives its fd back.
         if self.live && matches!(r, Ok(ReadOutcome::Eof)) && ctx.fds.over_budget() {
             self.close();
@@ -367,10 +370,10 @@ impl Tailer {
         &mut self,
         ctx: &TailCtx,
         out: &mut Vec<LogEntry>,
-        max: usize,
+        room: &mut Room,
         now: Timestamp,
     ) -> bool {
-        if out.len() >= max {
+        if room.is_full(out) {
             return false;
         }
         let buf = std::mem::take(&mut self.buf);
@@ -382,9 +385,11 @@ impl Tailer {
             if self.skipping {
                 self.skipping = false;
             } else {
+                let before = out.len();
                 self.line(ctx, line, false, out, now);
+                room.count(&out[before..]);
             }
-            if out.len() >= max {
+            if room.is_full(out) {
                 full = true;
                 break;
             }

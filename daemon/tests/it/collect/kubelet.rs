@@ -376,3 +376,41 @@ fn queue_overflow_triggers_a_full_rescan() {
     want.extend(msgs("late", 3));
     run.expect(&want);
 }
+
+/// 8,192 lines of 1 MiB made one 8 GiB batch: batches are bounded in bytes too, and
+/// every line still arrives, once.
+#[test]
+fn batches_of_big_lines_stay_under_the_byte_bound() {
+    const BOUND: usize = 1 << 20;
+    let node = Node::new();
+    let f = node.start("ns", "big", "u", "c", 0, &cid(1));
+    let want: Vec<String> = (0..40)
+        .map(|i| format!("{i:03} {}", "z".repeat(200 << 10)))
+        .collect();
+    append(&f, cri_lines(&want).as_bytes());
+    let mut cfg = config(node.root());
+    cfg.max_batch_bytes = BOUND;
+    cfg.read_threads = 1;
+    let run = Run::start_at(cfg, Default::default(), 64);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut got = Vec::new();
+    while got.len() < want.len() {
+        assert!(std::time::Instant::now() < deadline, "{} lines", got.len());
+        let Ok(b) = run.rx.recv_timeout(Duration::from_millis(100)) else {
+            continue;
+        };
+        let bytes: usize = b
+            .entries
+            .iter()
+            .map(lookout_daemon::footprint::entry_bytes)
+            .sum();
+        // At most one line past the bound: the reader checks after each line.
+        assert!(
+            bytes < BOUND + (201 << 10) + 1024,
+            "a batch of {} entries, {bytes} bytes",
+            b.entries.len()
+        );
+        got.extend(b.entries);
+    }
+    assert_messages(&got, &want);
+}

@@ -8,40 +8,6 @@ use crate::support::serve::*;
 use lookout_daemon::collect::FollowedFile;
 use lookout_shared::protocol::{ClientMsg, ServerMsg};
 use lookout_shared::StreamId;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// A minimal HTTP/1.1 GET: status code and body.
-async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await.unwrap();
-    let text = String::from_utf8(buf).unwrap();
-    let code = text[9..12].parse().unwrap();
-    let body = text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
-    // Bodies are small; un-chunk if needed.
-    let body = if text
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        let mut out = String::new();
-        let mut rest = body;
-        while let Some((len, tail)) = rest.split_once("\r\n") {
-            let n = usize::from_str_radix(len.trim(), 16).unwrap_or(0);
-            if n == 0 {
-                break;
-            }
-            out.push_str(&tail[..n]);
-            rest = &tail[n + 2..];
-        }
-        out
-    } else {
-        body.to_string()
-    };
-    (code, body)
-}
 
 fn followed(pod: &str) -> FollowedFile {
     FollowedFile {
@@ -61,15 +27,15 @@ fn followed(pod: &str) -> FollowedFile {
 async fn health_readiness_and_metrics() {
     let srv = TestServer::start().await;
     let m = srv.handle.metrics_addr().unwrap();
-    assert_eq!(get(m, "/healthz").await.0, 200);
-    let (code, body) = get(m, "/readyz").await;
+    assert_eq!(http_get(m, "/healthz").await.0, 200);
+    let (code, body) = http_get(m, "/readyz").await;
     assert_eq!(code, 503);
     assert!(body.contains("index not open"), "{body}");
     srv.metrics.set_index_open(true);
     srv.metrics.set_collector_running(true);
-    assert_eq!(get(m, "/readyz").await, (200, "ready\n".into()));
+    assert_eq!(http_get(m, "/readyz").await, (200, "ready\n".into()));
     // No log content on the metrics port.
-    assert_eq!(get(m, "/ws").await.0, 404);
+    assert_eq!(http_get(m, "/ws").await.0, 404);
 
     let mut c = Client::connect(srv.addr()).await;
     c.send(&ClientMsg::Subscribe {
@@ -91,7 +57,7 @@ async fn health_readiness_and_metrics() {
     srv.streams.set_followed(&[followed("web-1")]);
     eventually("entries sent", || srv.metrics.serve.entries_sent.get() == 3).await;
 
-    let (code, body) = get(m, "/metrics").await;
+    let (code, body) = http_get(m, "/metrics").await;
     assert_eq!(code, 200);
     for line in [
         "lookout_collected_lines_total{namespace=\"shop\"} 2",

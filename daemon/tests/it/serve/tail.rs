@@ -185,32 +185,6 @@ async fn unsubscribe_stops_entries() {
     assert_eq!(srv.live.stats().subscriptions, 1);
 }
 
-/// A client with a tiny receive buffer that can stop reading.
-async fn small_buffer_client(addr: std::net::SocketAddr) -> Client {
-    let sock = tokio::net::TcpSocket::new_v4().unwrap();
-    sock.set_recv_buffer_size(4096).unwrap();
-    let stream = sock.connect(addr).await.unwrap();
-    let (ws, _) = tokio_tungstenite::client_async(
-        format!("ws://{addr}/ws"),
-        tokio_tungstenite::MaybeTlsStream::Plain(stream),
-    )
-    .await
-    .unwrap();
-    let mut c = Client {
-        ws,
-        backlog: Default::default(),
-    };
-    assert!(matches!(c.next().await, Ok(ServerMsg::Hello { .. })));
-    c.send(&ClientMsg::Hello {
-        protocol: lookout_shared::protocol::PROTOCOL_VERSION,
-        token: None,
-        client: "stalled".into(),
-    })
-    .await;
-    assert!(matches!(c.next().await, Ok(ServerMsg::Welcome {})));
-    c
-}
-
 /// Counts entries a healthy client receives, on its own task.
 fn spawn_counter(mut c: Client, sub: ReqId) -> (Arc<AtomicU64>, tokio::task::JoinHandle<Vec<u64>>) {
     let n = Arc::new(AtomicU64::new(0));
@@ -439,4 +413,54 @@ async fn resume_beyond_the_live_buffer_without_index_says_so() {
         seqs(&got),
         all[900..].iter().map(|e| e.seq).collect::<Vec<_>>()
     );
+}
+
+/// Big lines through a tail whose client reads nothing: the ring and the queue stay
+/// under their byte caps, as the daemon's own gauges report them on /metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn big_lines_keep_ring_and_queues_under_their_byte_caps() {
+    const RING: usize = 4 << 20;
+    const QUEUE: usize = 1 << 20;
+    let mut o = opts();
+    o.ring_bytes = RING;
+    o.cfg.limits.sub_queue_bytes = QUEUE;
+    o.cfg.limits.write_timeout = Duration::from_secs(120);
+    let srv = TestServer::with(o).await;
+    let mut stalled = small_buffer_client(srv.addr()).await;
+    subscribe(&mut stalled, 1, "*").await;
+    let line = "y".repeat(64 << 10);
+    let mut published = 0;
+    for b in 0..8 {
+        let batch: Vec<LogEntry> = (0..50)
+            .map(|k| entry("pod-1", b * 50 + k, &format!("{k} {line}")))
+            .collect();
+        published += srv.publish(batch).len();
+    }
+    assert_eq!(published, 400);
+    let m = srv.handle.metrics_addr().unwrap();
+    let (code, body) = http_get(m, "/metrics").await;
+    assert_eq!(code, 200);
+    let value = |name: &str| {
+        metric_value(&body, name).unwrap_or_else(|| panic!("no {name} in\n{body}"))
+    };
+    let ring = value("lookout_live_ring_bytes");
+    let queue = value("lookout_live_queue_bytes");
+    // 400 x 64 KiB = 25 MiB went through; the ring keeps at most its cap of it.
+    assert!(ring > 0.0 && ring <= RING as f64, "ring {ring}");
+    assert!(value("lookout_live_ring_entries") < 64.0);
+    assert!(queue <= QUEUE as f64, "queue {queue}");
+    assert!(value("lookout_live_dropped_total") > 0.0);
+    let s = srv.live.stats();
+    assert!(s.ring_bytes as usize <= RING && s.queue_bytes as usize <= QUEUE);
+    // The stalled client, reading at last, learns what it missed.
+    loop {
+        match stalled.next().await.expect("still connected") {
+            ServerMsg::Dropped { sub: 1, count, .. } => {
+                assert!(count > 0);
+                break;
+            }
+            ServerMsg::Entries { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
 }

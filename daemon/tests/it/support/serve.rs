@@ -16,6 +16,7 @@ use lookout_daemon::serve::{self, Alerting, ServeConfig, ServeContext, ServerHan
 use lookout_daemon::streams::Streams;
 use lookout_shared::protocol::{ClientMsg, ReqId, ServerMsg, PROTOCOL_VERSION};
 use lookout_shared::{LogEntry, Stream, StreamId, Timestamp};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -33,6 +34,7 @@ pub struct TestServer {
 pub struct Opts {
     pub cfg: ServeConfig,
     pub ring: usize,
+    pub ring_bytes: usize,
     pub alerting: Option<Arc<dyn Alerting>>,
 }
 
@@ -42,6 +44,7 @@ pub fn opts() -> Opts {
     Opts {
         cfg,
         ring: 100_000,
+        ring_bytes: lookout_daemon::live::RING_BYTES,
         alerting: None,
     }
 }
@@ -58,6 +61,8 @@ impl TestServer {
             LiveConfig {
                 ring_capacity: o.ring,
                 ring_min: o.ring,
+                ring_bytes: o.ring_bytes,
+                ..LiveConfig::default()
             },
             metrics.live.clone(),
         ));
@@ -282,4 +287,69 @@ pub async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
         assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// A client with a tiny receive buffer that can stop reading.
+pub async fn small_buffer_client(addr: std::net::SocketAddr) -> Client {
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let stream = sock.connect(addr).await.unwrap();
+    let (ws, _) = tokio_tungstenite::client_async(
+        format!("ws://{addr}/ws"),
+        tokio_tungstenite::MaybeTlsStream::Plain(stream),
+    )
+    .await
+    .unwrap();
+    let mut c = Client {
+        ws,
+        backlog: Default::default(),
+    };
+    assert!(matches!(c.next().await, Ok(ServerMsg::Hello { .. })));
+    c.send(&ClientMsg::Hello {
+        protocol: lookout_shared::protocol::PROTOCOL_VERSION,
+        token: None,
+        client: "stalled".into(),
+    })
+    .await;
+    assert!(matches!(c.next().await, Ok(ServerMsg::Welcome {})));
+    c
+}
+
+/// A minimal HTTP/1.1 GET: status code and body.
+pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8(buf).unwrap();
+    let code = text[9..12].parse().unwrap();
+    let body = text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+    // Bodies are small; un-chunk if needed.
+    let body = if text
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        let mut out = String::new();
+        let mut rest = body;
+        while let Some((len, tail)) = rest.split_once("\r\n") {
+            let n = usize::from_str_radix(len.trim(), 16).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            out.push_str(&tail[..n]);
+            rest = &tail[n + 2..];
+        }
+        out
+    } else {
+        body.to_string()
+    };
+    (code, body)
+}
+
+/// The value of an unlabelled metric in a Prometheus exposition.
+pub fn metric_value(body: &str, name: &str) -> Option<f64> {
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }

@@ -13,7 +13,7 @@ KUBECTL ?= kubectl
 NS ?= lookout
 NODE ?=
 
-.PHONY: help build test test-rust check-ship demo tui lint fmt bench bench-scale \
+.PHONY: help build test test-rust check-ship demo tui lint fmt bench bench-rss bench-scale \
         monitoring writer inspect down reset image base-images test-containers deploy port-forward
 
 help: ## list targets
@@ -53,6 +53,9 @@ fmt: ## format the code
 
 bench: ## the benchmark suite; figures go to docs/BENCHMARKS.md
 	./scripts/bench.sh
+
+bench-rss: ## peak and at-rest RSS fed 12,000 x 64 KiB and 2,000 x 1 MiB lines (SCENARIOS, SETTLE)
+	./scripts/bench-rss.sh
 
 bench-scale: ## RSS idle/under load and 5,000 log files on one node (FILES, RATE, SECS, RUNS)
 	./scripts/bench-scale.sh

@@ -11,9 +11,9 @@ use std::time::Duration;
 use crossbeam_channel::{SendTimeoutError, Sender};
 use lookout_shared::LogEntry;
 
-use crate::footprint::entry_bytes;
 use super::positions::{FileKey, FilePosition, PositionUpdate, Positions};
 use super::Batch;
+use crate::footprint::entry_bytes;
 use crate::shutdown::Shutdown;
 
 /// Longest wait in a blocked `send`, so a stop request is noticed promptly.

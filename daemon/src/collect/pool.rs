@@ -237,7 +237,8 @@ impl Helper {
                 for job in job_rx {
                     let mut entries = Vec::with_capacity(cap);
                     let mut room = job.room;
-                    let tailers = read_all(&ctx, &mut scratch, job.tailers, &mut entries, &mut room);
+                    let tailers =
+                        read_all(&ctx, &mut scratch, job.tailers, &mut entries, &mut room);
                     cap = entries.len();
                     if done_tx.send(Done { tailers, entries }).is_err() {
                         return;

@@ -70,9 +70,8 @@ impl Ring {
         if start < batch.len() {
             self.push_chunk(&batch[start..], acc);
         }
-        let in_index = |c: &Chunk| {
-            searchable.is_some_and(|sq| c.entries.last().is_some_and(|e| e.seq < sq))
-        };
+        let in_index =
+            |c: &Chunk| searchable.is_some_and(|sq| c.entries.last().is_some_and(|e| e.seq < sq));
         while let Some(f) = self.chunks.front() {
             let rest = self.len - f.entries.len();
             let evict = self.bytes > cfg.ring_bytes

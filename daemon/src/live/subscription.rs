@@ -258,7 +258,10 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        let q = self.queue.get_mut().map_or_else(|p| p.into_inner().bytes, |q| q.bytes);
+        let q = self
+            .queue
+            .get_mut()
+            .map_or_else(|p| p.into_inner().bytes, |q| q.bytes);
         self.budget.release(q);
     }
 }

@@ -1315,7 +1315,8 @@ async fn stalled_tails_under_ingest_starved_probes_and_handshakes() {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let batch: Vec<Arc<LogEntry>> = (0..100)
                     .map(|k| {
-                        let mut e = entry("pod-1", seq as i64, &format!("line {k} of a steady stream"));
+                        let mut e =
+                            entry("pod-1", seq as i64, &format!("line {k} of a steady stream"));
                         e.seq = seq;
                         seq += 1;
                         Arc::new(e)
@@ -1326,7 +1327,10 @@ async fn stalled_tails_under_ingest_starved_probes_and_handshakes() {
             seq - 1
         })
     };
-    eventually("the stalled tails overflow", || srv.live.stats().dropped > 0).await;
+    eventually("the stalled tails overflow", || {
+        srv.live.stats().dropped > 0
+    })
+    .await;
 
     let m = srv.handle.metrics_addr().unwrap();
     for path in ["/healthz", "/metrics", "/healthz"] {

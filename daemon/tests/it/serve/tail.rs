@@ -440,9 +440,8 @@ async fn big_lines_keep_ring_and_queues_under_their_byte_caps() {
     let m = srv.handle.metrics_addr().unwrap();
     let (code, body) = http_get(m, "/metrics").await;
     assert_eq!(code, 200);
-    let value = |name: &str| {
-        metric_value(&body, name).unwrap_or_else(|| panic!("no {name} in\n{body}"))
-    };
+    let value =
+        |name: &str| metric_value(&body, name).unwrap_or_else(|| panic!("no {name} in\n{body}"));
     let ring = value("lookout_live_ring_bytes");
     let queue = value("lookout_live_queue_bytes");
     // 400 x 64 KiB = 25 MiB went through; the ring keeps at most its cap of it.

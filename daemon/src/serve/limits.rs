@@ -43,6 +43,11 @@ pub const SUB_QUEUE_BYTES: usize = 4 << 20;
 /// A client away for long should search, not replay a day of logs through a tail.
 pub const MAX_RESUME: usize = 100_000;
 
+/// Most bytes of history a tail's backfill or resume reads from the index (the
+/// rest of a resume is reported as dropped; a backfill sends fewer entries). The
+/// index keeps lines up to 1 MiB: [`MAX_RESUME`] of them would be 100 GiB.
+pub const MAX_REPLAY_BYTES: usize = 16 << 20;
+
 /// A client that does not take a frame within this long is disconnected (4008): it
 /// is stuck, and everything queued for it is memory held on its behalf.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -107,6 +112,8 @@ pub struct Limits {
     pub max_backfill: u32,
     /// Most entries replayed from the index on resume; the rest is reported dropped.
     pub max_resume: usize,
+    /// Most bytes of history a backfill or resume reads from the index.
+    pub max_replay_bytes: usize,
     /// A client that does not take a frame within this long is disconnected.
     pub write_timeout: Duration,
     /// How often the server pings.
@@ -131,6 +138,14 @@ impl Limits {
         self.max_frame_bytes.saturating_mul(HARD_FRAME_FACTOR)
     }
 
+    /// How much history a tail's initial part may read.
+    pub(crate) fn replay(&self) -> super::tail::Replay {
+        super::tail::Replay {
+            entries: self.max_resume,
+            bytes: self.max_replay_bytes,
+        }
+    }
+
     /// What one tail's queue may hold.
     pub fn queue_limit(&self) -> crate::live::QueueLimit {
         crate::live::QueueLimit {
@@ -151,6 +166,7 @@ impl Default for Limits {
             sub_queue_bytes: SUB_QUEUE_BYTES,
             max_backfill: MAX_BACKFILL,
             max_resume: MAX_RESUME,
+            max_replay_bytes: MAX_REPLAY_BYTES,
             write_timeout: WRITE_TIMEOUT,
             ping_interval: PING_INTERVAL,
             ping_timeout: PING_TIMEOUT,

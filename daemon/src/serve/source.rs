@@ -14,7 +14,7 @@ use lookout_shared::query::Query;
 use tokio::sync::{watch, Notify};
 
 use super::alerting::Alerting;
-use super::tail::{self, Initial, Start};
+use super::tail::{self, Initial, Replay, Start};
 use super::transport::Feed;
 use super::Shared;
 use crate::index::SearchError;
@@ -49,7 +49,7 @@ pub(crate) trait Tail: Feed {
     /// up to where the feed starts without gap or duplicate; blocking. With
     /// `history` false they come from the live buffer alone: the fallback when the
     /// stored history is slow or failing.
-    fn initial(&self, start: Start, max_resume: usize, history: bool) -> Initial;
+    fn initial(&self, start: Start, max: Replay, history: bool) -> Initial;
     /// Ends the tail: the feed reports closed and the source stops filling it.
     fn close(&self);
 }
@@ -144,9 +144,9 @@ impl Feed for NodeTail {
 }
 
 impl Tail for NodeTail {
-    fn initial(&self, start: Start, max_resume: usize, history: bool) -> Initial {
+    fn initial(&self, start: Start, max: Replay, history: bool) -> Initial {
         let index = if history { self.shared.index() } else { None };
-        tail::initial(index, &self.snap, self.sub.query(), start, max_resume)
+        tail::initial(index, &self.snap, self.sub.query(), start, max)
     }
 
     fn close(&self) {

@@ -18,6 +18,7 @@ use lookout_shared::protocol::{Cursor, Order, SearchParams, TimeRange};
 use lookout_shared::query::Query;
 use lookout_shared::LogEntry;
 
+use crate::footprint::entry_bytes;
 use crate::index::Index;
 use crate::live::{DropNotice, Item, RingSnapshot};
 
@@ -25,6 +26,16 @@ use crate::live::{DropNotice, Item, RingSnapshot};
 pub const RESUME_SKEW_NANOS: i64 = 5 * 60 * 1_000_000_000;
 /// Documentation alias of [`RESUME_SKEW_NANOS`].
 pub const RESUME_SKEW: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
+/// How much history a tail's initial part may read from the index: entries, and
+/// bytes of those entries ([`crate::footprint::entry_bytes`]). The index stores
+/// lines up to 1 MiB, so 10,000 backfilled entries could otherwise be 10 GiB.
+/// Entries from the ring cost nothing here: they are shared, not read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Replay {
+    pub entries: usize,
+    pub bytes: usize,
+}
 
 /// How a subscription starts.
 #[derive(Debug, Clone, Copy)]
@@ -55,7 +66,7 @@ pub(crate) fn initial(
     snap: &RingSnapshot,
     query: &Query,
     start: Start,
-    max_resume: usize,
+    max: Replay,
 ) -> Initial {
     let boundary = snap.first_seq();
     let below_ring = |e: &LogEntry| boundary.is_none_or(|b| e.seq < b);
@@ -86,6 +97,7 @@ pub(crate) fn initial(
                             ..Default::default()
                         };
                         let mut got: Vec<Arc<LogEntry>> = Vec::new();
+                        let mut bytes = 0usize;
                         let mut scanned: u64 = 0;
                         let mut total: u64 = 0;
                         let mut truncated = false;
@@ -93,13 +105,24 @@ pub(crate) fn initial(
                             match ix.search(&params) {
                                 Ok(page) => {
                                     total = total.max(page.total);
-                                    scanned += page.entries.len() as u64;
-                                    for e in page.entries {
+                                    let n = page.entries.len();
+                                    for (i, e) in page.entries.into_iter().enumerate() {
+                                        if bytes >= max.bytes {
+                                            // The rest of this page is not taken either.
+                                            scanned += i as u64;
+                                            truncated = true;
+                                            break;
+                                        }
                                         if e.seq > c.seq && below_ring(&e) {
+                                            bytes += entry_bytes(&e);
                                             got.push(Arc::new(e));
                                         }
                                     }
-                                    if got.len() >= max_resume {
+                                    if truncated {
+                                        break;
+                                    }
+                                    scanned += n as u64;
+                                    if got.len() >= max.entries {
                                         truncated = page.next_cursor.is_some();
                                         break;
                                     }
@@ -140,6 +163,7 @@ pub(crate) fn initial(
             let mut out = Initial::default();
             let ring = snap.newest(query, n);
             let mut older: Vec<Arc<LogEntry>> = Vec::new();
+            let mut bytes = 0usize;
             if ring.len() < n {
                 if let Some(ix) = index {
                     let want = n - ring.len();
@@ -153,12 +177,15 @@ pub(crate) fn initial(
                         match ix.search(&params) {
                             Ok(page) => {
                                 for e in page.entries {
-                                    if below_ring(&e) && older.len() < want {
+                                    if below_ring(&e) && older.len() < want && bytes < max.bytes {
+                                        bytes += entry_bytes(&e);
                                         older.push(Arc::new(e));
                                     }
                                 }
                                 match page.next_cursor {
-                                    Some(c) if older.len() < want => params.cursor = Some(c),
+                                    Some(c) if older.len() < want && bytes < max.bytes => {
+                                        params.cursor = Some(c)
+                                    }
                                     _ => break,
                                 }
                             }

@@ -42,7 +42,7 @@ pub(super) async fn subscribe(
     };
     let out = h.out.clone();
     let timeout = h.limits.query_timeout;
-    let max_resume = h.limits.max_resume;
+    let max_resume = h.limits.replay();
     tokio::spawn(async move {
         let t = Arc::clone(&tail);
         let job = tokio::task::spawn_blocking(move || t.initial(start, max_resume, true));

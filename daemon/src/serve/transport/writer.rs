@@ -27,6 +27,11 @@ use crate::live::Item;
 /// one flush, few enough that tails are drained again soon.
 const WRITE_BATCH: usize = 64;
 
+/// An `entries` frame is closed once its messages reach this many bytes, before
+/// [`FRAME_ENTRIES`]: 500 lines of 64 KiB made a 32 MiB frame, over the 16 MiB a
+/// websocket client accepts by default. One line (at most 1 MiB) always fits.
+const FRAME_BYTES: usize = 1 << 20;
+
 /// Longest wait to send what is queued and the close frame when closing on purpose
 /// (capped: a shutdown should not wait the full write timeout per client).
 const CLOSE_WRITE_MAX: Duration = Duration::from_secs(5);
@@ -207,16 +212,20 @@ impl Writer {
         more
     }
 
-    /// Frames `items` as `entries` frames of at most [`FRAME_ENTRIES`], with each
+    /// Frames `items` as `entries` frames of at most [`FRAME_ENTRIES`] (and about
+    /// [`FRAME_BYTES`]), with each
     /// drop notice in its place between them.
     fn push_items(&mut self, sub: ReqId, items: &[Item]) {
         let mut batch: Vec<&LogEntry> = Vec::new();
+        let mut bytes = 0usize;
         let mut sent = 0u64;
         for item in items {
             match item {
                 Item::Entry(e) => {
                     batch.push(e);
-                    if batch.len() >= FRAME_ENTRIES {
+                    bytes += e.message.len();
+                    if batch.len() >= FRAME_ENTRIES || bytes >= FRAME_BYTES {
+                        bytes = 0;
                         sent += batch.len() as u64;
                         let entries = std::mem::take(&mut batch);
                         self.frames.push(text(&EntriesFrame { sub, entries }));
@@ -224,6 +233,7 @@ impl Writer {
                 }
                 Item::Dropped(d) => {
                     if !batch.is_empty() {
+                        bytes = 0;
                         sent += batch.len() as u64;
                         let entries = std::mem::take(&mut batch);
                         self.frames.push(text(&EntriesFrame { sub, entries }));

@@ -451,6 +451,32 @@ async fn big_lines_keep_ring_and_queues_under_their_byte_caps() {
     assert!(value("lookout_live_dropped_total") > 0.0);
     let s = srv.live.stats();
     assert!(s.ring_bytes as usize <= RING && s.queue_bytes as usize <= QUEUE);
+    // A backfill of everything the ring holds comes in frames of about 1 MiB, not
+    // one frame of up to 500 lines (32 MiB, over what a client accepts).
+    let mut c = Client::connect(srv.addr()).await;
+    c.send(&ClientMsg::Subscribe {
+        id: 2,
+        query: "*".into(),
+        backfill: 1000,
+        resume_after: None,
+    })
+    .await;
+    assert_eq!(c.reply(2).await, ServerMsg::Subscribed { id: 2 });
+    let want = srv.live.snapshot().len();
+    let mut got = 0;
+    while got < want {
+        match c.next().await.expect("open") {
+            ServerMsg::Entries { entries, .. } => {
+                assert!(
+                    entries.len() <= 17,
+                    "a frame of {} lines of 64 KiB",
+                    entries.len()
+                );
+                got += entries.len();
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
     // The stalled client, reading at last, learns what it missed.
     loop {
         match stalled.next().await.expect("still connected") {

@@ -19,6 +19,14 @@ use yaml_serde::Value;
 use super::validate::{validate_all, RuleError};
 use crate::protocol::RuleSpec;
 
+/// Largest rule file (lookoutd's `rules.yaml`, or one `lookout rules apply -f`
+/// reads). A rule written out is ~300 bytes, so this is thousands of rules; a rule
+/// set travels in one `put_rules` frame, which is at most
+/// [`crate::limits::MAX_FRAME_BYTES`] (the same 1 MiB) anyway. Nesting is bounded by
+/// the YAML library itself: past 128 levels it stops with "recursion limit exceeded"
+/// and the position.
+pub const MAX_RULES_BYTES: usize = 1 << 20;
+
 /// Why a rule file was refused, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RulesFileError {
@@ -63,6 +71,20 @@ impl RulesFileError {
             column: location.as_ref().map(|l| l.column()),
             rule: None,
             error: Box::new(RuleError::new("rule", e.to_string())),
+            from_yaml: true,
+        }
+    }
+
+    /// The file is over [`MAX_RULES_BYTES`].
+    fn too_big(len: usize) -> Self {
+        RulesFileError {
+            line: None,
+            column: None,
+            rule: None,
+            error: Box::new(RuleError::new(
+                "rules",
+                format!("the rule file is {len} bytes: at most {MAX_RULES_BYTES} (1 MiB)"),
+            )),
             from_yaml: true,
         }
     }
@@ -116,7 +138,12 @@ impl std::error::Error for RulesFileError {}
 pub struct WriteError(yaml_serde::Error);
 
 /// Reads every rule a file holds, in file order; zero rules is not an error here.
+///
+/// Over [`MAX_RULES_BYTES`] is refused before any parsing.
 pub fn parse_rules(text: &str) -> Result<Vec<RuleSpec>, RulesFileError> {
+    if text.len() > MAX_RULES_BYTES {
+        return Err(RulesFileError::too_big(text.len()));
+    }
     let mut out = Vec::new();
     for (d, doc) in yaml_serde::Deserializer::from_str(text).enumerate() {
         let value = Value::deserialize(doc).map_err(|e| RulesFileError::syntax(&e))?;

@@ -37,8 +37,11 @@ pub mod validate;
 mod tests;
 
 pub use condition::{CmpOp, Condition};
-pub use file::{parse_rules, read_rules, rule_to_yaml, to_yaml, RulesFileError, WriteError};
-pub use template::{Template, TemplateError};
+pub use file::{
+    parse_rules, read_rules, rule_to_yaml, to_yaml, RulesFileError, WriteError, MAX_RULES_BYTES,
+};
+pub use template::{Template, TemplateError, MAX_TEMPLATE_BYTES};
 pub use validate::{
-    is_label_name, validate, validate_all, GroupField, RuleError, ValidRule, MAX_FOR, MAX_WINDOW,
+    is_label_name, validate, validate_all, GroupField, RuleError, ValidRule, MAX_FOR,
+    MAX_QUERY_BYTES, MAX_WINDOW,
 };

@@ -7,6 +7,12 @@ use std::collections::BTreeMap;
 
 use crate::protocol::Position;
 
+/// Longest annotation template. An annotation is a sentence or two for a
+/// notification (Alertmanager's own examples are under 200 bytes); 4 KiB leaves room
+/// for a runbook paragraph while a rule set of hundreds of rules stays small, and
+/// every alert renders each template once per notification.
+pub const MAX_TEMPLATE_BYTES: usize = 4096;
+
 /// One piece of a parsed template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
@@ -30,7 +36,25 @@ pub struct TemplateError {
 
 impl Template {
     /// Parses `text`; `{{` must be closed by `}}` and hold `$value` or `$labels.NAME`.
+    ///
+    /// Longer than [`MAX_TEMPLATE_BYTES`] is refused at the first byte past it.
     pub fn parse(text: &str) -> Result<Template, TemplateError> {
+        if text.len() > MAX_TEMPLATE_BYTES {
+            let mut end = MAX_TEMPLATE_BYTES;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            return Err(TemplateError {
+                message: format!(
+                    "template is {} bytes long: at most {MAX_TEMPLATE_BYTES}",
+                    text.len()
+                ),
+                position: Position {
+                    column: text[..end].chars().count(),
+                    length: 0,
+                },
+            });
+        }
         let mut parts = Vec::new();
         let mut rest = text;
         let mut offset = 0usize; // byte offset of `rest` in `text`
@@ -132,5 +156,15 @@ mod tests {
         assert!(e.message.contains("$foo"));
         let e = Template::parse("é {{ $labels.a-b }}").unwrap_err();
         assert_eq!(e.position.column, 5);
+    }
+
+    #[test]
+    fn a_template_over_the_size_limit_is_refused_where_it_goes_over() {
+        let ok = "x".repeat(MAX_TEMPLATE_BYTES);
+        assert!(Template::parse(&ok).is_ok());
+        let long = format!("é{}", "{{ $value }}".repeat(MAX_TEMPLATE_BYTES / 11 + 1));
+        let e = Template::parse(&long).unwrap_err();
+        assert!(e.message.contains("at most 4096"), "{}", e.message);
+        assert_eq!(e.position.column, MAX_TEMPLATE_BYTES - 1);
     }
 }

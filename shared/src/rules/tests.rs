@@ -230,3 +230,42 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn a_rule_file_over_the_size_limit_is_refused_before_parsing() {
+    let mut text = String::from("rules:\n");
+    while text.len() <= MAX_RULES_BYTES {
+        text.push_str("- {name: a, query: x, window: 5m, condition: '> 3'}\n");
+    }
+    let e = parse_rules(&text).unwrap_err();
+    assert!(e.to_string().contains("at most 1048576"), "{e}");
+}
+
+#[test]
+fn deep_nesting_is_refused_with_its_position() {
+    for text in [
+        format!("rules:\n- name: {}", "[".repeat(1_000)),
+        format!("{}x", "- ".repeat(1_000)),
+        format!("{}x", "{a: ".repeat(1_000)),
+    ] {
+        let e = parse_rules(&text).unwrap_err();
+        assert!(e.to_string().contains("recursion limit"), "{e}");
+        assert!(e.line.is_some() && e.column.is_some(), "{e:?}");
+    }
+}
+
+#[test]
+fn errors_about_a_file_that_is_not_rules_never_quote_it() {
+    // The first lines of /etc/shadow and of /proc/self/environ, as they look to YAML.
+    for text in [
+        "root:$6$S3CRETsalt$hash:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n",
+        "LOOKOUT_TOKEN=S3CRET\0PATH=/usr/bin\0",
+        "- root:$6$S3CRET:19000\n",
+        "rules:\n- name: S3CRET\n  query: x\n  window: [5m]\n  condition: '> 1'\n",
+        "name: a\nquery: x\nwindow: 5m\ncondition: '> 1'\nlabels: S3CRET\n",
+    ] {
+        let e = parse_rules(text).unwrap_err().to_string();
+        let quoted = e.contains("S3CRET") && !text.starts_with("rules:\n- name: S3CRET");
+        assert!(!quoted, "{e}");
+    }
+}

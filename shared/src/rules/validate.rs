@@ -22,6 +22,11 @@ pub const MAX_WINDOW: Duration = Duration::from_secs(24 * 3600);
 /// Longest `for`.
 pub const MAX_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// Longest rule query. Queries people write are a few words; the parser's work and
+/// the evaluator's matcher grow with the text, so a stored rule stays bounded. The
+/// query parser's own depth limit ([`query::MAX_DEPTH`]) bounds nesting.
+pub const MAX_QUERY_BYTES: usize = 4096;
+
 /// A rule failed validation: which field, why, and where in that field's text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
@@ -64,17 +69,52 @@ impl RuleError {
     /// Turns a serde message about a rule (`unknown field `foo`, expected one of …`,
     /// `missing field `query``) into a field error, so JSON and YAML clients get the
     /// same `bad_rule` answer as any other validation failure.
+    ///
+    /// The value serde quotes in `invalid type: string "…"` is left out: the text
+    /// may not be a rule file at all, and its content is nobody's business in a log.
     pub fn from_serde_message(message: &str) -> RuleError {
+        let message = &scrub_quoted(message);
         for marker in ["unknown field `", "missing field `", "duplicate field `"] {
             if let Some(i) = message.find(marker) {
                 let rest = &message[i + marker.len()..];
                 if let Some(end) = rest.find('`') {
-                    return RuleError::new(&rest[..end], message.to_string());
+                    let key = &rest[..end];
+                    if key.len() <= 64 && is_label_name(key) {
+                        return RuleError::new(key, message.to_string());
+                    }
+                    // Not a name anyone meant as a field (a line of some other
+                    // file read as YAML): say so without repeating it.
+                    let message = format!(
+                        "{}a key that is not a rule field{}",
+                        &message[..i + marker.len() - 1],
+                        &rest[end + 1..]
+                    );
+                    return RuleError::new("rule", message);
                 }
             }
         }
         RuleError::new("rule", message.to_string())
     }
+}
+
+/// `invalid type: string "secret", expected …` -> `invalid type: string, expected …`
+/// (and the same for `invalid value:`): positions and field names stay, values go.
+fn scrub_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(i) = rest.find(": string \"") {
+        out.push_str(&rest[..i + ": string".len()]);
+        let after = &rest[i + ": string \"".len()..];
+        // serde writes the value with `{:?}`-like escaping; its end is `", `.
+        match after.find("\", ").or_else(|| after.rfind('"')) {
+            Some(end) => rest = &after[end + 1..],
+            None => {
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// What an alert instance can be grouped by.
@@ -202,6 +242,15 @@ fn duration_field(
 /// topmost one.
 pub fn validate(spec: &RuleSpec) -> Result<ValidRule, RuleError> {
     check_name(&spec.name)?;
+    if spec.query.len() > MAX_QUERY_BYTES {
+        return Err(RuleError::new(
+            "query",
+            format!(
+                "query is {} bytes long: at most {MAX_QUERY_BYTES}",
+                spec.query.len()
+            ),
+        ));
+    }
     let query = query::parse(&spec.query).map_err(|e| RuleError {
         field: "query".into(),
         message: e.message,
@@ -346,5 +395,17 @@ mod tests {
             "rules[0]: unknown field `bogus`, expected one of `name`, `query`",
         );
         assert_eq!(e.field, "bogus");
+    }
+
+    #[test]
+    fn serde_messages_never_quote_values() {
+        let e = RuleError::from_serde_message(
+            "invalid type: string \"root:$6$secret:19000\", expected a rule at line 1 column 1",
+        );
+        assert!(!e.message.contains("secret"), "{}", e.message);
+        assert_eq!(
+            e.message,
+            "invalid type: string, expected a rule at line 1 column 1"
+        );
     }
 }

@@ -6,17 +6,19 @@
 //!
 //! Writes are atomic (temp file, fsync, rename, fsync of the directory): a crash
 //! leaves the old file or the new one, never half of either. A file that does not
-//! parse or validate is renamed aside (`rules.yaml.corrupt-<unix seconds>`) and
-//! reported: the daemon starts without those rules but never overwrites them.
+//! parse is renamed aside (`rules.yaml.corrupt-<unix seconds>`) and reported: the
+//! daemon starts without those rules but never overwrites them. A file that parses
+//! but holds invalid rules is kept aside the same way, and the daemon starts with
+//! its valid rules (see [`load`]).
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use lookout_shared::protocol::RuleSpec;
-use lookout_shared::rules::{parse_rules, RulesFileError, WriteError};
+use lookout_shared::rules::{parse_rules, RuleError, RulesFileError, WriteError, MAX_RULES_BYTES};
 
-use super::rules::{compile_all, CompiledRule};
+use super::rules::{compile, CompiledRule};
 
 /// The file name inside the data dir.
 pub const RULES_FILE: &str = "rules.yaml";
@@ -40,50 +42,135 @@ pub struct Loaded {
 
 /// Reads the rule set from `dir`; a missing file is an empty set.
 ///
-/// A file that does not parse, or holds an invalid rule or a duplicate name, is
-/// renamed aside and reported; no rule from it is loaded (half a rule set could
-/// silence the one alert that mattered without anyone noticing).
+/// `rules.yaml` must be a regular file, not a symlink (opened with `O_NOFOLLOW`:
+/// a link to `/etc/shadow` is never read), and at most
+/// [`MAX_RULES_BYTES`]. A file that is none of that, or does not parse, is
+/// renamed aside and reported, and the daemon starts with no rules. A file that
+/// parses but holds invalid rules (or a duplicate name) loses only those: the
+/// whole file is kept aside byte for byte, `rules.yaml` is rewritten with the
+/// valid rules, and each rule left out is reported by name, line and reason.
 pub fn load(dir: &Path) -> io::Result<Loaded> {
     let path = dir.join(RULES_FILE);
-    let text = match fs::read_to_string(&path) {
+    let text = match read_rules_file(&path) {
         Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Loaded::default()),
-        Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+        Err(Refused::Io(e)) if e.kind() == io::ErrorKind::NotFound => return Ok(Loaded::default()),
+        Err(Refused::Io(e)) => return Err(e),
+        Err(Refused::Not(why)) => {
             let aside = set_aside(&path)?;
+            let msg = format!(
+                "{} {why}; moved to {} and starting with no rules",
+                path.display(),
+                aside.display()
+            );
+            tracing::error!("{msg}");
             return Ok(Loaded {
                 rules: Vec::new(),
-                warnings: vec![format!(
-                    "{} is not UTF-8; moved to {} and starting with no rules",
-                    path.display(),
-                    aside.display()
-                )],
+                warnings: vec![msg],
             });
         }
-        Err(e) => return Err(e),
     };
-    let problem = match parse_rules(&text) {
-        Ok(specs) => match compile_all(&specs) {
-            Ok(rules) => {
-                return Ok(Loaded {
-                    rules,
-                    warnings: Vec::new(),
-                })
-            }
-            Err((i, e)) => RulesFileError::in_rule(&text, &specs, i, e).to_string(),
-        },
-        Err(e) => e.to_string(),
+    let specs = match parse_rules(&text) {
+        Ok(specs) => specs,
+        Err(e) => {
+            let aside = set_aside(&path)?;
+            let msg = format!(
+                "{} is invalid ({e}); moved to {} and starting with no rules: fix it and `lookout rules apply -f` it",
+                path.display(),
+                aside.display()
+            );
+            tracing::error!("{msg}");
+            return Ok(Loaded {
+                rules: Vec::new(),
+                warnings: vec![msg],
+            });
+        }
     };
+    let mut rules: Vec<CompiledRule> = Vec::with_capacity(specs.len());
+    let mut problems = Vec::new();
+    for (i, spec) in specs.iter().enumerate() {
+        // The same checks as `compile_all` (what `rules apply` runs), one rule at a
+        // time so that one bad rule costs only itself.
+        let result = if rules.iter().any(|r| r.spec.name == spec.name) {
+            Err(RuleError::new(
+                "name",
+                format!("duplicate rule name {:?}: the first one is kept", spec.name),
+            ))
+        } else {
+            compile(spec)
+        };
+        match result {
+            Ok(rule) => rules.push(rule),
+            Err(e) => problems.push(RulesFileError::in_rule(&text, &specs, i, e).to_string()),
+        }
+    }
+    if problems.is_empty() {
+        return Ok(Loaded {
+            rules,
+            warnings: Vec::new(),
+        });
+    }
     let aside = set_aside(&path)?;
-    let msg = format!(
-        "{} is invalid ({problem}); moved to {} and starting with no rules: fix it and `lookout rules apply -f` it",
-        path.display(),
-        aside.display()
-    );
-    tracing::error!("{msg}");
-    Ok(Loaded {
-        rules: Vec::new(),
-        warnings: vec![msg],
-    })
+    let kept: Vec<RuleSpec> = rules.iter().map(|r| r.spec.clone()).collect();
+    save(dir, &kept)?;
+    let warnings = problems
+        .into_iter()
+        .map(|p| {
+            let msg = format!(
+                "{}: rule set aside ({p}); the file as it was is in {}; starting with the {} valid rule(s): fix it and `lookout rules apply -f` it",
+                path.display(),
+                aside.display(),
+                kept.len()
+            );
+            tracing::warn!("{msg}");
+            msg
+        })
+        .collect();
+    Ok(Loaded { rules, warnings })
+}
+
+/// Why `rules.yaml` was not read.
+enum Refused {
+    /// Reading failed (`NotFound` is no file at all).
+    Io(io::Error),
+    /// The path is not something to read rules from: the words finish "… {why}".
+    Not(String),
+}
+
+/// Reads `path` if it is a regular file (not through a symlink) of at most
+/// [`MAX_RULES_BYTES`] of UTF-8.
+fn read_rules_file(path: &Path) -> Result<String, Refused> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let file = fs::OpenOptions::new()
+        .read(true)
+        // NONBLOCK: a FIFO put in its place must not hang the start.
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path);
+    let file = match file {
+        Ok(f) => f,
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(Refused::Not(
+                "is a symlink (refusing to follow it: rules are read from a regular file only)"
+                    .into(),
+            ))
+        }
+        Err(e) => return Err(Refused::Io(e)),
+    };
+    let meta = file.metadata().map_err(Refused::Io)?;
+    if !meta.is_file() {
+        return Err(Refused::Not("is not a regular file".into()));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_RULES_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(Refused::Io)?;
+    if bytes.len() > MAX_RULES_BYTES {
+        return Err(Refused::Not(format!(
+            "is over {MAX_RULES_BYTES} bytes (1 MiB)"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| Refused::Not("is not UTF-8".into()))
 }
 
 fn set_aside(path: &Path) -> io::Result<PathBuf> {

@@ -387,3 +387,104 @@ fn rules_yaml_written_before_the_yaml_crate_switch_reads_and_writes_the_same() {
         RULES_YAML_WRITTEN_BY_SERDE_YAML
     );
 }
+
+/// Files aside in `dir`, by name.
+fn set_aside_files(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|d| d.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("rules.yaml.corrupt-"))
+        .collect()
+}
+
+const SHADOW: &str =
+    "root:$6$S3CRETsalt$S3CREThash:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n";
+
+/// Attack 1c: `rules.yaml` linked to /etc/shadow echoed its first line into the log.
+#[test]
+fn rules_yaml_symlinked_elsewhere_is_refused_and_never_quoted() {
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join("shadow");
+    std::fs::write(&secret, SHADOW).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(&secret, dir.path().join(RULES_FILE)).unwrap();
+    let (e, warnings) = open(dir.path());
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("symlink"), "{}", warnings[0]);
+    assert!(!warnings[0].contains("S3CRET"), "{}", warnings[0]);
+    assert!(e.list().is_empty());
+    // The link was moved aside, the file it pointed to is untouched.
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), SHADOW);
+    let aside = set_aside_files(dir.path());
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert!(std::fs::symlink_metadata(dir.path().join(&aside[0]))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}
+
+/// The same text copied in as a regular file: refused, and its content not quoted.
+#[test]
+fn a_rules_yaml_that_is_not_rules_is_never_quoted() {
+    for text in [SHADOW, "LOOKOUT_TOKEN=S3CRET\0HOME=/root\0"] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(RULES_FILE), text).unwrap();
+        let (e, warnings) = open(dir.path());
+        assert!(!warnings.is_empty());
+        for w in &warnings {
+            assert!(!w.contains("S3CRET"), "{w}");
+        }
+        assert!(e.list().is_empty());
+    }
+}
+
+#[test]
+fn a_rules_yaml_over_the_size_limit_is_set_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = "- {name: a, query: x, window: 5m, condition: '> 3'}\n";
+    let text = one.repeat(lookout_shared::rules::MAX_RULES_BYTES / one.len() + 1);
+    std::fs::write(dir.path().join(RULES_FILE), &text).unwrap();
+    let (e, warnings) = open(dir.path());
+    assert!(warnings[0].contains("1 MiB"), "{warnings:?}");
+    assert!(e.list().is_empty());
+    assert_eq!(set_aside_files(dir.path()).len(), 1);
+}
+
+/// One rule that no longer validates (or a duplicate) costs only itself: the daemon
+/// starts with the others, the original file is kept aside, each is reported.
+#[test]
+fn an_invalid_rule_at_load_is_set_aside_and_the_others_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "rules:
+- {name: good, query: x, window: 5m, condition: '> 1'}
+- {name: broken, query: x, window: 5q, condition: '> 1'}
+- {name: other, query: y, window: 1m, condition: '>= 2'}
+- {name: good, query: z, window: 1m, condition: '> 1'}
+";
+    std::fs::write(dir.path().join(RULES_FILE), text).unwrap();
+    let (e, warnings) = open(dir.path());
+    let mut names: Vec<_> = e.list().into_iter().map(|s| s.rule.name).collect();
+    names.sort();
+    assert_eq!(names, ["good", "other"]);
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings[0].contains("line 3")
+            && warnings[0].contains("broken")
+            && warnings[0].contains("window"),
+        "{}",
+        warnings[0]
+    );
+    assert!(warnings[1].contains("duplicate"), "{}", warnings[1]);
+    let aside = set_aside_files(dir.path());
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(&aside[0])).unwrap(),
+        text,
+        "kept byte for byte"
+    );
+    // What is left loads cleanly next time.
+    drop(e);
+    let (e, warnings) = open(dir.path());
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(e.list().len(), 2);
+}

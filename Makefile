@@ -13,7 +13,7 @@ KUBECTL ?= kubectl
 NS ?= lookout
 NODE ?=
 
-.PHONY: help build test test-rust check-ship demo tui lint fmt bench bench-rss bench-scale \
+.PHONY: help build test test-rust fuzz check-ship demo tui lint fmt bench bench-rss bench-scale \
         monitoring writer inspect down reset image base-images test-containers deploy port-forward
 
 help: ## list targets
@@ -25,6 +25,7 @@ build: ## release build of lookoutd, lookout and loadgen
 test: ## THE test command: installs test dependencies (apt, pip venv), runs every test
 	./scripts/test-deps.sh
 	$(MAKE) test-rust
+	$(MAKE) fuzz
 	$(MAKE) lint
 	./scripts/check-ship.sh
 	$(CARGO) build --release --locked --bin lookoutd --bin lookout --bin loadgen
@@ -34,6 +35,9 @@ test: ## THE test command: installs test dependencies (apt, pip venv), runs ever
 test-rust: ## cargo tests only (assumes test dependencies are installed)
 	@mkdir -p target
 	set -o pipefail; $(CARGO) test --workspace 2>&1 | tee target/test-output.log
+
+fuzz: ## every parser fuzzed FUZZ_SECONDS (default 45) each from fuzz/corpus; fails on any crash
+	./scripts/fuzz.sh
 
 check-ship: ## lint the Dockerfile and validate the Kubernetes manifests, offline
 	./scripts/check-ship.sh

@@ -19,3 +19,10 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
+
+# cargo-fuzz for `make fuzz` (run on the stable toolchain with RUSTC_BOOTSTRAP=1),
+# pinned so CI builds the same tool.
+CARGO_FUZZ_VERSION=0.13.2
+if ! cargo fuzz --version 2>/dev/null | grep -qF "$CARGO_FUZZ_VERSION"; then
+  cargo install cargo-fuzz --locked --version "$CARGO_FUZZ_VERSION"
+fi

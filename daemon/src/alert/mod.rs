@@ -523,9 +523,14 @@ pub fn test_window(
     now: Timestamp,
 ) -> Result<(Timestamp, Timestamp), AlertError> {
     let b = range.resolve(now)?;
-    let until = b.until.unwrap_or(now);
+    // The replay steps a window and a bucket (at most weeks, see `eval::preview`)
+    // past each end; a year of margin keeps that inside i64 nanoseconds, where
+    // 1677..2262 used to saturate and shift every bucket (fired 0).
+    const MARGIN: i64 = 366 * 24 * 3600 * 1_000_000_000;
+    let clamp = |t: Timestamp| Timestamp(t.0.clamp(i64::MIN + MARGIN, i64::MAX - MARGIN));
+    let until = clamp(b.until.unwrap_or(now));
     let span = i64::try_from(DEFAULT_TEST_SPAN.as_nanos()).unwrap_or(i64::MAX);
-    let from = b.from.unwrap_or_else(|| until.add_nanos(-span));
+    let from = clamp(b.from.unwrap_or_else(|| until.add_nanos(-span)));
     // Closing the ends can empty the range (`from` after now): refuse that too.
     Bounds::new(Some(from), Some(until))?;
     Ok((from, until))

@@ -89,6 +89,30 @@ fn rule_counts_equal_index_counts() {
     let h = res.histogram.unwrap();
     assert!(!h.buckets.is_empty());
     assert_eq!(res.peak, h.buckets.iter().map(|b| b.count).max().unwrap());
+    // Attack 10: over the widest range a timestamp holds (1677..2262) and over ten
+    // years, the preview still finds the history, in a reply of bounded size.
+    for range in [
+        TimeRange {
+            from: Some(Timestamp(i64::MIN)),
+            until: Some(Timestamp(i64::MAX)),
+            ..TimeRange::default()
+        },
+        TimeRange {
+            since: Some("520w".into()),
+            ..TimeRange::default()
+        },
+    ] {
+        let res = eng
+            .test(&spec("preview", "error", "1m", "> 0"), &range, &index)
+            .unwrap();
+        assert!(res.fired >= 1 && res.peak > 0, "{range:?}: {res:?}");
+        let json = serde_json::to_string(&res).unwrap();
+        assert!(
+            json.len() < lookout_shared::limits::MAX_FRAME_BYTES,
+            "{range:?}: {} bytes",
+            json.len()
+        );
+    }
     // A bad query is a field error with its position, and nothing is saved.
     let err = eng
         .test(

@@ -524,8 +524,9 @@ pub fn test_window(
 ) -> Result<(Timestamp, Timestamp), AlertError> {
     let b = range.resolve(now)?;
     // The replay steps a window and a bucket (at most weeks, see `eval::preview`)
-    // past each end; a year of margin keeps that inside i64 nanoseconds, where
-    // 1677..2262 used to saturate and shift every bucket (fired 0).
+    // past each end; a year of margin keeps that inside i64 nanoseconds. At the very
+    // ends (1677..2262) the first bucket's start saturated, and the index's buckets
+    // no longer started where the replay thought they did.
     const MARGIN: i64 = 366 * 24 * 3600 * 1_000_000_000;
     let clamp = |t: Timestamp| Timestamp(t.0.clamp(i64::MIN + MARGIN, i64::MAX - MARGIN));
     let until = clamp(b.until.unwrap_or(now));

@@ -269,3 +269,13 @@ fn errors_about_a_file_that_is_not_rules_never_quote_it() {
         assert!(!quoted, "{e}");
     }
 }
+
+#[test]
+fn a_query_over_the_size_limit_is_a_query_error() {
+    let rule = |q: &str| format!("name: a\nquery: '{q}'\nwindow: 5m\ncondition: '> 3'\n");
+    assert!(read_rules(&rule(&"x ".repeat(MAX_QUERY_BYTES / 2))).is_ok());
+    let e = read_rules(&rule(&"x ".repeat(MAX_QUERY_BYTES / 2 + 1))).unwrap_err();
+    assert_eq!(e.error.field, "query", "{e}");
+    assert!(e.to_string().contains("at most 4096"), "{e}");
+    assert_eq!(e.line, Some(1));
+}

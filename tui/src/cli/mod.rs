@@ -541,10 +541,20 @@ pub async fn rules(g: &Global, cmd: RulesCmd) -> anyhow::Result<()> {
 }
 
 fn read_rules(file: &PathBuf) -> anyhow::Result<Vec<RuleSpec>> {
-    let text = if file.as_os_str() == "-" {
-        io::read_to_string(io::stdin()).context("reading rules from stdin")?
+    use std::io::Read;
+    // One byte past the limit is enough for `parse_rules` to refuse the file with its
+    // size, without reading all of a huge one.
+    let limit = lookout_shared::rules::MAX_RULES_BYTES as u64 + 1;
+    let mut text = String::new();
+    if file.as_os_str() == "-" {
+        io::stdin()
+            .take(limit)
+            .read_to_string(&mut text)
+            .context("reading rules from stdin")?;
     } else {
-        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?
-    };
+        std::fs::File::open(file)
+            .and_then(|f| f.take(limit).read_to_string(&mut text))
+            .with_context(|| format!("reading {}", file.display()))?;
+    }
     parse_rules(&text).with_context(|| format!("in {}", file.display()))
 }

@@ -1,6 +1,18 @@
 //! The query language (search, tail, rules): parse never panics nor recurses past
-//! its depth limit; an error's position lies inside the text.
+//! its depth limit; an error's position lies inside the text. What parses is
+//! evaluated by the daemon's live matcher (the tree walk every tail and rule runs
+//! on every entry) and highlighted as the dashboard does, without panicking, and
+//! its own text parses again.
 #![no_main]
+
+use lookout_shared::{LogEntry, StreamId};
+
+// The daemon's matcher, compiled here as is (see cri.rs for why not the crate).
+#[allow(dead_code)]
+#[path = "../../daemon/src/matcher.rs"]
+mod matcher;
+
+use matcher::Matches;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -8,7 +20,25 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     };
     match lookout_shared::query::parse(text) {
         Ok(q) => {
-            let _ = format!("{q:?}");
+            // An entry whose every field holds the query's own words, so terms
+            // can match and the walk goes deep.
+            let e = LogEntry {
+                message: text.to_string(),
+                source: StreamId {
+                    namespace: text.to_string(),
+                    pod: text.to_string(),
+                    container: text.to_string(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            let _ = q.matches(&e);
+            let _ = q.highlights(text);
+            assert!(
+                lookout_shared::query::parse(q.text()).is_ok(),
+                "its own text {:?} does not parse",
+                q.text()
+            );
         }
         Err(e) => {
             assert!(e.position.column <= text.chars().count(), "{e:?}");

@@ -7,8 +7,8 @@
 //! channel between them, [`app`] composes the rest.
 //!
 //! ```text
-//!  files under --log-dir (inotify + rescans)
-//!     │
+//!  files under --log-dir (inotify + rescans; only regular files whose real path
+//!     │                 is under it, fds of idle files closed: collect::contain, fds)
 //!  ┌──▼──────────────────────────────┐   thread "collector" (+ "collector-read-N"
 //!  │ collect: tailers, CRI/docker/   │   helpers reading files in parallel)
 //!  │ plain parsers, positions        │
@@ -18,9 +18,10 @@
 //!     │                                full = the collector waits, never drops
 //!  ┌──▼──────────────────────────────┐   thread "ingest"
 //!  │ ingest: level, seq              │──► sinks, called in order, never blocking:
-//!  └──┬──────────────────────────────┘    ├─ live: fan-out to tail subscriptions
-//!     │ IngestBatch                       │    (a bounded queue per subscriber,
-//!     │ crossbeam, bounded 4:             │    overflow counted, never blocks)
+//!  └──┬──────────────────────────────┘    ├─ live: a ring and a queue per tail,
+//!     │ IngestBatch                       │    both bounded in bytes; matching
+//!     │ crossbeam, bounded 4:             │    outside any shared lock; overflow
+//!     │                                   │    counted, never blocks
 //!     │ full = ingest waits               ├─ streams: per-stream counts ◄── thread
 //!  ┌──▼──────────────────────────────┐    │    "lookout-streams" polls followed
 //!  │ index writer: tantivy buckets,  │    │    files once a second
@@ -32,8 +33,9 @@
 //!
 //!  serve: tokio runtime "lookout-rt" (2 workers): websocket sessions on --listen
 //!  (search/context on blocking threads, tails drained from live queues), and
-//!  /healthz, /readyz, /metrics on --metrics-listen. Reads index, live, streams,
-//!  alert; writes nothing back into the pipeline.
+//!  /healthz, /readyz, /metrics on --metrics-listen, each port with its own accept
+//!  loop, connection cap and header timeout (serve::listen). Reads index, live,
+//!  streams, alert; writes nothing back into the pipeline.
 //! ```
 //!
 //! Shutdown is one signal ([`shutdown`]): SIGTERM/SIGINT (via `tokio::signal`)

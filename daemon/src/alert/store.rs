@@ -55,34 +55,13 @@ pub fn load(dir: &Path) -> io::Result<Loaded> {
         Ok(t) => t,
         Err(Refused::Io(e)) if e.kind() == io::ErrorKind::NotFound => return Ok(Loaded::default()),
         Err(Refused::Io(e)) => return Err(e),
-        Err(Refused::Not(why)) => {
-            let aside = set_aside(&path)?;
-            let msg = format!(
-                "{} {why}; moved to {} and starting with no rules",
-                path.display(),
-                aside.display()
-            );
-            tracing::error!("{msg}");
-            return Ok(Loaded {
-                rules: Vec::new(),
-                warnings: vec![msg],
-            });
-        }
+        Err(Refused::Not(why)) => return no_rules(&path, &why, ""),
     };
     let specs = match parse_rules(&text) {
         Ok(specs) => specs,
         Err(e) => {
-            let aside = set_aside(&path)?;
-            let msg = format!(
-                "{} is invalid ({e}); moved to {} and starting with no rules: fix it and `lookout rules apply -f` it",
-                path.display(),
-                aside.display()
-            );
-            tracing::error!("{msg}");
-            return Ok(Loaded {
-                rules: Vec::new(),
-                warnings: vec![msg],
-            });
+            let why = format!("is invalid ({e})");
+            return no_rules(&path, &why, ": fix it and `lookout rules apply -f` it");
         }
     };
     let mut rules: Vec<CompiledRule> = Vec::with_capacity(specs.len());
@@ -171,6 +150,21 @@ fn read_rules_file(path: &Path) -> Result<String, Refused> {
         )));
     }
     String::from_utf8(bytes).map_err(|_| Refused::Not("is not UTF-8".into()))
+}
+
+/// The whole file set aside for `why`; the daemon starts with no rules.
+fn no_rules(path: &Path, why: &str, hint: &str) -> io::Result<Loaded> {
+    let aside = set_aside(path)?;
+    let msg = format!(
+        "{} {why}; moved to {} and starting with no rules{hint}",
+        path.display(),
+        aside.display()
+    );
+    tracing::error!("{msg}");
+    Ok(Loaded {
+        rules: Vec::new(),
+        warnings: vec![msg],
+    })
 }
 
 fn set_aside(path: &Path) -> io::Result<PathBuf> {

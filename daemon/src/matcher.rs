@@ -52,7 +52,7 @@ fn eval(node: &Node, e: &LogEntry, cache: &mut Option<Vec<String>>) -> bool {
         Node::Raw { field, values } => match field.value_of(e) {
             None => false,
             Some(v) => values.iter().any(|want| match want {
-                RawValue::Exact(x) => v == x,
+                RawValue::Exact(x) => *v == **x,
                 RawValue::Prefix(p) => v.starts_with(p.as_str()),
             }),
         },

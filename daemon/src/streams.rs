@@ -245,6 +245,7 @@ impl Streams {
                         container_id: c.container_id.clone(),
                         ..k.0.clone()
                     },
+                    workload: k.0.workload().to_string(),
                     lines: c.lines,
                     bytes: c.bytes,
                     last_seen: c.last_seen,

@@ -87,5 +87,7 @@ fn entry(seq: u64, i: usize, message: &str) -> LogEntry {
             Level::Info
         }),
         seq,
+        lines: 1,
+        fields: Default::default(),
     }
 }

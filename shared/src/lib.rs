@@ -32,5 +32,6 @@ pub mod protocol;
 pub mod query;
 pub mod range;
 pub mod rules;
+pub mod workload;
 
-pub use model::{Level, LogEntry, Stream, StreamId, Timestamp};
+pub use model::{Fields, Level, LogEntry, Stream, StreamId, Timestamp};

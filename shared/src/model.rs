@@ -1,6 +1,7 @@
 //! The data model: one [`LogEntry`] per logical log line a container wrote, and the
 //! [`StreamId`] of the log file it came from.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -184,11 +185,31 @@ pub struct StreamId {
     pub restart: u32,
 }
 
-/// One logical log line, with where it came from.
+impl StreamId {
+    /// The workload (Deployment, StatefulSet, DaemonSet, Job, CronJob) the pod was
+    /// created for, read off its name ([`crate::workload::workload_of`]). Derived,
+    /// not stored: it is a function of `pod`, so a stream's identity is unchanged.
+    pub fn workload(&self) -> &str {
+        crate::workload::workload_of(&self.pod)
+    }
+}
+
+/// The fields extracted from a structured message (JSON, logfmt, klog), flat:
+/// nested objects become dotted keys (`http.request.method`) and every value is a
+/// JSON scalar (string, number, bool or null). Ordered, so that an entry prints and
+/// hashes the same everywhere.
+pub type Fields = BTreeMap<String, serde_json::Value>;
+
+fn one() -> u32 {
+    1
+}
+
+/// One event a container wrote (a line, or a multi-line event such as a stack
+/// trace), with where it came from.
 ///
 /// On the wire it is one flat object (`{"ts":…,"node":…,"namespace":…,"pod":…}`,
 /// the [`StreamId`] fields inline, in declaration order), pinned by a test.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "FlatEntry")]
 pub struct LogEntry {
     /// The runtime's timestamp (CRI/docker), or the read time for plain files.
@@ -199,11 +220,18 @@ pub struct LogEntry {
     #[serde(flatten)]
     pub source: StreamId,
     pub stream: Stream,
-    /// The logical line, without its trailing newline; lossy UTF-8.
+    /// The event's text, without its trailing newline; lossy UTF-8. The physical
+    /// lines of a multi-line event are joined with `\n`.
     pub message: String,
+    /// How many physical lines the event spans (1 for a single line).
+    #[serde(default = "one")]
+    pub lines: u32,
     /// Detected at ingest; absent when the line does not say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub level: Option<Level>,
+    /// Extracted at ingest from a structured message; left out when empty.
+    #[serde(default, skip_serializing_if = "Fields::is_empty")]
+    pub fields: Fields,
     /// Daemon-assigned ingest sequence number, unique and increasing per node.
     ///
     /// Ties on `ts` are broken by it, and clients resume a tail after the last `seq`
@@ -230,8 +258,12 @@ struct FlatEntry {
     restart: u32,
     stream: Stream,
     message: String,
+    #[serde(default = "one")]
+    lines: u32,
     #[serde(default)]
     level: Option<Level>,
+    #[serde(default)]
+    fields: Fields,
     #[serde(default)]
     seq: u64,
 }
@@ -251,8 +283,27 @@ impl From<FlatEntry> for LogEntry {
             },
             stream: f.stream,
             message: f.message,
+            lines: f.lines,
             level: f.level,
+            fields: f.fields,
             seq: f.seq,
+        }
+    }
+}
+
+impl Default for LogEntry {
+    /// An empty one-line entry (`lines` is 1: every entry is at least one line).
+    fn default() -> Self {
+        LogEntry {
+            ts: Timestamp::default(),
+            node: String::new(),
+            source: StreamId::default(),
+            stream: Stream::default(),
+            message: String::new(),
+            lines: 1,
+            level: None,
+            fields: Fields::new(),
+            seq: 0,
         }
     }
 }
@@ -295,6 +346,8 @@ mod tests {
             message: "boom".into(),
             level: Some(Level::Error),
             seq: 7,
+            lines: 1,
+            fields: Default::default(),
         };
         let json = serde_json::to_string(&e).unwrap();
         assert!(json.contains("\"stream\":\"stderr\""));
@@ -321,8 +374,10 @@ mod tests {
             message: "boom \"quoted\"".into(),
             level: Some(Level::Error),
             seq: 7,
+            lines: 1,
+            fields: Default::default(),
         };
-        let json = r#"{"ts":"2025-11-24T16:00:00.123456789Z","node":"n1","namespace":"payments","pod":"checkout-1","pod_uid":"0a1b-c2","container":"app","container_id":"abc","restart":2,"stream":"stderr","message":"boom \"quoted\"","level":"error","seq":7}"#;
+        let json = r#"{"ts":"2025-11-24T16:00:00.123456789Z","node":"n1","namespace":"payments","pod":"checkout-1","pod_uid":"0a1b-c2","container":"app","container_id":"abc","restart":2,"stream":"stderr","message":"boom \"quoted\"","lines":1,"level":"error","seq":7}"#;
         assert_eq!(serde_json::to_string(&e).unwrap(), json);
         assert_eq!(serde_json::from_str::<LogEntry>(json).unwrap(), e);
 
@@ -332,13 +387,27 @@ mod tests {
             seq: 0,
             ..e.clone()
         };
-        let json = r#"{"ts":"2025-11-24T16:00:00.123456789Z","node":"n1","namespace":"payments","pod":"checkout-1","pod_uid":"0a1b-c2","container":"app","container_id":"abc","restart":2,"stream":"stderr","message":"boom \"quoted\"","seq":0}"#;
+        let json = r#"{"ts":"2025-11-24T16:00:00.123456789Z","node":"n1","namespace":"payments","pod":"checkout-1","pod_uid":"0a1b-c2","container":"app","container_id":"abc","restart":2,"stream":"stderr","message":"boom \"quoted\"","lines":1,"seq":0}"#;
         assert_eq!(serde_json::to_string(&plain).unwrap(), json);
         let without_seq = json.replace(r#","seq":0"#, "");
         assert_eq!(
             serde_json::from_str::<LogEntry>(&without_seq).unwrap(),
             plain
         );
+        // A multi-line event with fields: `lines` and `fields` after the message
+        // and level; an old sender's missing `lines` reads as 1.
+        let mut fields = Fields::new();
+        fields.insert("status".into(), serde_json::json!(500));
+        fields.insert("http.method".into(), serde_json::json!("POST"));
+        let rich = LogEntry {
+            message: "a\nb".into(),
+            lines: 2,
+            fields,
+            ..e.clone()
+        };
+        let json = r#"{"ts":"2025-11-24T16:00:00.123456789Z","node":"n1","namespace":"payments","pod":"checkout-1","pod_uid":"0a1b-c2","container":"app","container_id":"abc","restart":2,"stream":"stderr","message":"a\nb","lines":2,"level":"error","fields":{"http.method":"POST","status":500},"seq":7}"#;
+        assert_eq!(serde_json::to_string(&rich).unwrap(), json);
+        assert_eq!(serde_json::from_str::<LogEntry>(json).unwrap(), rich);
         // Keys in any order, unknown keys ignored, as any JSON reader would.
         let shuffled = r#"{"seq":7,"level":"error","message":"boom \"quoted\"","stream":"stderr","restart":2,"container_id":"abc","container":"app","pod_uid":"0a1b-c2","pod":"checkout-1","namespace":"payments","node":"n1","ts":"2025-11-24T16:00:00.123456789Z","extra":{"a":[1]}}"#;
         assert_eq!(serde_json::from_str::<LogEntry>(shuffled).unwrap(), e);

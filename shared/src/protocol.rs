@@ -149,6 +149,10 @@ pub struct StreamInfo {
     /// Which log file; `container_id` as last learnt (see [`StreamId`]).
     #[serde(flatten)]
     pub source: StreamId,
+    /// The pod's workload ([`StreamId::workload`]), for clients that group by it
+    /// without knowing the naming rules.
+    #[serde(default)]
+    pub workload: String,
     pub lines: u64,
     pub bytes: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -532,13 +536,14 @@ mod tests {
                 container_id: "abc".into(),
                 restart: 2,
             },
+            workload: "checkout".into(),
             lines: 10,
             bytes: 300,
             last_seen: Some(Timestamp(1_764_000_000_123_456_789)),
             live: true,
             lines_per_sec: 1.5,
         };
-        let json = r#"{"namespace":"payments","pod":"checkout-1","pod_uid":"0a1b-c2","container":"app","container_id":"abc","restart":2,"lines":10,"bytes":300,"last_seen":"2025-11-24T16:00:00.123456789Z","live":true,"lines_per_sec":1.5}"#;
+        let json = r#"{"namespace":"payments","pod":"checkout-1","pod_uid":"0a1b-c2","container":"app","container_id":"abc","restart":2,"workload":"checkout","lines":10,"bytes":300,"last_seen":"2025-11-24T16:00:00.123456789Z","live":true,"lines_per_sec":1.5}"#;
         assert_eq!(serde_json::to_string(&s).unwrap(), json);
         assert_eq!(serde_json::from_str::<StreamInfo>(json).unwrap(), s);
 
@@ -548,7 +553,7 @@ mod tests {
             lines_per_sec: 0.0,
             ..s.clone()
         };
-        let json = r#"{"namespace":"payments","pod":"checkout-1","pod_uid":"0a1b-c2","container":"app","container_id":"abc","restart":2,"lines":10,"bytes":300,"live":false,"lines_per_sec":0.0}"#;
+        let json = r#"{"namespace":"payments","pod":"checkout-1","pod_uid":"0a1b-c2","container":"app","container_id":"abc","restart":2,"workload":"checkout","lines":10,"bytes":300,"live":false,"lines_per_sec":0.0}"#;
         assert_eq!(serde_json::to_string(&dead).unwrap(), json);
         let without_rate = json.replace(r#","lines_per_sec":0.0"#, "");
         assert_eq!(
@@ -585,6 +590,8 @@ mod tests {
             message: "hi".into(),
             level: None,
             seq: 3,
+            lines: 1,
+            fields: Default::default(),
         };
         let msg = ServerMsg::Entries {
             sub: 7,
@@ -593,7 +600,7 @@ mod tests {
         let text = serde_json::to_string(&msg).unwrap();
         assert_eq!(
             text,
-            r#"{"type":"entries","sub":7,"entries":[{"ts":"1970-01-01T00:00:00.000000005Z","node":"n","namespace":"ns","pod":"p","pod_uid":"u","container":"c","container_id":"","restart":0,"stream":"stdout","message":"hi","seq":3}]}"#
+            r#"{"type":"entries","sub":7,"entries":[{"ts":"1970-01-01T00:00:00.000000005Z","node":"n","namespace":"ns","pod":"p","pod_uid":"u","container":"c","container_id":"","restart":0,"stream":"stdout","message":"hi","lines":1,"seq":3}]}"#
         );
         assert_eq!(serde_json::from_str::<ServerMsg>(&text).unwrap(), msg);
     }

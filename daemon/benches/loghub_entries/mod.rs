@@ -62,5 +62,7 @@ pub fn entry(lines: &[(String, String)], i: usize, n: usize, end: i64) -> LogEnt
         message: format!("{msg} req={:x}", i * 2654435761 % 1_000_003),
         level: None,
         seq: 0,
+        lines: 1,
+        fields: Default::default(),
     }
 }

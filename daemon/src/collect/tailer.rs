@@ -554,6 +554,8 @@ impl Tailer {
             message,
             level: None,
             seq: 0,
+            lines: 1,
+            fields: Default::default(),
         });
     }
 

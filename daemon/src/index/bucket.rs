@@ -35,10 +35,11 @@ pub const MARKER: &str = "LOOKOUT-DATA";
 /// - 1: first release.
 /// - 2: `ts` no longer indexed, `ts`/`seq` no longer stored, raw fields without
 ///   fast columns (ingest about a third cheaper).
-pub const FORMAT_VERSION: u32 = 2;
+/// - 3: `workload` (indexed) and `lines` (stored) added at the end.
+pub const FORMAT_VERSION: u32 = 3;
 /// Older formats whose data dirs this lookoutd opens (their buckets age out by
 /// retention): an upgrade never strands a node's history.
-pub const READABLE_FORMATS: &[u32] = &[1];
+pub const READABLE_FORMATS: &[u32] = &[1, 2];
 
 /// What each commit records, as JSON in the tantivy commit payload.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

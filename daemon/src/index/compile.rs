@@ -7,18 +7,31 @@
 
 use std::ops::Bound;
 
-use lookout_shared::query::{Node, RawValue};
+use lookout_shared::query::{Node, RawField, RawValue};
 use tantivy::query::{
     AllQuery, BooleanQuery, EmptyQuery, Occur, PhraseQuery, Query as TQuery, RangeQuery,
     RegexQuery, TermQuery, TermSetQuery,
 };
-use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::schema::{Field, IndexRecordOption, Schema};
 use tantivy::{DateTime, Term};
 
 use super::schema::Fields;
 
-/// The tantivy query for `node`.
+/// The tantivy query for `node`, for buckets of the current format.
 pub fn compile(node: &Node, f: &Fields) -> Box<dyn TQuery> {
+    compile_for(node, f, &f.schema)
+}
+
+/// The tantivy query for `node` over a bucket of `schema`: a field the bucket's
+/// (older) format does not have matches nothing there, since a term on it would
+/// not run at all.
+pub fn compile_for(node: &Node, f: &Fields, schema: &Schema) -> Box<dyn TQuery> {
+    let known = schema.fields().count();
+    compile_in(node, f, known)
+}
+
+fn compile_in(node: &Node, f: &Fields, known: usize) -> Box<dyn TQuery> {
+    let compile = |n: &Node, f: &Fields| compile_in(n, f, known);
     match node {
         Node::All => Box::new(AllQuery),
         Node::Words(ws) => {
@@ -36,14 +49,22 @@ pub fn compile(node: &Node, f: &Fields) -> Box<dyn TQuery> {
             }
         }
         Node::WordPrefix(p) => prefix(f.message, p),
-        Node::Raw { field, values } => {
-            let field = f.raw(*field);
+        Node::Raw { field: raw, values } => {
+            let field = f.raw(*raw);
+            if field.field_id() as usize >= known {
+                return Box::new(EmptyQuery);
+            }
             let mut exact = Vec::new();
             let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = Vec::new();
             for v in values {
-                match v {
-                    RawValue::Exact(x) => exact.push(Term::from_field_text(field, x)),
-                    RawValue::Prefix(p) => clauses.push((Occur::Should, prefix(field, p))),
+                match (raw, v) {
+                    // A number field: the parser only lets decimal digits through.
+                    (RawField::Restart, RawValue::Exact(x)) => match x.parse::<u64>() {
+                        Ok(n) => exact.push(Term::from_field_u64(field, n)),
+                        Err(_) => clauses.push((Occur::Should, Box::new(EmptyQuery))),
+                    },
+                    (_, RawValue::Exact(x)) => exact.push(Term::from_field_text(field, x)),
+                    (_, RawValue::Prefix(p)) => clauses.push((Occur::Should, prefix(field, p))),
                 }
             }
             match exact.len() {

@@ -13,6 +13,14 @@
 //!   column (nothing reads one; building the per-segment dictionaries for six string
 //!   columns was about a third of ingest CPU).
 //! - `message`: [`analyzer`] words with positions (phrase queries), stored.
+//! - `workload` (format 3): the pod's workload ([`StreamId::workload`]) as a raw
+//!   term, not stored (it is derived from the stored pod again on the way out).
+//! - `lines` (format 3): how many physical lines the event spans, stored.
+//!
+//! Fields are only ever added at the end, so that an older bucket's schema is a
+//! prefix of this one: it is read as it is (a field it lacks matches nothing there,
+//! [`super::compile::compile_for`], and reads as its default), never appended to
+//! (the writer starts a new bucket, [`Fields::known`]).
 //!
 //! Time range: a search's open end is `until = i64::MAX`, exclusive, so the one
 //! instant `i64::MAX` (2262-04-11T23:47:16.854775807Z, where a saturated parse of
@@ -55,7 +63,12 @@ pub struct Fields {
     pub container_id: Field,
     pub restart: Field,
     pub message: Field,
+    pub workload: Field,
+    pub lines: Field,
 }
+
+/// Fields of format 2, the first ones of every later schema.
+const FORMAT_2_FIELDS: usize = 12;
 
 impl Fields {
     /// The schema every bucket uses.
@@ -111,6 +124,16 @@ impl Fields {
                 )
                 .set_stored(),
         );
+        let workload = b.add_text_field(
+            "workload",
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer("raw")
+                    .set_fieldnorms(false)
+                    .set_index_option(IndexRecordOption::Basic),
+            ),
+        );
+        let lines = b.add_u64_field("lines", NumericOptions::default().set_stored());
         Fields {
             schema: b.build(),
             ts,
@@ -125,7 +148,14 @@ impl Fields {
             container_id,
             restart,
             message,
+            workload,
+            lines,
         }
+    }
+
+    /// How many of these fields a bucket of `schema` has (all, for this format's).
+    pub fn known(&self, schema: &Schema) -> usize {
+        schema.fields().count().min(self.schema.fields().count())
     }
 
     /// Whether a bucket written with `other` (an older format) can be read and
@@ -135,8 +165,12 @@ impl Fields {
     /// positions). Extra stored or indexed data (format 1 stored `ts`/`seq` and had
     /// fast raw columns) is harmless: it is written and never read.
     pub fn readable(&self, other: &Schema) -> Result<(), String> {
-        let ours: Vec<_> = self.schema.fields().collect();
+        let mut ours: Vec<_> = self.schema.fields().collect();
         let theirs: Vec<_> = other.fields().collect();
+        // Formats 1 and 2 lack the fields added at the end since.
+        if (FORMAT_2_FIELDS..ours.len()).contains(&theirs.len()) {
+            ours.truncate(theirs.len());
+        }
         if ours.len() != theirs.len() {
             return Err(format!(
                 "{} fields where this lookoutd has {}",
@@ -182,7 +216,9 @@ impl Fields {
         match f {
             RawField::Namespace => self.namespace,
             RawField::Pod => self.pod,
+            RawField::Workload => self.workload,
             RawField::Container => self.container,
+            RawField::Restart => self.restart,
             RawField::Node => self.node,
             RawField::Stream => self.stream,
             RawField::Level => self.level,
@@ -191,6 +227,13 @@ impl Fields {
 
     /// The document for an entry (`seq` and `level` already set by ingest).
     pub fn to_doc(&self, e: &LogEntry) -> TantivyDocument {
+        self.to_doc_in(e, usize::MAX)
+    }
+
+    /// [`Fields::to_doc`] for a bucket with only the first `known` fields (an older
+    /// format's, should one still be written to): tantivy refuses a field its
+    /// schema does not have.
+    pub fn to_doc_in(&self, e: &LogEntry, known: usize) -> TantivyDocument {
         let src = &e.source;
         let mut d = TantivyDocument::new();
         d.add_date(self.ts, DateTime::from_timestamp_nanos(stored_ts(e.ts.0)));
@@ -207,6 +250,12 @@ impl Fields {
         d.add_text(self.container_id, &src.container_id);
         d.add_u64(self.restart, u64::from(src.restart));
         d.add_text(self.message, &e.message);
+        if (self.workload.field_id() as usize) < known {
+            d.add_text(self.workload, src.workload());
+        }
+        if (self.lines.field_id() as usize) < known {
+            d.add_u64(self.lines, u64::from(e.lines));
+        }
         d
     }
 
@@ -239,6 +288,12 @@ impl Fields {
             },
             stream,
             message: s(self.message),
+            lines: d
+                .get_first(self.lines)
+                .and_then(|v| v.as_u64())
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(1),
+            fields: Default::default(),
             level: d
                 .get_first(self.level)
                 .and_then(|v| v.as_str())

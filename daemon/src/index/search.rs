@@ -98,7 +98,7 @@ impl Index {
             Term::from_field_u64(f.seq, at.seq),
             IndexRecordOption::Basic,
         ));
-        let (searchers, found) = self.run_tantivy(&*by_seq, None, &spec)?;
+        let (searchers, found) = self.run_tantivy(&*by_seq, None, &spec, None)?;
         let entry = self
             .load(&searchers, &found.hits)?
             .into_iter()
@@ -151,7 +151,7 @@ impl Index {
                 until: i64::MAX,
                 hist: None,
             };
-            let (s, found) = self.run_tantivy(&stream_q, None, &spec)?;
+            let (s, found) = self.run_tantivy(&stream_q, None, &spec, None)?;
             self.load(&s, &found.hits)
         };
         let mut b = side(before, true)?;
@@ -221,22 +221,39 @@ impl Index {
     }
 
     fn run(&self, query: &Query, spec: &TopSpec) -> Result<(Vec<Searcher>, TopFruit), SearchError> {
-        let tq = compile::compile(query.root(), &self.shared.fields);
+        let f = &self.shared.fields;
+        let (tq, ranged) = self.compiled(query, spec, &f.schema);
+        self.run_tantivy(&*tq, ranged.as_deref(), spec, Some(query))
+    }
+
+    /// `query` compiled for buckets of `schema` (an older format's lacks the fields
+    /// added since, which match nothing there), and narrowed to the range if any.
+    fn compiled(
+        &self,
+        query: &Query,
+        spec: &TopSpec,
+        schema: &tantivy::schema::Schema,
+    ) -> (Box<dyn TQuery>, Option<Box<dyn TQuery>>) {
+        let f = &self.shared.fields;
+        let tq = compile::compile_for(query.root(), f, schema);
         let from = (spec.from != i64::MIN).then_some(spec.from);
         let until = (spec.until != i64::MAX).then_some(spec.until);
         let ranged = (from.is_some() || until.is_some())
-            .then(|| compile::with_range(tq.box_clone(), &self.shared.fields, from, until));
-        self.run_tantivy(&*tq, ranged.as_deref(), spec)
+            .then(|| compile::with_range(tq.box_clone(), f, from, until));
+        (tq, ranged)
     }
 
     /// Runs one tantivy query over every bucket that may hold entries in range.
     /// `ranged` is the query narrowed to the time range, for segments straddling
     /// its bounds (the exact bounds are checked on the fast field either way).
+    /// `query`, when given, is compiled again for a bucket of an older format (whose
+    /// schema lacks the newer fields: a term on a field it has not would not run).
     fn run_tantivy(
         &self,
         inner: &dyn TQuery,
         ranged: Option<&dyn TQuery>,
         spec: &TopSpec,
+        query: Option<&Query>,
     ) -> Result<(Vec<Searcher>, TopFruit), SearchError> {
         let buckets = self.shared.snapshot();
         let mut searchers = Vec::new();
@@ -250,10 +267,23 @@ impl Index {
                 continue;
             }
             let es = EnableScoring::disabled_from_searcher(&searcher);
-            let w = inner.weight(es)?;
-            let r = match ranged {
-                Some(q) => Some(q.weight(es)?),
-                None => None,
+            let schema = b.index.schema();
+            let (w, r) = match query {
+                Some(q) if schema != self.shared.fields.schema => {
+                    let (inner, ranged) = self.compiled(q, spec, &schema);
+                    let r = match ranged {
+                        Some(q) => Some(q.weight(es)?),
+                        None => None,
+                    };
+                    (inner.weight(es)?, r)
+                }
+                _ => {
+                    let r = match ranged {
+                        Some(q) => Some(q.weight(es)?),
+                        None => None,
+                    };
+                    (inner.weight(es)?, r)
+                }
             };
             weights.push((w, r));
             searchers.push(searcher);

@@ -82,7 +82,11 @@ pub(super) fn run(
         dirty: false,
         failed: false,
     };
-    if let Err(e) = w.ensure_writer() {
+    if w.active.index.schema() != shared.fields.schema {
+        // An older format's bucket is read, never appended to: new entries go to a
+        // bucket with every field of this format.
+        w.roll();
+    } else if let Err(e) = w.ensure_writer() {
         w.fail(format!("cannot open the index writer: {e}"));
     }
     let interval = shared.cfg.commit_interval.max(Duration::from_millis(10));
@@ -190,6 +194,7 @@ impl Writer {
     fn add_docs(&mut self, entries: &[Arc<LogEntry>]) -> Result<(), tantivy::TantivyError> {
         self.ensure_writer()?;
         let f = &self.shared.fields;
+        let known = f.known(&self.active.index.schema());
         if let Some(iw) = &self.iw {
             // One channel message per chunk instead of per document; chunks small
             // enough that both indexing threads get work from one batch.
@@ -197,7 +202,7 @@ impl Writer {
                 iw.run(
                     chunk
                         .iter()
-                        .map(|e| UserOperation::Add(f.to_doc(e)))
+                        .map(|e| UserOperation::Add(f.to_doc_in(e, known)))
                         .collect::<Vec<_>>(),
                 )?;
             }

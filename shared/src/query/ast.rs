@@ -1,6 +1,8 @@
 //! The syntax tree every consumer of a query evaluates: the daemon compiles it to a
 //! tantivy query and to its live matcher; the dashboard walks it for highlighting.
 
+use std::borrow::Cow;
+
 use crate::LogEntry;
 
 /// A field compared as a whole value.
@@ -8,7 +10,11 @@ use crate::LogEntry;
 pub enum RawField {
     Namespace,
     Pod,
+    /// Derived from the pod name ([`crate::workload::workload_of`]).
+    Workload,
     Container,
+    /// The container instance (the N of `N.log`), compared as its decimal digits.
+    Restart,
     Node,
     Stream,
     Level,
@@ -20,7 +26,9 @@ impl RawField {
         match self {
             RawField::Namespace => "namespace",
             RawField::Pod => "pod",
+            RawField::Workload => "workload",
             RawField::Container => "container",
+            RawField::Restart => "restart",
             RawField::Node => "node",
             RawField::Stream => "stream",
             RawField::Level => "level",
@@ -28,25 +36,29 @@ impl RawField {
     }
 
     /// Every raw field, in the order the docs list them.
-    pub const ALL: [RawField; 6] = [
+    pub const ALL: [RawField; 8] = [
         RawField::Namespace,
         RawField::Pod,
+        RawField::Workload,
         RawField::Container,
+        RawField::Restart,
         RawField::Node,
         RawField::Stream,
         RawField::Level,
     ];
 
     /// The entry's value for this field (`None`: the entry has none, e.g. no level).
-    pub fn value_of(self, e: &LogEntry) -> Option<&str> {
-        Some(match self {
+    pub fn value_of(self, e: &LogEntry) -> Option<Cow<'_, str>> {
+        Some(Cow::Borrowed(match self {
             RawField::Namespace => &e.source.namespace,
             RawField::Pod => &e.source.pod,
+            RawField::Workload => e.source.workload(),
             RawField::Container => &e.source.container,
+            RawField::Restart => return Some(Cow::Owned(e.source.restart.to_string())),
             RawField::Node => &e.node,
             RawField::Stream => e.stream.as_str(),
-            RawField::Level => return e.level.map(|l| l.as_str()),
-        })
+            RawField::Level => return e.level.map(|l| Cow::Borrowed(l.as_str())),
+        }))
     }
 }
 

@@ -239,11 +239,13 @@ impl Parser {
             "node" => Some(RawField::Node),
             "stream" => Some(RawField::Stream),
             "level" => Some(RawField::Level),
+            "workload" => Some(RawField::Workload),
+            "restart" => Some(RawField::Restart),
             _ => {
                 return Err(err(
                     format!(
                         "unknown field `{name}`: fields are message, namespace, pod, container, \
-                         node, stream, level (quote the text to search it literally)"
+                         workload, restart, node, stream, level (quote the text to search it literally)"
                     ),
                     col,
                     len.saturating_sub(1).max(1),

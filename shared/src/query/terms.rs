@@ -39,12 +39,29 @@ pub(super) fn value(
     };
     let value = match field {
         RawField::Level | RawField::Stream => normalise_enum(field, value, col, len)?,
+        RawField::Restart => restart(value, col, len)?,
         _ => value,
     };
     Ok(Node::Raw {
         field,
         values: vec![value],
     })
+}
+
+/// `restart` is a container instance number (the N of `N.log`): digits, no prefix.
+fn restart(v: RawValue, col: usize, len: usize) -> Result<RawValue, QueryError> {
+    let n = match &v {
+        RawValue::Exact(x) => x.parse::<u32>().ok(),
+        RawValue::Prefix(_) => None,
+    };
+    match n {
+        Some(n) => Ok(RawValue::Exact(n.to_string())),
+        None => Err(err(
+            "`restart:` takes a container instance number, like `restart:0` or `restart:2`",
+            col,
+            len,
+        )),
+    }
 }
 
 /// `level` and `stream` have fixed lower-case values; accept common spellings.

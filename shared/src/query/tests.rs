@@ -99,6 +99,17 @@ fn errors_point_at_the_problem() {
     assert!(e("()").message.contains("empty"));
     assert!(e("pod:IN [a").message.contains("`]`"));
     assert!(e("OR a").message.contains("expected a term"));
+    let x = e("ns:a restart:first");
+    assert_eq!(x.position.column, 13);
+    assert!(x.message.contains("instance number"), "{}", x.message);
+    assert!(e("restart:1*").message.contains("instance number"));
+}
+
+#[test]
+fn workload_and_restart_are_fields() {
+    assert_eq!(p("workload:checkout"), raw(RawField::Workload, "checkout"));
+    // The number is compared as its canonical digits.
+    assert_eq!(p("restart:007"), raw(RawField::Restart, "7"));
 }
 
 #[test]

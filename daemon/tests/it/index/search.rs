@@ -42,7 +42,15 @@ fn index_and_matcher_agree_on_every_query() {
         "level:IN [error warn]",
         "namespace:IN [hdfs zookeeper] -level:info",
         "pod:hdfs-*",
-        "pod:IN [apache-1 spark*]",
+        "pod:IN [apache-2 spark*]",
+        "pod:hdfs-7d4b9c8f6d-x2k4p",
+        "workload:hdfs",
+        "workload:IN [apache spark]",
+        "workload:zoo* level:warn",
+        "-workload:hdfs",
+        "restart:1",
+        "restart:0 namespace:hdfs",
+        "-restart:0",
         "container:sidecar stream:stderr",
         "stream:stderr",
         "node:node-1 session",
@@ -80,6 +88,13 @@ fn index_and_matcher_agree_on_every_query() {
     // Sanity: the common queries are not trivially empty.
     assert!(walk(&r.index, "level:error", Order::NewestFirst, 1000).1 > 100);
     assert!(walk(&r.index, "pod:hdfs-*", Order::NewestFirst, 1000).1 > 100);
+    // A workload spans its pods: all three of hdfs's, not only the StatefulSet's.
+    let hdfs = walk(&r.index, "workload:hdfs", Order::NewestFirst, 1000).1;
+    assert_eq!(
+        hdfs,
+        walk(&r.index, "namespace:hdfs", Order::NewestFirst, 1000).1
+    );
+    assert!(walk(&r.index, "restart:1", Order::NewestFirst, 1000).1 > 100);
     r.close();
 }
 
@@ -221,6 +236,7 @@ fn context_is_the_same_stream_around_the_entry() {
         e.source.pod == at.source.pod
             && e.source.pod_uid == at.source.pod_uid
             && e.source.container == at.source.container
+            && e.source.restart == at.source.restart
             && e.stream == at.stream
             && e.source.namespace == at.source.namespace
     };

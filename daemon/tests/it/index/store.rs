@@ -250,7 +250,7 @@ fn a_format1_data_dir_opens_and_keeps_its_history() {
         schema: format1_schema(),
         ..Fields::new()
     };
-    assert!(Fields::new().readable(&old.schema).is_ok());
+    Fields::new().readable(&old.schema).unwrap();
     let payload = Payload {
         version: 1,
         next_seq: 1,
@@ -273,6 +273,111 @@ fn a_format1_data_dir_opens_and_keeps_its_history() {
     assert_eq!(index.stats().docs, 300);
     assert_eq!(
         std::fs::read_to_string(dir.path().join("LOOKOUT-DATA")).unwrap(),
-        "lookout-data 2\n"
+        format!(
+            "lookout-data {}\n",
+            lookout_daemon::index::bucket::FORMAT_VERSION
+        )
     );
+}
+
+/// Format 3 added `workload` and `lines` at the end of the schema. A format-2 bucket
+/// that holds entries must stay searchable, also by the new fields (which match
+/// nothing in it, and must not stop the search), while new entries go to a bucket
+/// of the new format beside it.
+#[test]
+fn a_format2_bucket_with_entries_is_searched_beside_new_ones() {
+    use lookout_daemon::index::bucket::{Bucket, Payload};
+    use lookout_daemon::index::schema::Fields;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("LOOKOUT-DATA"), "lookout-data 2\n").unwrap();
+    let new = Fields::new();
+    let mut b = tantivy::schema::Schema::builder();
+    for (_, entry) in new.schema.fields().take(12) {
+        b.add_field(entry.clone());
+    }
+    let old = Fields {
+        schema: b.build(),
+        ..Fields::new()
+    };
+    new.readable(&old.schema).unwrap();
+    // Recent, or retention (7 days) would drop the old bucket once sealed.
+    let t0 = Timestamp::now().0 - 3_600_000_000_000;
+    let mut before = loghub_entries(200, t0, 1);
+    for (i, e) in before.iter_mut().enumerate() {
+        e.seq = i as u64 + 1;
+    }
+    let payload = Payload {
+        version: 2,
+        next_seq: 201,
+        min_ts: Some(before[0].ts.0),
+        max_ts: Some(before[199].ts.0),
+        created_ms: Timestamp::now().0 / 1_000_000,
+        ..Payload::default()
+    };
+    let bucket = Bucket::create(
+        dir.path(),
+        1,
+        &old,
+        &Payload {
+            version: 2,
+            ..Payload::default()
+        },
+    )
+    .unwrap();
+    {
+        let mut w: tantivy::IndexWriter = bucket.index.writer(15_000_000).unwrap();
+        for e in &before {
+            w.add_document(old.to_doc_in(e, 12)).unwrap();
+        }
+        let mut pc = w.prepare_commit().unwrap();
+        pc.set_payload(&serde_json::to_string(&payload).unwrap());
+        pc.commit().unwrap();
+    }
+    drop(bucket);
+
+    let mut r = Running::open(config(dir.path()));
+    let after = r.ingest(loghub_entries(300, t0 + 1_000_000_000_000, 1));
+    r.wait_docs(500);
+    let (all, total) = walk(&r.index, "*", Order::OldestFirst, 1000);
+    assert_eq!(total, 500);
+    assert_eq!(all[..200], before[..]);
+    assert_eq!(all[200..], after[..]);
+    // `workload` is not in the old bucket: only the new entries have it indexed.
+    let ns = after[0].source.namespace.clone();
+    let want = after.iter().filter(|e| e.source.namespace == ns).count();
+    assert!(want > 0);
+    let (got, n) = walk(
+        &r.index,
+        &format!("workload:{ns}"),
+        Order::NewestFirst,
+        1000,
+    );
+    assert_eq!(n as usize, want);
+    assert!(got.iter().all(|e| e.source.workload() == ns));
+    // Everything else reads the old bucket as before.
+    let old_ns = before.iter().filter(|e| e.source.namespace == ns).count();
+    assert!(old_ns > 0);
+    assert_eq!(
+        walk(
+            &r.index,
+            &format!("namespace:{ns}"),
+            Order::NewestFirst,
+            1000
+        )
+        .1 as usize,
+        want + old_ns
+    );
+    assert_eq!(
+        walk(
+            &r.index,
+            &format!("-workload:{ns}"),
+            Order::NewestFirst,
+            1000
+        )
+        .1 as usize,
+        500 - want
+    );
+    r.close();
+    let (index, _) = Index::open(config(dir.path())).unwrap();
+    assert_eq!(index.stats().docs, 500);
 }

@@ -39,7 +39,9 @@ pub fn loghub_lines() -> Vec<(String, String)> {
 }
 
 /// Entries built from loghub: namespace per system, a few pods, both streams;
-/// timestamps from `t0` with many equal ones (`per_ts` entries share a ts).
+/// timestamps from `t0` with many equal ones (`per_ts` entries share a ts). Pods
+/// are named as a StatefulSet's (`hdfs-0`, `hdfs-2`) and a Deployment's
+/// (`hdfs-7d4b9c8f6d-x2k4p`, workload `hdfs`); every 11th entry is of restart 1.
 pub fn loghub_entries(n: usize, t0: i64, per_ts: usize) -> Vec<LogEntry> {
     let lines = loghub_lines();
     (0..n)
@@ -51,7 +53,10 @@ pub fn loghub_entries(n: usize, t0: i64, per_ts: usize) -> Vec<LogEntry> {
                 node: "node-1".into(),
                 source: StreamId {
                     namespace: sys.clone(),
-                    pod: format!("{sys}-{}", i % 3),
+                    pod: match i % 3 {
+                        1 => format!("{sys}-7d4b9c8f6d-x2k4p"),
+                        n => format!("{sys}-{n}"),
+                    },
                     pod_uid: format!("uid-{sys}-{}", i % 3),
                     container: if i.is_multiple_of(5) {
                         "sidecar".into()
@@ -59,7 +64,7 @@ pub fn loghub_entries(n: usize, t0: i64, per_ts: usize) -> Vec<LogEntry> {
                         "app".into()
                     },
                     container_id: String::new(),
-                    restart: 0,
+                    restart: u32::from(i.is_multiple_of(11)),
                 },
                 stream: if i.is_multiple_of(7) {
                     Stream::Stderr
@@ -69,6 +74,8 @@ pub fn loghub_entries(n: usize, t0: i64, per_ts: usize) -> Vec<LogEntry> {
                 message: msg.clone(),
                 level: None,
                 seq: 0,
+                lines: 1,
+                fields: Default::default(),
             }
         })
         .collect()

@@ -132,6 +132,8 @@ pub fn entry(pod: &str, i: i64, message: &str) -> LogEntry {
         message: message.into(),
         level: None,
         seq: 0,
+        lines: 1,
+        fields: Default::default(),
     }
 }
 

@@ -5,6 +5,8 @@
 //!   from ([`StreamId`], also what a stream listing names), its timestamp type
 //!   ([`Timestamp`]), stream and level enums.
 //! - [`duration`]: the human durations (`15m`, `7d`) used by flags, queries and rules.
+//! - [`fields`]: structured fields read off a message (JSON, logfmt, klog) at
+//!   ingest, the same way for the index and the live matcher.
 //! - [`histogram`]: how a span is cut into round-width bars, and the wire histogram
 //!   of per-bar counts (search histograms and rule-test previews alike).
 //! - [`protocol`]: every websocket message between a client and the daemon, plus the
@@ -25,6 +27,7 @@
 #[cfg(feature = "client")]
 pub mod client;
 pub mod duration;
+pub mod fields;
 pub mod histogram;
 pub mod limits;
 pub mod model;

@@ -69,6 +69,72 @@ pub enum RawValue {
     Prefix(String),
 }
 
+/// A number in a field comparison. Never NaN (the parser only makes finite ones), so
+/// it can be compared for equality like the rest of the tree.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Num(pub f64);
+
+impl Eq for Num {}
+
+/// What an extracted field is tested for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldTest {
+    /// The field is present, whatever its value (`user:*`).
+    Exists,
+    /// A text value equal to `text`, or a number equal to `num` when the query value
+    /// is written as a number (`status:500` matches `"status":500` and
+    /// `"status":"500"`); a boolean matches `true` or `false`.
+    Eq { text: String, num: Option<Num> },
+    /// A text value starting with this (never empty) prefix.
+    Prefix(String),
+    /// A number within the bounds (`>=500`, `[500 TO 599]`, `{0 TO 1}`); text
+    /// values never match, even numeric-looking ones.
+    Range {
+        lo: std::ops::Bound<Num>,
+        hi: std::ops::Bound<Num>,
+    },
+}
+
+impl FieldTest {
+    /// Whether one scalar value passes (an array passes when any element does).
+    pub fn accepts(&self, v: &serde_json::Value) -> bool {
+        use serde_json::Value;
+        use std::ops::Bound;
+        match v {
+            Value::Array(xs) => return xs.iter().any(|x| !x.is_array() && self.accepts(x)),
+            Value::Object(_) => return false,
+            _ => {}
+        }
+        match self {
+            FieldTest::Exists => true,
+            FieldTest::Eq { text, num } => match v {
+                Value::String(s) => s == text,
+                Value::Bool(b) => (if *b { "true" } else { "false" }) == text,
+                Value::Number(n) => match (n.as_f64(), num) {
+                    (Some(x), Some(Num(want))) => x == *want,
+                    _ => false,
+                },
+                _ => false,
+            },
+            FieldTest::Prefix(p) => matches!(v, Value::String(s) if s.starts_with(p.as_str())),
+            FieldTest::Range { lo, hi } => {
+                let Some(x) = v.as_f64() else { return false };
+                let above = match lo {
+                    Bound::Included(Num(l)) => x >= *l,
+                    Bound::Excluded(Num(l)) => x > *l,
+                    Bound::Unbounded => true,
+                };
+                let below = match hi {
+                    Bound::Included(Num(h)) => x <= *h,
+                    Bound::Excluded(Num(h)) => x < *h,
+                    Bound::Unbounded => true,
+                };
+                above && below
+            }
+        }
+    }
+}
+
 /// The parsed query: what both the index and the matcher evaluate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Node {
@@ -83,6 +149,11 @@ pub enum Node {
     Raw {
         field: RawField,
         values: Vec<RawValue>,
+    },
+    /// A field extracted from the message ([`crate::fields`]), by its dotted path.
+    Field {
+        path: String,
+        test: FieldTest,
     },
     And(Vec<Node>),
     Or(Vec<Node>),

@@ -34,11 +34,13 @@ fn is_sep(c: char) -> bool {
 
 /// Whether `head` (the text before a `:`) names a field rather than being part of a
 /// word like `12:30` or `10.0.0.1:80`.
+///
+/// A name starts with a letter, `_` or `@` and goes on with letters, digits and
+/// `_ . - @` (JSON keys like `x-request-id` and `@timestamp` are fields too).
 fn is_field_name(head: &str) -> bool {
-    !head.is_empty()
-        && head
-            .chars()
-            .all(|ch| ch.is_ascii_alphabetic() || ch == '_' || ch == '.')
+    let mut cs = head.chars();
+    matches!(cs.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == '@')
+        && cs.all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '.' | '-' | '@'))
 }
 
 pub(super) fn lex(input: &str) -> Result<Vec<Token>, QueryError> {

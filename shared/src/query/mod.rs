@@ -32,9 +32,9 @@ mod terms;
 mod tests;
 pub mod words;
 
-pub use ast::{Node, RawField, RawValue};
+pub use ast::{FieldTest, Node, Num, RawField, RawValue};
 pub use lex::quote;
-pub use parse::MAX_DEPTH;
+pub use parse::{FIELDS_PREFIX, MAX_DEPTH};
 
 use crate::protocol::Position;
 

@@ -79,9 +79,9 @@ fn errors_point_at_the_problem() {
     assert!(x.message.contains("`)`"));
     let x = e("a b)");
     assert_eq!(x.position.column, 3);
-    let x = e("podd:x");
-    assert_eq!(x.position.column, 0);
-    assert!(x.message.contains("unknown field"));
+    let x = e("status:>abc");
+    assert_eq!(x.position.column, 8);
+    assert!(x.message.contains("not a number"), "{}", x.message);
     let x = e("foo \"bar");
     assert_eq!(x.position.column, 4);
     let x = e("level:loud");
@@ -233,4 +233,145 @@ fn nesting_is_bounded_with_a_column() {
     }
     let e = Query::parse(&format!("{}x", "-".repeat(65))).unwrap_err();
     assert_eq!(e.position.column, 64);
+}
+
+fn field(path: &str, test: FieldTest) -> Node {
+    Node::Field {
+        path: path.to_string(),
+        test,
+    }
+}
+
+fn eq(text: &str, num: Option<f64>) -> FieldTest {
+    FieldTest::Eq {
+        text: text.to_string(),
+        num: num.map(Num),
+    }
+}
+
+#[test]
+fn names_that_are_not_built_in_address_extracted_fields() {
+    use std::ops::Bound::*;
+    assert_eq!(p("status:500"), field("status", eq("500", Some(500.0))));
+    assert_eq!(
+        p("http.request.method:POST"),
+        field("http.request.method", eq("POST", None))
+    );
+    assert_eq!(p("user:*"), field("user", FieldTest::Exists));
+    assert_eq!(
+        p("-user:*"),
+        Node::Not(Box::new(field("user", FieldTest::Exists)))
+    );
+    assert_eq!(
+        p("user:adm*"),
+        field("user", FieldTest::Prefix("adm".into()))
+    );
+    assert_eq!(p("user:\"adm*\""), field("user", eq("adm*", None)));
+    let range = |lo, hi| FieldTest::Range { lo, hi };
+    assert_eq!(
+        p("status:>=500"),
+        field("status", range(Included(Num(500.0)), Unbounded))
+    );
+    assert_eq!(
+        p("latency_ms:>250"),
+        field("latency_ms", range(Excluded(Num(250.0)), Unbounded))
+    );
+    assert_eq!(
+        p("t:<0.5"),
+        field("t", range(Unbounded, Excluded(Num(0.5))))
+    );
+    assert_eq!(
+        p("t:<= -2"),
+        field("t", range(Unbounded, Included(Num(-2.0))))
+    );
+    assert_eq!(
+        p("status:[500 TO 599]"),
+        field("status", range(Included(Num(500.0)), Included(Num(599.0))))
+    );
+    assert_eq!(
+        p("status:{500 TO 600}"),
+        field("status", range(Excluded(Num(500.0)), Excluded(Num(600.0))))
+    );
+    assert_eq!(
+        p("status:[500 TO *]"),
+        field("status", range(Included(Num(500.0)), Unbounded))
+    );
+    assert_eq!(
+        p("status:{ 1 TO 2]"),
+        field("status", range(Excluded(Num(1.0)), Included(Num(2.0))))
+    );
+    assert_eq!(
+        p("status:IN [500 503]"),
+        Node::Or(vec![
+            field("status", eq("500", Some(500.0))),
+            field("status", eq("503", Some(503.0))),
+        ])
+    );
+    // Names with digits, dashes and `@`; `-0` is `0`.
+    assert_eq!(
+        p("x-request-id:ab12"),
+        field("x-request-id", eq("ab12", None))
+    );
+    assert_eq!(p("@version:-0"), field("@version", eq("-0", Some(0.0))));
+    // Not fields: a time, an address.
+    assert_eq!(p("12:30"), w(&["12", "30"]));
+}
+
+#[test]
+fn built_in_names_win_and_the_prefix_reaches_the_json_key() {
+    assert!(matches!(p("level:warn"), Node::Raw { .. }));
+    assert_eq!(p("fields.level:warn"), field("level", eq("warn", None)));
+    assert_eq!(p("fields.message:x"), field("message", eq("x", None)));
+    assert_eq!(
+        p("fields.fields.a:1"),
+        field("fields.a", eq("1", Some(1.0)))
+    );
+}
+
+#[test]
+fn field_errors_say_what_and_where() {
+    for (q, col, needle) in [
+        ("status:>", 7, "needs a number"),
+        ("status:>=abc", 9, "not a number"),
+        ("status:[500 599]", 12, "range is written"),
+        ("status:[500 TO 599", 7, "missing `]`"),
+        ("status:[a TO 5]", 8, "not a number"),
+        ("status:[1 TO x}", 13, "not a number"),
+        ("status:", 0, "needs a value"),
+        ("user:a*b", 6, "end of a value"),
+        ("status:inf..", 7, "x"),
+        ("pod:[a TO b]", 4, "ranges apply to extracted fields"),
+    ] {
+        if q == "status:inf.." {
+            // Not a comparison: a plain text value.
+            assert_eq!(p(q), field("status", eq("inf..", None)));
+            continue;
+        }
+        let x = e(q);
+        assert_eq!(x.position.column, col, "{q}: {}", x.message);
+        assert!(x.message.contains(needle), "{q}: {}", x.message);
+    }
+}
+
+#[test]
+fn field_tests_accept_what_the_docs_say() {
+    use serde_json::json;
+    use std::ops::Bound::*;
+    let t = eq("500", Some(500.0));
+    assert!(t.accepts(&json!(500)));
+    assert!(t.accepts(&json!(500.0)));
+    assert!(t.accepts(&json!("500")));
+    assert!(!t.accepts(&json!("500.0")));
+    assert!(t.accepts(&json!([400, 500])));
+    assert!(eq("true", None).accepts(&json!(true)));
+    assert!(!eq("null", None).accepts(&json!(null)));
+    assert!(FieldTest::Exists.accepts(&json!(null)));
+    let r = FieldTest::Range {
+        lo: Included(Num(500.0)),
+        hi: Excluded(Num(600.0)),
+    };
+    assert!(r.accepts(&json!(500)) && r.accepts(&json!(599.9)));
+    assert!(!r.accepts(&json!(600)) && !r.accepts(&json!("550")));
+    assert!(FieldTest::Prefix("ad".into()).accepts(&json!("admin")));
+    assert!(!FieldTest::Prefix("5".into()).accepts(&json!(500)));
 }

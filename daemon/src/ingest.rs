@@ -1,4 +1,4 @@
-//! The stage between the collector and its consumers: sets `level` and `seq` on each
+//! The stage between the collector and its consumers: sets `fields`, `level` and `seq` on each
 //! entry, then hands the batch to every [`EntrySink`] (live tail, alerting) and to the
 //! index writer.
 //!
@@ -49,13 +49,14 @@ pub struct IngestCounters {
     pub bytes: AtomicU64,
 }
 
-/// Sets level and seq on a collector batch; `next_seq` advances past it.
+/// Sets fields, level and seq on a collector batch; `next_seq` advances past it.
 pub fn prepare(batch: Batch, next_seq: &mut u64) -> IngestBatch {
     let entries = batch
         .entries
         .into_iter()
         .map(|mut e| {
-            e.level = level::detect(&e.message);
+            e.fields = lookout_shared::fields::extract(&e.message);
+            e.level = level::of(&e.message, &e.fields);
             e.seq = *next_seq;
             *next_seq += 1;
             Arc::new(e)

@@ -81,6 +81,12 @@ fn compile_in(node: &Node, f: &Fields, known: usize) -> Box<dyn TQuery> {
                 Box::new(BooleanQuery::new(clauses))
             }
         }
+        Node::Field { path, test } => {
+            if f.extracted.field_id() as usize >= known {
+                return Box::new(EmptyQuery);
+            }
+            super::field_terms::compile(f.extracted, path, test)
+        }
         Node::And(xs) => {
             let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = Vec::new();
             for x in xs {

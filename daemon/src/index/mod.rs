@@ -19,6 +19,7 @@ pub mod analyzer;
 pub mod bucket;
 pub mod collect;
 pub mod compile;
+pub mod field_terms;
 pub mod integrity;
 mod metrics;
 pub mod retention;

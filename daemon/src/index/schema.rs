@@ -16,6 +16,9 @@
 //! - `workload` (format 3): the pod's workload ([`StreamId::workload`]) as a raw
 //!   term, not stored (it is derived from the stored pod again on the way out).
 //! - `lines` (format 3): how many physical lines the event spans, stored.
+//! - `fields` (format 4): the message's extracted fields ([`lookout_shared::fields`])
+//!   as raw terms ([`super::field_terms`]), not stored: they are extracted again
+//!   from the stored message on the way out, so they cost no stored bytes.
 //!
 //! Fields are only ever added at the end, so that an older bucket's schema is a
 //! prefix of this one: it is read as it is (a field it lacks matches nothing there,
@@ -65,6 +68,8 @@ pub struct Fields {
     pub message: Field,
     pub workload: Field,
     pub lines: Field,
+    /// Extracted fields' terms (format 4).
+    pub extracted: Field,
 }
 
 /// Fields of format 2, the first ones of every later schema.
@@ -134,6 +139,15 @@ impl Fields {
             ),
         );
         let lines = b.add_u64_field("lines", NumericOptions::default().set_stored());
+        let extracted = b.add_text_field(
+            "fields",
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer("raw")
+                    .set_fieldnorms(false)
+                    .set_index_option(IndexRecordOption::Basic),
+            ),
+        );
         Fields {
             schema: b.build(),
             ts,
@@ -150,6 +164,7 @@ impl Fields {
             message,
             workload,
             lines,
+            extracted,
         }
     }
 
@@ -256,6 +271,11 @@ impl Fields {
         if (self.lines.field_id() as usize) < known {
             d.add_u64(self.lines, u64::from(e.lines));
         }
+        if (self.extracted.field_id() as usize) < known {
+            for t in super::field_terms::terms(&e.fields) {
+                d.add_text(self.extracted, &t);
+            }
+        }
         d
     }
 
@@ -271,6 +291,7 @@ impl Fields {
             Some("stderr") => Stream::Stderr,
             _ => Stream::Stdout,
         };
+        let message = s(self.message);
         LogEntry {
             ts: Timestamp(ts),
             node: s(self.node),
@@ -287,13 +308,13 @@ impl Fields {
                     .unwrap_or(0),
             },
             stream,
-            message: s(self.message),
+            fields: lookout_shared::fields::extract(&message),
+            message,
             lines: d
                 .get_first(self.lines)
                 .and_then(|v| v.as_u64())
                 .and_then(|n| u32::try_from(n).ok())
                 .unwrap_or(1),
-            fields: Default::default(),
             level: d
                 .get_first(self.level)
                 .and_then(|v| v.as_str())

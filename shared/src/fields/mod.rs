@@ -15,7 +15,8 @@
 //! Which form a message is read as: a message that is a JSON object is JSON (and
 //! nothing else); a klog header followed by a quoted message is klog; otherwise a
 //! message with at least two `key=value` pairs is logfmt (one pair in prose, like
-//! `retrying in 5s attempt=2`, is too weak a sign).
+//! `retrying in 5s attempt=2`, is too weak a sign). Of a multi-line event only the
+//! first line is read as klog or logfmt.
 
 mod json;
 mod klog;
@@ -45,10 +46,13 @@ pub fn extract(message: &str) -> Fields {
         // A JSON-looking line that does not parse has no fields; it is not logfmt.
         return json::extract(trimmed).unwrap_or_default();
     }
-    if let Some(f) = klog::extract(message) {
+    // A multi-line event's pairs are its first line's: continuation lines (stack
+    // frames) are not logfmt.
+    let first = message.split('\n').next().unwrap_or(message);
+    if let Some(f) = klog::extract(first) {
         return f;
     }
-    logfmt::extract(message).unwrap_or_default()
+    logfmt::extract(first).unwrap_or_default()
 }
 
 /// Collects fields under the caps every form shares.

@@ -40,7 +40,7 @@ fn deep_json_is_cut_at_max_depth_and_never_recurses_unbounded() {
         s.push('}');
     }
     let got = extract(&s);
-    let key = vec!["a"; MAX_DEPTH].join(".");
+    let key = ["a"; MAX_DEPTH].join(".");
     assert_eq!(got.get(&key), Some(&json!(r#"{"a":{"a":1}}"#)), "{got:?}");
     // Past serde_json's own limit: refused, no fields, no stack overflow.
     let deep = "{\"a\":".repeat(10_000) + "1" + &"}".repeat(10_000);
@@ -158,4 +158,13 @@ fn numbers_are_only_what_json_calls_numbers() {
     }
     // Beyond i64 and u64: a float, still a number.
     assert!(typed("123456789012345678901234567890").is_number());
+}
+
+#[test]
+fn a_multi_line_event_has_its_first_lines_pairs() {
+    assert_eq!(
+        f("level=error msg=boom\n\tat a.b(C.java:1) x=1 y=2"),
+        json!({"level": "error", "msg": "boom"})
+    );
+    assert!(extract("Traceback (most recent call last):\n  a=1 b=2").is_empty());
 }

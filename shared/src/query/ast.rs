@@ -100,6 +100,9 @@ impl FieldTest {
     pub fn accepts(&self, v: &serde_json::Value) -> bool {
         use serde_json::Value;
         use std::ops::Bound;
+        if *self == FieldTest::Exists {
+            return true;
+        }
         match v {
             Value::Array(xs) => return xs.iter().any(|x| !x.is_array() && self.accepts(x)),
             Value::Object(_) => return false,

@@ -179,3 +179,82 @@ pub fn walk(index: &Index, query: &str, order: Order, page: u32) -> (Vec<LogEntr
     }
     (out, total.unwrap_or(0))
 }
+
+/// Entries whose messages carry fields, as services write them: pino-style JSON
+/// (numeric levels, nested `http.request`, arrays, numbers as text now and then,
+/// negative and fractional numbers, a `user` that is often absent), logfmt, klog's
+/// structured form, and plain lines among them. Deterministic.
+pub fn structured_entries(n: usize, t0: i64) -> Vec<LogEntry> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    const STATUS: [u32; 8] = [200, 200, 201, 304, 404, 499, 500, 503];
+    const METHOD: [&str; 4] = ["GET", "POST", "PUT", "DELETE"];
+    const USERS: [&str; 4] = ["admin", "adele", "bob", "carol"];
+    const TAGS: [&str; 3] = ["blue", "green", "canary"];
+    (0..n)
+        .map(|i| {
+            let status = STATUS[(next() % 8) as usize];
+            let method = METHOD[(next() % 4) as usize];
+            let latency = (next() % 100_000) as f64 / 100.0;
+            let delta = (next() % 21) as i64 - 10;
+            let user = USERS[(next() % 4) as usize];
+            let pino = [10, 20, 30, 30, 40, 50, 60][(next() % 7) as usize];
+            let message = match i % 5 {
+                0 => {
+                    let user = if next() % 3 == 0 {
+                        format!(r#","user":"{user}""#)
+                    } else {
+                        String::new()
+                    };
+                    let status = if next() % 4 == 0 {
+                        format!(r#""{status}""#)
+                    } else {
+                        status.to_string()
+                    };
+                    format!(
+                        r#"{{"level":{pino},"msg":"request done","status":{status},"latency_ms":{latency},"delta":{delta},"http":{{"request":{{"method":"{method}"}}}},"tags":["{}","{}"],"ok":{}{user}}}"#,
+                        TAGS[(next() % 3) as usize],
+                        TAGS[(next() % 3) as usize],
+                        status.starts_with('2'),
+                    )
+                }
+                1 => format!(
+                    r#"ts=2025-11-24T16:00:00Z level={} msg="payment failed" status={status} latency_ms={latency} code=E{} user={user}"#,
+                    ["info", "warn", "error"][(next() % 3) as usize],
+                    next() % 1000,
+                ),
+                2 => format!(
+                    r#"I1124 16:00:00.000000       1 sync.go:42] "Syncing pod" pod="default/web-{}" attempt={}"#,
+                    next() % 5,
+                    next() % 4,
+                ),
+                3 => format!("GET /api/v1/orders {status} {latency}ms"),
+                _ => format!(r#"{{"level":"{}","message":"plain json","status":{status}}}"#,
+                    ["debug", "info", "error"][(next() % 3) as usize]),
+            };
+            LogEntry {
+                ts: Timestamp(t0 + i as i64 * 1_000_000),
+                node: "node-1".into(),
+                source: StreamId {
+                    namespace: "shop".into(),
+                    pod: format!("api-7d4b9c8f6d-{}", ["x2k4p", "b7z9q"][i % 2]),
+                    pod_uid: format!("uid-{}", i % 2),
+                    container: "app".into(),
+                    container_id: String::new(),
+                    restart: 0,
+                },
+                stream: Stream::Stdout,
+                message,
+                level: None,
+                seq: 0,
+                lines: 1,
+                fields: Default::default(),
+            }
+        })
+        .collect()
+}

@@ -45,6 +45,7 @@
 //! - [`client`]: the websocket client (handshake, requests, reconnect and resume),
 //!   `lookout_shared::client`, re-exported so the screens and the CLI say `crate::client`.
 //! - [`cli`]: the script-friendly subcommands.
+//! - [`osc52`]: copying to the clipboard through the terminal (works over ssh and tmux).
 //! - [`term`]: the terminal: raw mode, restore on exit, panic and Ctrl-C.
 
 pub mod app;
@@ -52,6 +53,7 @@ pub mod cli;
 pub mod clock;
 pub use lookout_shared::client;
 pub mod keys;
+pub mod osc52;
 pub mod term;
 pub mod ui;
 

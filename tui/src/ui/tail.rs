@@ -252,10 +252,12 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
     let focused = tail.focus == TailFocus::Log;
     let state = if app.conn != ConnState::Connected {
         // Nothing arrives while the connection is down; "following" would be a lie.
-        Span::styled(
-            " not connected ○ ",
-            t.fg(Color::Yellow).add_modifier(Modifier::BOLD),
-        )
+        let what = match app.conn {
+            ConnState::Down { fatal: true, .. } => " disconnected ○ ",
+            ConnState::Down { .. } => " disconnected — retrying ○ ",
+            _ => " connecting ○ ",
+        };
+        Span::styled(what, t.fg(Color::Yellow).add_modifier(Modifier::BOLD))
     } else if log.follow {
         Span::styled(" following ● ", t.fg(Color::Green))
     } else {

@@ -3,6 +3,9 @@
 //!
 //! - [`streams`]: the tree pane: its state, keys and handler.
 //! - [`log`]: the log pane: scrollback, follow, find; keys and handler.
+//! - `cursor`: the log's line cursor, selection, and what `y`/`Y`/`s` take.
+//! - [`level`]: the level a line counts as (a trace's frames take their head's) and
+//!   the minimum level shown.
 //! - [`colors`]: which colour each pod's lines get.
 //! - `subscription`: the query a selection and a filter make.
 //!
@@ -10,6 +13,8 @@
 //! streams watch, and errors for the subscription.
 
 pub mod colors;
+mod cursor;
+pub mod level;
 pub mod log;
 pub mod streams;
 mod subscription;
@@ -231,6 +236,7 @@ impl Tail {
 
     /// The wheel scrolls the log whichever pane has the keys.
     pub fn on_wheel(&mut self, up: bool) {
+        // The cursor stays in view (scroll_* clamp it).
         if up {
             self.log.scroll_up(WHEEL_LINES)
         } else {

@@ -468,6 +468,8 @@ impl App {
 }
 
 #[cfg(test)]
+mod copying;
+#[cfg(test)]
 mod keywalk;
 #[cfg(test)]
 mod tests;

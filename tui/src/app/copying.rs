@@ -195,3 +195,54 @@ fn l_cycles_the_minimum_level_and_hides_without_losing() {
     assert!(render(&app, 120, 30).contains("line 81"));
     assert_eq!(app.tail.log.lines.len(), 100);
 }
+
+#[test]
+fn a_click_puts_the_cursor_on_the_line_clicked() {
+    use crossterm::event::{KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+    let mut app = with_lines(100);
+    let s = render(&app, 120, 30);
+    let (row, line) = s
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.contains("line 95"))
+        .unwrap();
+    let column = line[..line.find("line 95").unwrap()].chars().count() as u16;
+    let click = |column: u16, row: usize| {
+        super::Event::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column,
+            row: row as u16,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    app.on_event(click(column, row));
+    assert_eq!(app.tail.log.cursor, Some(95));
+    app.on_event(key('y'));
+    assert_eq!(copies(&app), ["line 95"]);
+    // A click on the stream tree or the frame moves nothing.
+    app.on_event(click(2, row));
+    app.on_event(click(column, 0));
+    assert_eq!(app.tail.log.cursor, Some(95));
+}
+
+#[test]
+fn with_wrap_on_the_cursor_stays_on_screen() {
+    let (mut app, _, _, sub) = connected();
+    render(&app, 80, 24);
+    let long = "word ".repeat(60); // 300 chars: several rows each
+    feed(
+        &mut app,
+        sub,
+        (0..50)
+            .map(|i| entry(i, "ledger-0", None, &format!("line {i} {long}")))
+            .collect(),
+    );
+    app.on_event(key('w'));
+    for _ in 0..8 {
+        app.on_event(key('k'));
+    }
+    assert_eq!(app.tail.log.cursor, Some(41));
+    let s = render(&app, 80, 24);
+    assert!(s.contains("line 41 "), "{s}");
+    assert!(row_modifier(&app, "line 41 ").contains(Modifier::REVERSED));
+}

@@ -38,7 +38,7 @@ pub use prompt::{Prompt, PromptKind};
 
 use std::time::Duration;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
 use lookout_shared::protocol::ServerStatus;
 use lookout_shared::Timestamp;
 
@@ -431,11 +431,17 @@ impl App {
         }
     }
 
-    /// The wheel reaches the screen, whatever pane or overlay has the keys.
+    /// The wheel reaches the screen, whatever pane or overlay has the keys; a
+    /// left click on a Tail line moves the cursor there.
     fn on_mouse(&mut self, m: MouseEvent) {
         let up = match m.kind {
             MouseEventKind::ScrollUp => true,
             MouseEventKind::ScrollDown => false,
+            MouseEventKind::Down(MouseButton::Left)
+                if self.screen == Screen::Tail && !self.help && self.prompt.is_none() =>
+            {
+                return self.tail.on_click(m.column, m.row);
+            }
             _ => return,
         };
         match self.screen {

@@ -312,14 +312,11 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         TimeFmt::Off => 0,
     };
     let prefix = time_width + pod_width + 1 + 7 + 6;
-    // Walk up from the bottom until the pane is full.
-    let mut rows: Vec<Line> = Vec::new();
-    let mut i = end;
-    while i > 0 && rows.len() < h {
-        i -= 1;
-        let Some(line) = log.lines.get(i) else { break };
+    // Line `i` as the rows it takes (several when wrapped); `None` when hidden.
+    let draw_line = |i: usize| -> Option<Vec<Line>> {
+        let line = log.lines.get(i)?;
         if !log.shown(i) {
-            continue;
+            return None;
         }
         let is_cur = log.find_at == Some(i) || log.error_at == Some(i);
         let selected = log.selection().is_some_and(|r| r.contains(&i));
@@ -400,12 +397,37 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
                 l.style = style;
             }
         }
-        for l in lines.into_iter().rev() {
-            rows.push(l);
+        Some(lines)
+    };
+    // Walk up from the bottom until the pane is full, noting which line each row
+    // shows (a click lands on it).
+    let fill = |end: usize| {
+        let mut rows: Vec<(Line, usize)> = Vec::new();
+        let mut i = end;
+        while i > 0 && rows.len() < h {
+            i -= 1;
+            if let Some(lines) = draw_line(i) {
+                rows.extend(lines.into_iter().rev().map(|l| (l, i)));
+            }
+        }
+        rows.truncate(h);
+        rows.reverse();
+        rows
+    };
+    let mut rows = fill(end);
+    // Wrapped lines take several rows, so the core's view can be shorter than it
+    // thinks: a cursor above the top then sits on the bottom row instead.
+    if let Some(c) = log.cursor {
+        if rows.first().is_some_and(|(_, top)| c < *top) {
+            rows = fill(c + 1);
         }
     }
-    rows.truncate(h);
-    rows.reverse();
+    let (rows, index): (Vec<Line>, Vec<usize>) = rows.into_iter().unzip();
+    log.drawn.replace(crate::app::tail::Drawn {
+        x: inner.x..inner.x + inner.width,
+        y: inner.y,
+        rows: index,
+    });
     // Short content sits at the top like a terminal; the newest line is last.
     f.render_widget(Paragraph::new(rows), inner);
 }

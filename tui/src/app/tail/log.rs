@@ -2,7 +2,7 @@
 //! view toggles, and its keys. The cursor and selection are in `cursor.rs`, the
 //! minimum level in `level.rs`.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 
 use lookout_shared::{Level, LogEntry, Timestamp};
@@ -135,6 +135,19 @@ pub struct Log {
     pub mark: Option<usize>,
     /// Lines below this level are hidden from the view (not dropped).
     pub min_level: Option<Level>,
+    /// Where the last draw put each line, for mouse clicks.
+    pub drawn: RefCell<Drawn>,
+}
+
+/// The rows of the last drawn log pane and the line each shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Drawn {
+    /// The pane's columns on screen.
+    pub x: std::ops::Range<u16>,
+    /// The screen row of `rows[0]`.
+    pub y: u16,
+    /// Index in `lines` of the line on each row, top to bottom.
+    pub rows: Vec<usize>,
 }
 
 impl Log {
@@ -160,6 +173,7 @@ impl Log {
             cursor: None,
             mark: None,
             min_level: None,
+            drawn: RefCell::new(Drawn::default()),
         }
     }
 

@@ -19,7 +19,7 @@ pub mod log;
 pub mod streams;
 mod subscription;
 
-pub use log::{contains_ci, find_ci, Log, TailLine, TimeFmt};
+pub use log::{contains_ci, find_ci, Drawn, Log, TailLine, TimeFmt};
 pub use streams::{StreamKey, StreamTree, TreeRow};
 pub use subscription::subscription_query;
 
@@ -232,6 +232,22 @@ impl Tail {
         self.filter.clear();
         self.resubscribe(out);
         self.focus = TailFocus::Log;
+    }
+
+    /// A click on a log line puts the cursor there (and the keys on the log);
+    /// elsewhere it does nothing.
+    pub fn on_click(&mut self, column: u16, row: u16) {
+        let hit = {
+            let d = self.log.drawn.borrow();
+            d.x.contains(&column)
+                .then(|| row.checked_sub(d.y))
+                .flatten()
+                .and_then(|r| d.rows.get(r as usize).copied())
+        };
+        if let Some(i) = hit {
+            self.log.put_cursor(i);
+            self.focus = TailFocus::Log;
+        }
     }
 
     /// The wheel scrolls the log whichever pane has the keys.

@@ -246,3 +246,59 @@ fn with_wrap_on_the_cursor_stays_on_screen() {
     assert!(s.contains("line 41 "), "{s}");
     assert!(row_modifier(&app, "line 41 ").contains(Modifier::REVERSED));
 }
+
+#[test]
+fn y_copies_the_selected_result_and_the_context_line_under_the_cursor() {
+    use crate::client::ClientEvent;
+    use lookout_shared::protocol::{ClientMsg, ContextPage, SearchPage, ServerMsg};
+    let mut app = with_lines(1);
+    app.on_event(key('2'));
+    typed(&mut app, "failed");
+    app.on_event(code(KeyCode::Enter));
+    let Some(ClientMsg::Search { id, .. }) = app.outbox.pop() else {
+        panic!("no search")
+    };
+    let hit = |i: u64| entry(i, "ledger-0", Some(Level::Error), &format!("failed {i}"));
+    app.on_event(super::Event::Client(ClientEvent::Msg(
+        ServerMsg::SearchResult {
+            id,
+            page: SearchPage {
+                entries: (0..5).map(hit).collect(),
+                total: 5,
+                ..Default::default()
+            },
+        },
+    )));
+    app.on_event(key('j'));
+    app.on_event(key('y'));
+    app.on_event(key('Y'));
+    let c = copies(&app);
+    assert_eq!(c[0], "failed 1");
+    assert!(
+        c[1].contains("payments/ledger-0/app") && c[1].ends_with("failed 1"),
+        "{c:?}"
+    );
+    app.term.clear();
+    app.on_event(code(KeyCode::Enter));
+    let Some(ClientMsg::Context { id, .. }) = app.outbox.pop() else {
+        panic!("no context request")
+    };
+    let around = |r: std::ops::Range<u64>| {
+        r.map(|i| entry(i, "ledger-0", None, &format!("tx {i}")))
+            .collect()
+    };
+    app.on_event(super::Event::Client(ClientEvent::Msg(
+        ServerMsg::ContextResult {
+            id,
+            page: ContextPage {
+                before: around(0..3),
+                entry: Some(hit(3)),
+                after: around(4..6),
+            },
+        },
+    )));
+    app.on_event(key('y'));
+    app.on_event(key('j'));
+    app.on_event(key('y'));
+    assert_eq!(copies(&app), ["failed 3", "tx 4"]);
+}

@@ -16,9 +16,12 @@
 use base64::Engine as _;
 
 /// The most text one copy sends: 74,994 bytes encode to 99,992 base64 bytes, so
-/// the whole sequence (8 bytes of framing) is at most 100,000 bytes, a size some terminals cap OSC
-/// strings at (hterm's limit; other OSC 52 senders use the same figure). A larger
-/// copy is cut at a line boundary by [`fit`], and the user is told.
+/// the whole sequence (8 bytes of framing) is at most 100,000 bytes. Terminals
+/// differ in how long an OSC string they take, and some are reported to stop near
+/// 100 kB; tmux 3.3a (set-clipboard on) keeps a copy of this size whole as a
+/// paste buffer (checked: 74,994 bytes in, 74,994 from `show-buffer`). A
+/// screenful of log (45 rows of 200 columns, about 9 KB) fits eight times over. A
+/// larger copy is cut at a line boundary by [`fit`], and the user is told.
 pub const MAX_TEXT: usize = 74_994;
 
 /// Why a text cannot be sent.

@@ -109,7 +109,8 @@ impl Zone {
 
     /// Parses a range as typed: a duration back from now (`15m`, `2h`, `7d`),
     /// `today` or `yesterday` (this zone's days), or `FROM..UNTIL` where each side
-    /// is RFC 3339, `YYYY-MM-DD`, `HH:MM[:SS]` (today, in this zone) or empty.
+    /// is RFC 3339, `YYYY-MM-DD`, `HH:MM[:SS]` (today, in this zone), `now`, a
+    /// duration before now (`-1h`) or empty.
     pub fn parse_range(self, now: Timestamp, text: &str) -> Result<TimeRange, String> {
         let s = text.trim();
         let day_range = |d: NaiveDate| -> Result<TimeRange, String> {
@@ -167,6 +168,15 @@ impl Zone {
         if let Ok(ts) = Timestamp::parse_rfc3339(x) {
             return Ok(Some(ts));
         }
+        if x == "now" {
+            return Ok(Some(now));
+        }
+        if let Some(back) = x.strip_prefix('-') {
+            // `-1h..now`, `-2h..-1h`: a duration before now.
+            let d = lookout_shared::duration::parse_duration(back).map_err(|e| e.to_string())?;
+            let ns = i64::try_from(d.as_nanos()).map_err(|_| "duration out of range")?;
+            return Ok(Some(now.add_nanos(-ns)));
+        }
         if let Ok(d) = NaiveDate::parse_from_str(x, "%Y-%m-%d") {
             let d = if end {
                 d.succ_opt().ok_or("date out of range")?
@@ -183,7 +193,7 @@ impl Zone {
             return self.local(dt).map(Some);
         }
         Err(format!(
-            "{x:?}: expected HH:MM, YYYY-MM-DD or RFC 3339 (2026-12-01T19:06:00Z)"
+            "{x:?}: expected HH:MM, YYYY-MM-DD, now, -1h or RFC 3339 (2026-12-01T19:06:00Z)"
         ))
     }
 
@@ -289,6 +299,13 @@ mod tests {
             r.until.unwrap().nanos() - r.from.unwrap().nanos(),
             86_400 * S
         );
+        let r = z.parse_range(NOW, "-1h..now").unwrap();
+        assert_eq!(r.until, Some(NOW));
+        assert_eq!(r.from, Some(NOW.add_nanos(-3600 * S)));
+        let r = z.parse_range(NOW, "-2h..-90m").unwrap();
+        assert_eq!(r.until.unwrap().nanos() - r.from.unwrap().nanos(), 1800 * S);
+        assert!(z.parse_range(NOW, "-1h..-2h").is_err());
+        assert!(z.parse_range(NOW, "-1x..now").is_err());
         let r = z.parse_range(NOW, "2026-12-01T19:06:00Z..").unwrap();
         assert!(r.from.is_some() && r.until.is_none());
         assert!(z.parse_range(NOW, "soon").is_err());

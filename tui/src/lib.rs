@@ -21,6 +21,7 @@
 //!  │      server messages → the screen whose request they answer (replies)    │  │
 //!  │      ticks → the clock the core sees (it never reads one itself)         │  │
 //!  │ 4. drain App::outbox into the connection task's channel ─────────────────┘  │
+//!  │    and App::term into the terminal (clipboard by OSC 52, mouse capture)     │
 //!  │ 5. ui::draw(&App) into the terminal: at most every 33 ms, only if changed   │
 //!  └─────────────────────────────────────────────────────────────────────────────┘
 //! ```
@@ -45,6 +46,7 @@
 //! - [`client`]: the websocket client (handshake, requests, reconnect and resume),
 //!   `lookout_shared::client`, re-exported so the screens and the CLI say `crate::client`.
 //! - [`cli`]: the script-friendly subcommands.
+//! - [`osc52`]: copying to the clipboard through the terminal (works over ssh and tmux).
 //! - [`term`]: the terminal: raw mode, restore on exit, panic and Ctrl-C.
 
 pub mod app;
@@ -52,6 +54,7 @@ pub mod cli;
 pub mod clock;
 pub use lookout_shared::client;
 pub mod keys;
+pub mod osc52;
 pub mod term;
 pub mod ui;
 
@@ -89,6 +92,7 @@ pub async fn run_dashboard(
     if let Some(p) = &history_path {
         app.history = app::history::History::load(p);
     }
+    let tmux = osc52::in_tmux();
     let mut last_draw = Instant::now() - FRAME;
     let mut dirty = true;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -126,6 +130,11 @@ pub async fn run_dashboard(
         }
         for m in app.outbox.drain(..) {
             let _ = req_tx.send(m);
+        }
+        for r in std::mem::take(&mut app.term) {
+            if let Err(e) = term::perform(&r, tmux) {
+                app.message = Some((format!("terminal: {e}"), app.now));
+            }
         }
         if app.quit {
             break Ok(());

@@ -15,7 +15,7 @@ use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 use tokio::sync::mpsc;
 
-use crate::app::Event;
+use crate::app::{Event, TermRequest};
 
 pub type Term = Terminal<CrosstermBackend<Stdout>>;
 
@@ -79,4 +79,20 @@ pub fn spawn_input(tx: mpsc::Sender<Event>) -> Arc<AtomicBool> {
         }
     });
     stop
+}
+
+/// Carries out what the core asked of the terminal: the clipboard (OSC 52,
+/// written straight to stdout between frames: it draws nothing) or mouse capture.
+pub fn perform(r: &TermRequest, tmux: bool) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = io::stdout();
+    match r {
+        TermRequest::Copy(text) => {
+            out.write_all(&crate::osc52::sequence(text, tmux)?)?;
+            out.flush()?;
+        }
+        TermRequest::MouseCapture(true) => execute!(out, EnableMouseCapture)?,
+        TermRequest::MouseCapture(false) => execute!(out, DisableMouseCapture)?,
+    }
+    Ok(())
 }

@@ -154,6 +154,15 @@ fn tail_log() -> App {
     app
 }
 
+/// The log with the cursor mid-way (`j` has somewhere to go) and a selection open.
+fn tail_log_cursor() -> App {
+    let mut app = tail_log();
+    app.tail.log.put_cursor(20);
+    app.tail.log.toggle_mark();
+    app.tail.log.cursor_up(2);
+    app
+}
+
 fn tail_streams(collapsed: bool) -> App {
     let mut app = base();
     app.tail.focus = TailFocus::Streams;
@@ -315,7 +324,7 @@ fn places() -> Vec<Place> {
     let setups = |ctx: Ctx| -> Vec<fn() -> App> {
         match ctx {
             Ctx::TailStreams => vec![|| tail_streams(false), || tail_streams(true)],
-            Ctx::TailLog => vec![tail_log],
+            Ctx::TailLog => vec![tail_log, tail_log_cursor],
             Ctx::SearchInput => vec![|| search_focus(SearchFocus::Input)],
             Ctx::SearchHistogram => vec![|| search_focus(SearchFocus::Histogram)],
             Ctx::SearchResults => vec![|| search_focus(SearchFocus::Results)],

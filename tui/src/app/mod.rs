@@ -38,7 +38,7 @@ pub use prompt::{Prompt, PromptKind};
 
 use std::time::Duration;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
 use lookout_shared::protocol::ServerStatus;
 use lookout_shared::Timestamp;
 
@@ -100,6 +100,19 @@ pub enum Effect {
     Say(String),
     /// Follow this stream live on the Tail screen.
     LiveTail(StreamKey),
+    /// Put these lines on the clipboard (joined by newlines).
+    Copy(Vec<String>),
+}
+
+/// What the core asks of the terminal itself, drained by the event loop (the core
+/// never writes to the terminal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TermRequest {
+    /// Set the clipboard to this text (OSC 52, [`crate::osc52`]); already cut to
+    /// [`crate::osc52::MAX_TEXT`].
+    Copy(String),
+    /// Turn mouse capture on or off.
+    MouseCapture(bool),
 }
 
 /// Where a dashboard-wide key works.
@@ -143,6 +156,14 @@ pub const GLOBAL: &[(Reach, Binding)] = &[
         Reach::OutsideFields,
         bind(&[ESC], "close what is open; never quits", false),
     ),
+    (
+        Reach::OutsideFields,
+        bind(
+            &[Key::Char('M')],
+            "mouse capture off / on (off: the terminal selects text)",
+            false,
+        ),
+    ),
     (Reach::Everywhere, bind(&[Key::Ctrl('c')], "quit", false)),
     (
         Reach::Everywhere,
@@ -185,6 +206,11 @@ pub struct App {
     pub history: history::History,
     /// Requests to send, drained by the event loop.
     pub outbox: Outbox,
+    /// Requests for the terminal (clipboard, mouse), drained by the event loop.
+    pub term: Vec<TermRequest>,
+    /// Whether the dashboard takes the mouse (wheel, clicks); `M` toggles it so
+    /// the terminal's own selection works without holding Shift.
+    pub mouse_capture: bool,
 }
 
 impl App {
@@ -207,6 +233,8 @@ impl App {
             zone: Zone::Utc,
             history: history::History::default(),
             outbox: Outbox::new(),
+            term: Vec::new(),
+            mouse_capture: true,
         }
     }
 
@@ -300,6 +328,17 @@ impl App {
             self.help = true;
             return;
         }
+        if k == Key::Char('M') && outside_fields {
+            self.mouse_capture = !self.mouse_capture;
+            self.term
+                .push(TermRequest::MouseCapture(self.mouse_capture));
+            self.say(if self.mouse_capture {
+                "mouse capture on: the wheel scrolls (M gives it to the terminal)"
+            } else {
+                "mouse capture off: select with the terminal (M takes it back)"
+            });
+            return;
+        }
         let (now, out) = (self.now, &mut self.outbox);
         let effect = match ctx {
             Ctx::TailStreams => self.tail.on_tree_key(k, out),
@@ -338,6 +377,33 @@ impl App {
                 self.tail.show_only(key, &mut self.outbox);
                 self.screen = Screen::Tail;
             }
+            Effect::Copy(lines) => self.copy(lines),
+        }
+    }
+
+    /// Asks the terminal to put `lines` on the clipboard, as many whole lines as
+    /// one OSC 52 sequence carries, and says what went.
+    fn copy(&mut self, lines: Vec<String>) {
+        if lines.is_empty() {
+            return self.say("nothing to copy");
+        }
+        let (text, n) = crate::osc52::fit(&lines);
+        self.term.push(TermRequest::Copy(text));
+        let what = if n == 1 { "1 line" } else { "lines" };
+        if n < lines.len() || (n == 1 && lines[0].len() > crate::osc52::MAX_TEXT) {
+            self.say(format!(
+                "copied the first {n} of {} lines ({} bytes is what a terminal takes at once); s saves them all",
+                lines.len(),
+                crate::osc52::MAX_TEXT
+            ));
+        } else if n == 1 {
+            self.say(format!("copied {what} to the clipboard"));
+        } else {
+            self.say(format!("copied {n} {what} to the clipboard"));
+        }
+        // A copied selection is done with, as in vim's visual mode.
+        if self.screen == Screen::Tail {
+            self.tail.log.mark = None;
         }
     }
 
@@ -365,11 +431,17 @@ impl App {
         }
     }
 
-    /// The wheel reaches the screen, whatever pane or overlay has the keys.
+    /// The wheel reaches the screen, whatever pane or overlay has the keys; a
+    /// left click on a Tail line moves the cursor there.
     fn on_mouse(&mut self, m: MouseEvent) {
         let up = match m.kind {
             MouseEventKind::ScrollUp => true,
             MouseEventKind::ScrollDown => false,
+            MouseEventKind::Down(MouseButton::Left)
+                if self.screen == Screen::Tail && !self.help && self.prompt.is_none() =>
+            {
+                return self.tail.on_click(m.column, m.row);
+            }
             _ => return,
         };
         match self.screen {
@@ -401,6 +473,8 @@ impl App {
     }
 }
 
+#[cfg(test)]
+mod copying;
 #[cfg(test)]
 mod keywalk;
 #[cfg(test)]

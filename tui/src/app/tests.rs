@@ -23,7 +23,7 @@ pub(super) fn key(c: char) -> Event {
 pub(super) fn code(c: KeyCode) -> Event {
     Event::Key(KeyEvent::new(c, KeyModifiers::NONE))
 }
-fn ctrl(c: char) -> Event {
+pub(super) fn ctrl(c: char) -> Event {
     Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
 }
 pub(super) fn typed(app: &mut App, s: &str) {
@@ -737,7 +737,7 @@ fn tiny_terminals_degrade_and_no_color_uses_text() {
 }
 
 #[test]
-fn save_writes_the_visible_lines() {
+fn save_writes_the_lines_with_their_streams() {
     let (mut app, _, _, sub) = connected();
     render(&app, 80, 24);
     feed(

@@ -302,7 +302,7 @@ fn after_the_daemon_died_the_header_says_so_and_marks_old_figures() {
     assert!(s.contains("stale: 186 lines/s · 1 firing"), "{s}");
     assert!(!s.contains("▲ 1 firing"), "{s}");
     assert!(!s.contains("following ●"), "{s}");
-    assert!(s.contains("not connected ○"), "{s}");
+    assert!(s.contains("disconnected — retrying ○"), "{s}");
 }
 
 #[test]

@@ -49,6 +49,15 @@ impl Theme {
         Style::default().add_modifier(Modifier::REVERSED)
     }
 
+    /// Lines inside a selection (the cursor's line is [`Theme::selected`]).
+    pub fn marked(self) -> Style {
+        if self.color {
+            Style::default().bg(Color::DarkGray)
+        } else {
+            Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
+        }
+    }
+
     pub fn highlight(self) -> Style {
         if self.color {
             Style::default()

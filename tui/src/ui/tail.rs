@@ -1,8 +1,5 @@
 //! The Tail screen: stream tree beside the log pane.
 
-use std::collections::VecDeque;
-
-use lookout_shared::Level;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -10,6 +7,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
 
 use super::{ago, entry_spans, rate, thousands, truncate, Theme};
+use crate::app::tail::level::{continues, effective_level};
 use crate::app::tail::{TailFocus, TailLine, TimeFmt, TreeRow};
 use crate::app::{App, ConnState};
 
@@ -212,62 +210,44 @@ fn wrap_spans(spans: Vec<Span<'_>>, width: usize, indent: usize) -> Vec<Line<'_>
     rows
 }
 
-/// Whether a message continues the one before it (stack traces, wrapped JSON).
-fn is_continuation(msg: &str) -> bool {
-    msg.starts_with(' ')
-        || msg.starts_with('\t')
-        || msg.starts_with("at ")
-        || msg.starts_with("Caused by")
-}
-
-/// The level of the event line `i` continues: its head's, found by walking up the
-/// continuation lines of the same stream (at most [`HEAD_SCAN`] of them), so the
-/// frames of an ERROR trace are drawn as an error, not in their own colour.
-fn head_level(lines: &VecDeque<TailLine>, i: usize) -> Option<Level> {
-    let TailLine::Entry(me) = lines.get(i)? else {
-        return None;
-    };
-    let mut j = i;
-    for _ in 0..HEAD_SCAN {
-        j = j.checked_sub(1)?;
-        let TailLine::Entry(p) = lines.get(j)? else {
-            return None;
-        };
-        if p.source.pod != me.source.pod || p.source.container != me.source.container {
-            return None;
-        }
-        if !is_continuation(&p.message) {
-            return p.level;
-        }
-    }
-    None
-}
-
-/// How far up [`head_level`] looks (a JVM trace runs to a few hundred frames).
-const HEAD_SCAN: usize = 512;
-
 fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
     let tail = &app.tail;
     let log = &tail.log;
     let focused = tail.focus == TailFocus::Log;
     let state = if app.conn != ConnState::Connected {
         // Nothing arrives while the connection is down; "following" would be a lie.
-        Span::styled(
-            " not connected ○ ",
-            t.fg(Color::Yellow).add_modifier(Modifier::BOLD),
-        )
+        let what = match app.conn {
+            ConnState::Down { fatal: true, .. } => " disconnected ○ ",
+            ConnState::Down { .. } => " disconnected — retrying ○ ",
+            _ => " connecting ○ ",
+        };
+        Span::styled(what, t.fg(Color::Yellow).add_modifier(Modifier::BOLD))
     } else if log.follow {
         Span::styled(" following ● ", t.fg(Color::Green))
     } else {
         Span::styled(" paused ", t.fg(Color::Yellow).add_modifier(Modifier::BOLD))
     };
+    let mut title = vec![Span::raw(format!(" {} ─", tail.title())), state];
+    if let Some(min) = log.min_level {
+        title.push(Span::styled(
+            format!("─ {}+ only (L) ", super::level_word(Some(min))),
+            t.fg(Color::Yellow),
+        ));
+    }
+    if !app.mouse_capture {
+        title.push(Span::styled("─ mouse off (M) ", t.dim()));
+    }
     let mut block = Block::default()
         .borders(Borders::ALL)
         .border_style(focus_border(t, focused))
-        .title(Line::from(vec![
-            Span::raw(format!(" {} ─", tail.title())),
-            state,
-        ]));
+        .title(Line::from(title));
+    if let Some(sel) = log.selection() {
+        let n = sel.filter(|&i| log.shown(i)).count();
+        block = block.title_bottom(Line::from(Span::styled(
+            format!(" {n} selected · y copy · Y with time and stream · s save · Esc drop "),
+            t.fg(Color::Cyan).add_modifier(Modifier::BOLD),
+        )));
+    }
     if !log.follow {
         block = block.title_bottom(
             Line::from(Span::styled(
@@ -307,7 +287,7 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         .iter()
         .take(end)
         .rev()
-        .take(h)
+        .take(h * 4)
         .filter_map(|l| match l {
             TailLine::Entry(e) => Some(e.source.pod.chars().count()),
             _ => None,
@@ -332,24 +312,23 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         TimeFmt::Off => 0,
     };
     let prefix = time_width + pod_width + 1 + 7 + 6;
-    // Walk up from the bottom until the pane is full.
-    let mut rows: Vec<Line> = Vec::new();
-    let mut i = end;
-    while i > 0 && rows.len() < h {
-        i -= 1;
-        let Some(line) = log.lines.get(i) else { break };
+    // Line `i` as the rows it takes (several when wrapped); `None` when hidden.
+    let draw_line = |i: usize| -> Option<Vec<Line>> {
+        let line = log.lines.get(i)?;
+        if !log.shown(i) {
+            return None;
+        }
         let is_cur = log.find_at == Some(i) || log.error_at == Some(i);
+        let selected = log.selection().is_some_and(|r| r.contains(&i));
         let mut lines = match line {
             TailLine::Entry(e) => {
-                let cont = is_continuation(&e.message)
-                    && i > 0
-                    && matches!(log.lines.get(i - 1), Some(TailLine::Entry(p)) if p.source.pod == e.source.pod && p.source.container == e.source.container);
+                let cont = continues(&log.lines, i);
                 let spans: Vec<Span> = if cont {
                     let mut s = vec![Span::raw(" ".repeat(prefix))];
                     s.extend(super::highlighted(
                         &e.message,
                         &needles,
-                        t.level(head_level(&log.lines, i).or(e.level))
+                        t.level(effective_level(&log.lines, i))
                             .remove_modifier(Modifier::BOLD),
                         t.highlight(),
                     ));
@@ -403,17 +382,52 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
                 t.fg(Color::Cyan),
             ))],
         };
+        let mut style = Style::default();
         if is_cur {
+            style = style.add_modifier(Modifier::UNDERLINED);
+        }
+        if selected {
+            style = style.patch(t.marked());
+        }
+        if log.cursor == Some(i) {
+            style = style.patch(t.selected());
+        }
+        if style != Style::default() {
             for l in &mut lines {
-                l.style = Style::default().add_modifier(Modifier::UNDERLINED);
+                l.style = style;
             }
         }
-        for l in lines.into_iter().rev() {
-            rows.push(l);
+        Some(lines)
+    };
+    // Walk up from the bottom until the pane is full, noting which line each row
+    // shows (a click lands on it).
+    let fill = |end: usize| {
+        let mut rows: Vec<(Line, usize)> = Vec::new();
+        let mut i = end;
+        while i > 0 && rows.len() < h {
+            i -= 1;
+            if let Some(lines) = draw_line(i) {
+                rows.extend(lines.into_iter().rev().map(|l| (l, i)));
+            }
+        }
+        rows.truncate(h);
+        rows.reverse();
+        rows
+    };
+    let mut rows = fill(end);
+    // Wrapped lines take several rows, so the core's view can be shorter than it
+    // thinks: a cursor above the top then sits on the bottom row instead.
+    if let Some(c) = log.cursor {
+        if rows.first().is_some_and(|(_, top)| c < *top) {
+            rows = fill(c + 1);
         }
     }
-    rows.truncate(h);
-    rows.reverse();
+    let (rows, index): (Vec<Line>, Vec<usize>) = rows.into_iter().unzip();
+    log.drawn.replace(crate::app::tail::Drawn {
+        x: inner.x..inner.x + inner.width,
+        y: inner.y,
+        rows: index,
+    });
     // Short content sits at the top like a terminal; the newest line is last.
     f.render_widget(Paragraph::new(rows), inner);
 }

@@ -9,5 +9,6 @@
 mod cli;
 mod query_contract;
 mod regression;
+mod screens;
 mod support;
 mod tmux;

@@ -121,6 +121,29 @@ impl Tmux {
         c
     }
 
+    /// The server keeps what programs copy with OSC 52 as a paste buffer
+    /// (`set -s set-clipboard on`, as a user of tmux sets it to copy over ssh).
+    pub fn set_clipboard_on(&self) {
+        let out = self
+            .cmd()
+            .args(["set-option", "-s", "set-clipboard", "on"])
+            .output()
+            .expect("tmux set-option");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The newest paste buffer, or `None` when there is none.
+    pub fn buffer(&self) -> Option<String> {
+        let out = self.cmd().arg("show-buffer").output().ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
     /// Runs `argv` in a new detached session of `w`×`h` with `env` set.
     pub fn open(&self, w: u16, h: u16, env: &[(&str, &str)], argv: &[&str]) -> Pane<'_> {
         // One pane at a time: a finished run's session (kept by remain-on-exit) goes.

@@ -95,6 +95,32 @@ fn dashboard_tails_searches_and_creates_a_rule() {
     );
     pane.wait_for("still here after Esc", DEADLINE);
 
+    // The line cursor and copy: `k` puts the cursor on the line above the newest,
+    // `y` copies it through OSC 52, and tmux (set-clipboard on) keeps it as a
+    // paste buffer, as it would forward it to the terminal over ssh.
+    tmux.set_clipboard_on();
+    pane.keys(&["k", "y"]);
+    pane.wait_for("copied 1 line to the clipboard", DEADLINE);
+    let start = std::time::Instant::now();
+    let copied = loop {
+        match tmux.buffer() {
+            Some(b) => break b,
+            None if start.elapsed() < DEADLINE => std::thread::sleep(Duration::from_millis(100)),
+            None => panic!("no paste buffer after y:\n{}", pane.capture()),
+        }
+    };
+    assert_eq!(
+        copied,
+        "ERROR card declined for order 8831 (issuer timeout)"
+    );
+    let screen = pane.capture();
+    assert!(
+        screen.contains("paused"),
+        "the cursor pauses follow:\n{screen}"
+    );
+    pane.keys(&["G"]);
+    pane.wait_for("following", DEADLINE);
+
     // Search: switch screen, type a query, see the hit and the count.
     pane.keys(&["2"]);
     pane.wait_for("[2 Search]", DEADLINE);

@@ -24,6 +24,11 @@ pub const KEYS: &[Binding] = &[
     ),
     bind(&[Key::Char('g'), Key::Char('G')], "top / bottom", false),
     bind(&[Key::Char('l')], "live tail of this stream", true),
+    bind(
+        &[Key::Char('y'), Key::Char('Y')],
+        "copy the line / with time and stream",
+        false,
+    ),
     bind(&[Key::Char('s')], "save to a file", false),
     bind(&[Key::Char('q'), ESC, BACKSPACE], "back to results", true),
 ];
@@ -169,6 +174,11 @@ impl Search {
                 }
             }
             Key::Char('s') => return Effect::Save,
+            Key::Char(c @ ('y' | 'Y')) => {
+                let line = cv.lines().nth(cv.scroll);
+                let text = line.map(|e| super::results::copy_text(e, c == 'Y'));
+                return Effect::Copy(text.into_iter().collect());
+            }
             Key::Char('q') | ESC | BACKSPACE => self.context = None,
             _ => return Effect::Pass,
         }

@@ -20,6 +20,11 @@ pub const KEYS: &[Binding] = &[
         false,
     ),
     bind(&[ENTER], "context around the line", true),
+    bind(
+        &[Key::Char('y'), Key::Char('Y')],
+        "copy the line / with time and stream",
+        false,
+    ),
     bind(&[Key::Char('/'), Key::Char('i'), ESC], "edit query", true),
     bind(&[Key::Char('r')], "custom range", false),
     bind(&[Key::Ctrl('r')], "cycle range", false),
@@ -64,6 +69,10 @@ impl Search {
             }
             Key::Char('r') => Effect::Prompt(PromptKind::Range, String::new()),
             Key::Char('s') => Effect::Save,
+            Key::Char(c @ ('y' | 'Y')) => {
+                let hit = self.results.get(self.selected);
+                Effect::Copy(hit.map(|e| copy_text(e, c == 'Y')).into_iter().collect())
+            }
             _ => Effect::Pass,
         };
         self.maybe_more(out);
@@ -80,5 +89,15 @@ impl Search {
         if let Some(hit) = self.results.get(self.selected).cloned() {
             self.context = Some(ContextView::open(hit, out));
         }
+    }
+}
+
+/// What `y` (the message) and `Y` (with time, stream and level, as `lookout search`
+/// prints it) copy of one line.
+pub(super) fn copy_text(e: &lookout_shared::LogEntry, with_meta: bool) -> String {
+    if with_meta {
+        crate::cli::entry_line(e)
+    } else {
+        e.message.clone()
     }
 }

@@ -1,7 +1,8 @@
 //! The Tail screen's log pane: the bounded scrollback, follow/paused, find, the
-//! view toggles, and its keys.
+//! view toggles, and its keys. The cursor and selection are in `cursor.rs`, the
+//! minimum level in `level.rs`.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 
 use lookout_shared::{Level, LogEntry, Timestamp};
@@ -39,7 +40,7 @@ pub enum TimeFmt {
 pub const KEYS: &[Binding] = &[
     bind(
         &[Key::Char('j'), Key::Char('k'), UP, DOWN],
-        "scroll (pauses follow)",
+        "cursor (pauses)",
         true,
     ),
     bind(
@@ -47,6 +48,13 @@ pub const KEYS: &[Binding] = &[
         "top / follow live",
         true,
     ),
+    bind(&[Key::Char('y')], "copy", true),
+    bind(
+        &[Key::Char('Y')],
+        "copy with time and stream: the selection or the view",
+        false,
+    ),
+    bind(&[Key::Char('v')], "start / drop a selection", false),
     bind(&[PGUP, Key::Ctrl('b')], "page up", false),
     bind(&[PGDN, Key::Ctrl('f'), SPACE], "page down", false),
     bind(
@@ -60,7 +68,12 @@ pub const KEYS: &[Binding] = &[
         "older / newer match",
         false,
     ),
-    bind(&[ESC], "clear the find", false),
+    bind(&[ESC], "drop the selection, else clear the find", false),
+    bind(
+        &[Key::Char('L')],
+        "minimum level: all / info / warn / error",
+        false,
+    ),
     bind(
         &[Key::Char('e'), Key::Char('E')],
         "older / newer error",
@@ -74,7 +87,11 @@ pub const KEYS: &[Binding] = &[
         "scroll sideways (no wrap)",
         false,
     ),
-    bind(&[Key::Char('s')], "save visible lines to a file", false),
+    bind(
+        &[Key::Char('s')],
+        "save the scrollback (or the selection) to a file",
+        false,
+    ),
     bind(&[Key::Char('x')], "clear the pane", false),
     bind(&[TAB, BACKTAB], "to the stream tree", true),
 ];
@@ -112,6 +129,25 @@ pub struct Log {
     pub colors: PodColors,
     /// Index in `lines` of the error `e`/`E` last jumped to.
     pub error_at: Option<usize>,
+    /// The line cursor (index in `lines`); `None` while following.
+    pub cursor: Option<usize>,
+    /// Where `v` started a selection; it runs to the cursor.
+    pub mark: Option<usize>,
+    /// Lines below this level are hidden from the view (not dropped).
+    pub min_level: Option<Level>,
+    /// Where the last draw put each line, for mouse clicks.
+    pub drawn: RefCell<Drawn>,
+}
+
+/// The rows of the last drawn log pane and the line each shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Drawn {
+    /// The pane's columns on screen.
+    pub x: std::ops::Range<u16>,
+    /// The screen row of `rows[0]`.
+    pub y: u16,
+    /// Index in `lines` of the line on each row, top to bottom.
+    pub rows: Vec<usize>,
 }
 
 impl Log {
@@ -134,6 +170,10 @@ impl Log {
             view_rows: Cell::new(20),
             colors: PodColors::default(),
             error_at: None,
+            cursor: None,
+            mark: None,
+            min_level: None,
+            drawn: RefCell::new(Drawn::default()),
         }
     }
 
@@ -164,6 +204,10 @@ impl Log {
         if evicted > 0 {
             self.error_at = self.error_at.and_then(|i| i.checked_sub(evicted));
             self.find_at = self.find_at.and_then(|i| i.checked_sub(evicted));
+            // A cursor or mark on an evicted line lands on the oldest one left.
+            let shift = |p: Option<usize>| p.map(|i| i.saturating_sub(evicted));
+            self.cursor = shift(self.cursor);
+            self.mark = shift(self.mark);
             if self.find_at.is_none() {
                 self.find_pos = 0;
             }
@@ -178,7 +222,8 @@ impl Log {
         self.lines.len().saturating_sub(self.view_rows.get().max(1))
     }
 
-    /// Scrolls up (towards older) by `n`; pauses follow.
+    /// Scrolls up (towards older) by `n` shown lines; pauses follow. A cursor
+    /// stays inside the view.
     pub fn scroll_up(&mut self, n: usize) {
         if self.lines.is_empty() {
             return;
@@ -187,25 +232,38 @@ impl Log {
             self.follow = false;
             self.new_while_paused = 0;
         }
-        self.scroll = (self.scroll + n).min(self.max_scroll());
+        let end = self.step_up(self.bottom_index(), n);
+        self.scroll = (self.lines.len() - end).min(self.max_scroll());
+        self.clamp_cursor();
     }
 
-    /// Scrolls down (towards newer); reaching the bottom resumes follow.
+    /// Scrolls down (towards newer); reaching the bottom resumes follow (unless a
+    /// selection is open).
     pub fn scroll_down(&mut self, n: usize) {
-        self.scroll = self.scroll.saturating_sub(n);
-        if self.scroll == 0 {
+        let end = self.step_down(self.bottom_index(), n);
+        self.scroll = self.lines.len() - end;
+        if self.scroll == 0 && self.mark.is_none() {
             self.resume();
+        } else {
+            self.clamp_cursor();
         }
     }
 
+    /// Follows live again: no cursor, no selection.
     pub fn resume(&mut self) {
         self.follow = true;
         self.scroll = 0;
         self.new_while_paused = 0;
+        self.cursor = None;
+        self.mark = None;
     }
 
+    /// The oldest line, with the cursor on it.
     pub fn top(&mut self) {
         self.scroll_up(usize::MAX / 2);
+        if let Some(i) = (0..self.lines.len()).find(|&i| self.shown(i)) {
+            self.put_cursor(i);
+        }
     }
 
     /// Index in `lines` just past the bottom of the view.
@@ -240,10 +298,10 @@ impl Log {
         let hit = if up {
             (0..start.min(self.lines.len()))
                 .rev()
-                .find(|&i| self.matches_find(&self.lines[i]))
+                .find(|&i| self.matches_find(&self.lines[i]) && self.shown(i))
         } else {
             ((start + 1).min(self.lines.len())..self.lines.len())
-                .find(|&i| self.matches_find(&self.lines[i]))
+                .find(|&i| self.matches_find(&self.lines[i]) && self.shown(i))
         };
         let Some(i) = hit else { return false };
         self.find_pos = match self.find_at {
@@ -278,16 +336,13 @@ impl Log {
         true
     }
 
-    /// Scrolls so line `i` sits mid-view, keeping context around it.
+    /// Puts the cursor on line `i`, mid-view, keeping context around it.
     fn center_on(&mut self, i: usize) {
         let half = self.view_rows.get() / 2;
-        let bottom = (i + 1 + half).min(self.lines.len());
-        let scroll = self.lines.len() - bottom;
-        if scroll == 0 && self.follow {
-            return;
-        }
+        let bottom = self.step_down(i + 1, half);
         self.follow = false;
-        self.scroll = scroll.min(self.max_scroll());
+        self.scroll = (self.lines.len() - bottom).min(self.max_scroll());
+        self.put_cursor(i);
     }
 
     /// `(position, total)` of find matches, 1-based position counted from the oldest.
@@ -304,22 +359,6 @@ impl Log {
         self.find_total = 0;
         self.resume();
     }
-
-    /// What `s` writes: the lines in view, as plain text.
-    pub fn lines_to_save(&self) -> Vec<String> {
-        let end = self.bottom_index();
-        let start = end.saturating_sub(self.view_rows.get().max(1));
-        self.lines
-            .range(start..end)
-            .map(|l| match l {
-                TailLine::Entry(e) => crate::cli::entry_line(e),
-                TailLine::Dropped { count, from, until } => {
-                    format!("--- {count} entries dropped {from} .. {until}")
-                }
-                TailLine::Notice(n) => format!("--- {n}"),
-            })
-            .collect()
-    }
 }
 
 impl Tail {
@@ -332,8 +371,12 @@ impl Tail {
             Key::Ctrl('d') => log.scroll_down(page / 2),
             Key::Ctrl('b') | PGUP => log.scroll_up(page),
             Key::Ctrl('f') | PGDN | SPACE => log.scroll_down(page),
-            Key::Char('k') | UP => log.scroll_up(1),
-            Key::Char('j') | DOWN => log.scroll_down(1),
+            Key::Char('k') | UP => log.cursor_up(1),
+            Key::Char('j') | DOWN => log.cursor_down(1),
+            Key::Char('y') => return Effect::Copy(log.yank()),
+            Key::Char('Y') => return Effect::Copy(log.yank_with_meta()),
+            Key::Char('v') => log.toggle_mark(),
+            Key::Char('L') => log.cycle_min_level(),
             Key::Char('g') | HOME => log.top(),
             Key::Char('G') | END => log.resume(),
             Key::Char('/') => return Effect::Prompt(PromptKind::Find, log.find.clone()),
@@ -367,6 +410,7 @@ impl Tail {
             RIGHT | Key::Char('l') if !log.wrap => log.hscroll += HSTEP,
             Key::Char('s') => return Effect::Save,
             Key::Char('x') => log.clear(),
+            ESC if log.mark.is_some() => log.mark = None,
             ESC if !log.find.is_empty() => log.set_find(""),
             TAB | BACKTAB => self.focus = TailFocus::Streams,
             _ => return Effect::Pass,

@@ -3,6 +3,9 @@
 //!
 //! - [`streams`]: the tree pane: its state, keys and handler.
 //! - [`log`]: the log pane: scrollback, follow, find; keys and handler.
+//! - `cursor`: the log's line cursor, selection, and what `y`/`Y`/`s` take.
+//! - [`level`]: the level a line counts as (a trace's frames take their head's) and
+//!   the minimum level shown.
 //! - [`colors`]: which colour each pod's lines get.
 //! - `subscription`: the query a selection and a filter make.
 //!
@@ -10,11 +13,13 @@
 //! streams watch, and errors for the subscription.
 
 pub mod colors;
+mod cursor;
+pub mod level;
 pub mod log;
 pub mod streams;
 mod subscription;
 
-pub use log::{contains_ci, find_ci, Log, TailLine, TimeFmt};
+pub use log::{contains_ci, find_ci, Drawn, Log, TailLine, TimeFmt};
 pub use streams::{StreamKey, StreamTree, TreeRow};
 pub use subscription::subscription_query;
 
@@ -229,8 +234,25 @@ impl Tail {
         self.focus = TailFocus::Log;
     }
 
+    /// A click on a log line puts the cursor there (and the keys on the log);
+    /// elsewhere it does nothing.
+    pub fn on_click(&mut self, column: u16, row: u16) {
+        let hit = {
+            let d = self.log.drawn.borrow();
+            d.x.contains(&column)
+                .then(|| row.checked_sub(d.y))
+                .flatten()
+                .and_then(|r| d.rows.get(r as usize).copied())
+        };
+        if let Some(i) = hit {
+            self.log.put_cursor(i);
+            self.focus = TailFocus::Log;
+        }
+    }
+
     /// The wheel scrolls the log whichever pane has the keys.
     pub fn on_wheel(&mut self, up: bool) {
+        // The cursor stays in view (scroll_* clamp it).
         if up {
             self.log.scroll_up(WHEEL_LINES)
         } else {

@@ -1,5 +1,7 @@
 //! The CRI line parser (containerd, CRI-O) on any bytes: never panics, and what it
-//! returns is part of its input.
+//! returns is part of its input. The message it yields then goes through field
+//! extraction (JSON, logfmt, klog), as ingest does: never panics, stays within its
+//! caps.
 #![no_main]
 
 // The daemon's parser, compiled here as is: depending on the daemon crate would build
@@ -12,5 +14,9 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Some(l) = parse::parse_cri(data) {
         assert!(l.text.len() < data.len());
     }
+    let text = String::from_utf8_lossy(data);
+    let fields = lookout_shared::fields::extract(&text);
+    assert!(fields.len() <= lookout_shared::fields::MAX_FIELDS);
+    assert!(fields.keys().all(|k| k.len() <= lookout_shared::fields::MAX_KEY));
     let _ = parse::parse_rfc3339(data);
 });

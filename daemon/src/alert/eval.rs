@@ -203,7 +203,7 @@ impl RuleState {
         let spec = &self.rule.spec;
         let mut labels = spec.labels.clone();
         for (f, v) in self.rule.group_by.iter().zip(key) {
-            labels.insert(f.name().to_string(), v.clone());
+            labels.insert(f.label().into_owned(), v.clone());
         }
         if !params.node.is_empty() && !labels.contains_key("node") {
             labels.insert("node".into(), params.node.clone());
@@ -237,7 +237,7 @@ impl RuleState {
             .rule
             .group_by
             .iter()
-            .map(|f| f.value(e).to_string())
+            .map(|f| f.value(e).into_owned())
             .collect();
         if !self.groups.contains_key(&key) {
             if self.groups.len() >= params.max_groups {

@@ -185,7 +185,7 @@ fn every_field_is_validated_here() {
         Some(("condition".into(), Some(2)))
     );
     assert_eq!(
-        bad(&|r| r.group_by = vec!["host".into()]).map(|e| e.0),
+        bad(&|r| r.group_by = vec!["bad name".into()]).map(|e| e.0),
         Some("group_by".into())
     );
     assert_eq!(

@@ -5,6 +5,7 @@
 //! The daemon runs this before it saves a rule and the CLI before it sends one, so
 //! `lookout rules apply` refuses exactly what lookoutd would.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -117,45 +118,83 @@ fn scrub_quoted(message: &str) -> String {
     out
 }
 
-/// What an alert instance can be grouped by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// What an alert instance can be grouped by: an entry field, or any field extracted
+/// from the message (`group_by: [status]`, `fields.level` for a JSON key named like
+/// a built-in), as the query language names them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GroupField {
     Namespace,
     Pod,
+    Workload,
     Container,
     Node,
+    /// An extracted field, by its dotted path.
+    Field(String),
 }
 
 impl GroupField {
-    /// The field named in `group_by` (the same names as the query's fields).
+    /// The field named in `group_by`; `None` for a name the query language would not
+    /// read as a field.
     pub fn parse(s: &str) -> Option<GroupField> {
         Some(match s {
             "namespace" => GroupField::Namespace,
             "pod" => GroupField::Pod,
+            "workload" => GroupField::Workload,
             "container" => GroupField::Container,
             "node" => GroupField::Node,
-            _ => return None,
+            _ => {
+                let path = s.strip_prefix(crate::query::FIELDS_PREFIX).unwrap_or(s);
+                let mut cs = path.chars();
+                let ok = matches!(cs.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == '@')
+                    && cs.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '@'));
+                if !ok {
+                    return None;
+                }
+                GroupField::Field(path.to_string())
+            }
         })
     }
 
-    /// Its name, which is also the alert label its value is given under.
-    pub fn name(self) -> &'static str {
-        match self {
+    /// The alert label its value is given under: the field's name, with what a
+    /// Prometheus label name cannot hold turned into `_` (`http.request.method` →
+    /// `http_request_method`).
+    pub fn label(&self) -> Cow<'_, str> {
+        Cow::Borrowed(match self {
             GroupField::Namespace => "namespace",
             GroupField::Pod => "pod",
+            GroupField::Workload => "workload",
             GroupField::Container => "container",
             GroupField::Node => "node",
-        }
+            GroupField::Field(path) => {
+                let mut out: String = path
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                    .collect();
+                if out.starts_with(|c: char| c.is_ascii_digit()) {
+                    out.insert(0, '_');
+                }
+                return Cow::Owned(out);
+            }
+        })
     }
 
-    /// The entry's value for this field.
-    pub fn value(self, e: &LogEntry) -> &str {
-        match self {
+    /// The entry's value for this field; an extracted field the entry lacks is the
+    /// empty value (its events form one group, as Prometheus groups series that lack
+    /// a label), a number or boolean is its JSON text.
+    pub fn value<'a>(&self, e: &'a LogEntry) -> Cow<'a, str> {
+        use serde_json::Value;
+        Cow::Borrowed(match self {
             GroupField::Namespace => &e.source.namespace,
             GroupField::Pod => &e.source.pod,
+            GroupField::Workload => e.source.workload(),
             GroupField::Container => &e.source.container,
             GroupField::Node => &e.node,
-        }
+            GroupField::Field(path) => match e.fields.get(path.as_str()) {
+                None | Some(Value::Null) => "",
+                Some(Value::String(s)) => s,
+                Some(other) => return Cow::Owned(other.to_string()),
+            },
+        })
     }
 }
 
@@ -317,11 +356,12 @@ fn group_by(fields: &[String]) -> Result<Vec<GroupField>, RuleError> {
             return Err(RuleError::new(
                 "group_by",
                 format!(
-                    "group_by[{i}]: unknown field {g:?}: use namespace, pod, container or node"
+                    "group_by[{i}]: {g:?} is not a field name: use namespace, pod, workload, \
+                     container, node, or an extracted field like status or http.request.method"
                 ),
             ));
         };
-        if out.contains(&f) {
+        if out.iter().any(|o: &GroupField| o.label() == f.label()) {
             return Err(RuleError::new(
                 "group_by",
                 format!("group_by[{i}]: {g:?} is listed twice"),
@@ -350,10 +390,10 @@ fn check_labels(
                 format!("label {k:?} is set by the rule itself (its name and `severity` field)"),
             ));
         }
-        if let Some(g) = group_by.iter().find(|g| g.name() == k) {
+        if let Some(g) = group_by.iter().find(|g| g.label() == k.as_str()) {
             return Err(RuleError::new(
                 field,
-                format!("label {k:?} clashes with group_by {:?}", g.name()),
+                format!("label {k:?} clashes with group_by {:?}", g.label()),
             ));
         }
         if v.is_empty() {

@@ -416,3 +416,58 @@ async fn engine_fires_pushes_and_calls_the_webhook() {
     assert_eq!(body["alerts"][0]["labels"]["alertname"], "boom-now");
     assert!(eng.alerts().is_empty());
 }
+
+#[test]
+fn rules_query_and_group_by_extracted_fields() {
+    use lookout_daemon::matcher::Matches;
+    let mut spec = rule("5xx", "1m", "> 1", "0s");
+    spec.query = "status:>=500 -http.request.method:GET".into();
+    spec.group_by = vec!["status".into(), "http.request.method".into()];
+    spec.annotations.insert(
+        "summary".into(),
+        "{{ $value }} × {{ $labels.status }} on {{ $labels.http_request_method }}".into(),
+    );
+    let compiled = compile(&spec).unwrap();
+    let query = compiled.query.clone();
+    let mut st = RuleState::new(compiled, &params(), Timestamp(T0));
+    let lines = [
+        r#"{"status":503,"http":{"request":{"method":"POST"}}}"#,
+        r#"{"status":503,"http":{"request":{"method":"POST"}}}"#,
+        r#"{"status":503,"http":{"request":{"method":"POST"}}}"#,
+        r#"{"status":500,"http":{"request":{"method":"PUT"}}}"#,
+        r#"{"status":500,"http":{"request":{"method":"GET"}}}"#,
+        r#"{"status":200,"http":{"request":{"method":"POST"}}}"#,
+        r#"status=502 msg="logfmt counts too" x=1"#,
+        r#"status=502 msg="logfmt counts too" x=1"#,
+    ];
+    for l in lines {
+        let mut e = (*entry(T0, "api-1", l)).clone();
+        e.fields = lookout_shared::fields::extract(l);
+        let e = Arc::new(e);
+        if query.matches(&e) {
+            st.record(&e, &params());
+        }
+    }
+    let fx = eval(&mut st, T0 + S);
+    let mut got: Vec<(String, String, String)> = fx
+        .notify
+        .iter()
+        .map(|n| {
+            let l = &n.alert.labels;
+            (
+                l["status"].clone(),
+                l.get("http_request_method").cloned().unwrap_or_default(),
+                n.alert.annotations["summary"].clone(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("502".into(), "".into(), "2 × 502 on ".into()),
+            ("503".into(), "POST".into(), "3 × 503 on POST".into()),
+        ],
+        "PUT 500 is one line (not > 1); GET and 200 do not match"
+    );
+}

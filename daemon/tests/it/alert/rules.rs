@@ -116,12 +116,12 @@ fn every_validation_error_names_its_field() {
     let (f, _, m) = bad(
         &e,
         RuleSpec {
-            group_by: vec!["host".into()],
+            group_by: vec!["1host".into()],
             ..rule("x")
         },
     );
     assert_eq!(f, "group_by");
-    assert!(m.contains("host"), "{m}");
+    assert!(m.contains("1host"), "{m}");
     let (f, _, _) = bad(
         &e,
         RuleSpec {

@@ -301,3 +301,86 @@ fn tail_since_replays_the_window_then_follows_and_waits_for_the_daemon() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("waiting for the daemon"), "{err}");
 }
+
+/// Fields extracted at ingest reach a script: `search --json` and `tail --json`
+/// entries carry `fields` (an object, numbers as numbers) and `lines`, field
+/// queries select on them, and the raw message is kept as written.
+#[test]
+fn json_output_carries_fields_and_field_queries_select() {
+    use std::io::{BufRead, BufReader};
+
+    let tree = LogTree::new();
+    let lines = [
+        r#"{"level":"error","msg":"charge failed","status":503,"http":{"request":{"method":"POST"}}}"#,
+        r#"{"level":"info","msg":"charged","status":200,"http":{"request":{"method":"POST"}}}"#,
+        r#"ts=1 level=warn msg="slow call" latency_ms=812.5 status=504"#,
+        "plain line status 500",
+    ];
+    tree.write("payments", "checkout-7d4b9c8f6d-x2k4p", "app", &lines);
+    let daemon = Daemon::start(&tree).expect("daemon");
+    let url = daemon.url();
+    let o = until(&url, &["search", "status:>=500", "--json"], |o| {
+        stdout(o).lines().count() == 2
+    });
+    let entries: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let newest = &entries[0];
+    assert_eq!(newest["message"], lines[2], "the raw message, as written");
+    assert_eq!(newest["fields"]["latency_ms"], 812.5);
+    assert_eq!(newest["fields"]["status"], 504);
+    assert_eq!(newest["level"], "warn");
+    assert_eq!(newest["lines"], 1);
+    assert_eq!(entries[1]["fields"]["http.request.method"], "POST");
+    assert_eq!(entries[1]["level"], "error");
+    // A plain line has no fields (and `fields` is left out).
+    let o = lookout(&url, &["search", "plain", "--json"]);
+    let plain: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert!(plain.get("fields").is_none(), "{plain}");
+    // Human output is unchanged: the message.
+    let o = lookout(&url, &["search", "http.request.method:POST status:<300"]);
+    assert!(stdout(&o).contains("charged"), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("charge failed"), "{}", stdout(&o));
+
+    // tail --json: a live line's fields.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lookout"))
+        .args(["--url", &url, "tail", "--json", "user:*"])
+        .env_remove("LOOKOUT_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn lookout tail");
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut got = None;
+    while got.is_none() && Instant::now() < deadline {
+        tree.write(
+            "payments",
+            "checkout-7d4b9c8f6d-x2k4p",
+            "app",
+            &[
+                r#"{"msg":"login","user":"adele","attempt":2}"#,
+                "no user here",
+            ],
+        );
+        if let Ok(l) = rx.recv_timeout(Duration::from_millis(500)) {
+            got = Some(l);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let e: serde_json::Value = serde_json::from_str(&got.expect("a live entry")).unwrap();
+    assert_eq!(e["fields"]["user"], "adele");
+    assert_eq!(e["fields"]["attempt"], 2);
+    assert_eq!(e["lines"], 1);
+}

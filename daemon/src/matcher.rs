@@ -56,6 +56,7 @@ fn eval(node: &Node, e: &LogEntry, cache: &mut Option<Vec<String>>) -> bool {
                 RawValue::Prefix(p) => v.starts_with(p.as_str()),
             }),
         },
+        Node::Regex(r) => r.is_match(&e.message),
         Node::Field { path, test } => e.fields.get(path.as_str()).is_some_and(|v| test.accepts(v)),
         Node::And(xs) => xs.iter().all(|x| eval(x, e, cache)),
         Node::Or(xs) => xs.iter().any(|x| eval(x, e, cache)),

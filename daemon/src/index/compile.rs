@@ -87,18 +87,31 @@ fn compile_in(node: &Node, f: &Fields, known: usize) -> Box<dyn TQuery> {
             }
             super::field_terms::compile(f.extracted, path, test)
         }
+        // A pattern alone has no candidates but every message.
+        Node::Regex(r) => filter(Box::new(AllQuery), f, vec![r.clone()], Vec::new()),
         Node::And(xs) => {
             let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = Vec::new();
+            // Patterns (and negated ones) filter what the other clauses select.
+            let (mut must, mut must_not) = (Vec::new(), Vec::new());
             for x in xs {
                 match x {
-                    Node::Not(inner) => clauses.push((Occur::MustNot, compile(inner, f))),
+                    Node::Regex(r) => must.push(r.clone()),
+                    Node::Not(inner) => match &**inner {
+                        Node::Regex(r) => must_not.push(r.clone()),
+                        inner => clauses.push((Occur::MustNot, compile(inner, f))),
+                    },
                     other => clauses.push((Occur::Must, compile(other, f))),
                 }
             }
             if !clauses.iter().any(|(o, _)| *o == Occur::Must) {
                 clauses.push((Occur::Must, Box::new(AllQuery)));
             }
-            Box::new(BooleanQuery::new(clauses))
+            let q: Box<dyn TQuery> = Box::new(BooleanQuery::new(clauses));
+            if must.is_empty() && must_not.is_empty() {
+                q
+            } else {
+                filter(q, f, must, must_not)
+            }
         }
         Node::Or(xs) => Box::new(BooleanQuery::new(
             xs.iter().map(|x| (Occur::Should, compile(x, f))).collect(),
@@ -108,6 +121,20 @@ fn compile_in(node: &Node, f: &Fields, known: usize) -> Box<dyn TQuery> {
             (Occur::MustNot, compile(x, f)),
         ])),
     }
+}
+
+fn filter(
+    inner: Box<dyn TQuery>,
+    f: &Fields,
+    must: Vec<lookout_shared::query::MessageRegex>,
+    must_not: Vec<lookout_shared::query::MessageRegex>,
+) -> Box<dyn TQuery> {
+    Box::new(super::regex_filter::RegexFilter {
+        inner,
+        message: f.message,
+        must,
+        must_not,
+    })
 }
 
 /// Terms of `field` starting with `p`.

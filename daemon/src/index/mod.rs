@@ -22,6 +22,7 @@ pub mod compile;
 pub mod field_terms;
 pub mod integrity;
 mod metrics;
+pub mod regex_filter;
 pub mod retention;
 pub mod schema;
 mod search;

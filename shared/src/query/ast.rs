@@ -138,6 +138,53 @@ impl FieldTest {
     }
 }
 
+/// A regular expression on the message text (`/conn(ection)? refused/`), compiled
+/// once at parse time. Matching is linear in the message (the `regex` crate never
+/// backtracks), and the compiled program is capped ([`MessageRegex::SIZE_LIMIT`]).
+#[derive(Debug, Clone)]
+pub struct MessageRegex(regex::Regex);
+
+impl MessageRegex {
+    /// Most memory one compiled pattern may take (program and lazy DFA each): a
+    /// pattern like `(a{1000}){1000}` is refused at parse time instead.
+    pub const SIZE_LIMIT: usize = 1 << 20;
+
+    /// Compiles `pattern`, or says why not.
+    pub fn new(pattern: &str) -> Result<MessageRegex, regex::Error> {
+        regex::RegexBuilder::new(pattern)
+            .size_limit(Self::SIZE_LIMIT)
+            .dfa_size_limit(Self::SIZE_LIMIT)
+            .build()
+            .map(MessageRegex)
+    }
+
+    /// Whether the pattern matches anywhere in `text`.
+    pub fn is_match(&self, text: &str) -> bool {
+        self.0.is_match(text)
+    }
+
+    /// Byte ranges of `text` it matches (non-overlapping, leftmost first).
+    pub fn find_iter<'a>(
+        &'a self,
+        text: &'a str,
+    ) -> impl Iterator<Item = std::ops::Range<usize>> + 'a {
+        self.0.find_iter(text).map(|m| m.range())
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl PartialEq for MessageRegex {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for MessageRegex {}
+
 /// The parsed query: what both the index and the matcher evaluate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Node {
@@ -153,6 +200,9 @@ pub enum Node {
         field: RawField,
         values: Vec<RawValue>,
     },
+    /// A regular expression matching somewhere in the message text (as written, not
+    /// split into words; case-sensitive unless it starts with `(?i)`).
+    Regex(MessageRegex),
     /// A field extracted from the message ([`crate::fields`]), by its dotted path.
     Field {
         path: String,

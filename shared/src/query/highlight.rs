@@ -36,6 +36,7 @@ impl Query {
                         }
                     }
                 }
+                Term::Regex(r) => marks.extend(r.find_iter(message).filter(|m| !m.is_empty())),
                 Term::Prefix(p) => {
                     for (i, w) in words.iter().enumerate() {
                         if !w.is_empty() && w.starts_with(p) {
@@ -52,6 +53,7 @@ impl Query {
 enum Term<'a> {
     Words(&'a [String]),
     Prefix(&'a str),
+    Regex(&'a super::MessageRegex),
 }
 
 /// The message terms of `node` not under an odd number of negations.
@@ -59,6 +61,7 @@ fn positive_terms<'a>(node: &'a Node, positive: bool, out: &mut Vec<Term<'a>>) {
     match node {
         Node::Words(w) if positive && !w.is_empty() => out.push(Term::Words(w)),
         Node::WordPrefix(p) if positive && !p.is_empty() => out.push(Term::Prefix(p)),
+        Node::Regex(r) if positive => out.push(Term::Regex(r)),
         Node::And(xs) | Node::Or(xs) => {
             for x in xs {
                 positive_terms(x, positive, out);

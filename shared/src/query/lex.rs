@@ -16,6 +16,8 @@ pub(super) enum Tok {
     Quoted(String),
     /// `name:` (the colon included in the token's length).
     Field(String),
+    /// `/pattern/`, with `\/` read as `/`.
+    Regex(String),
 }
 
 /// A token and where it is: `col` and `len` count characters, not bytes, because
@@ -107,6 +109,17 @@ pub(super) fn lex(input: &str) -> Result<Vec<Token>, QueryError> {
             });
             continue;
         }
+        if c == '/' {
+            if let Some((pattern, end)) = regex_at(&cs, i) {
+                out.push(Token {
+                    tok: Tok::Regex(pattern),
+                    col: i,
+                    len: end - i,
+                });
+                i = end;
+                continue;
+            }
+        }
         // A word, possibly `field:` followed by its value.
         let start = i;
         while i < cs.len() && !is_sep(cs[i]) {
@@ -136,6 +149,41 @@ pub(super) fn lex(input: &str) -> Result<Vec<Token>, QueryError> {
         });
     }
     Ok(out)
+}
+
+/// A `/…/` regular expression starting at `cs[start]`: its pattern and the index
+/// past its closing `/`. A closing `/` must end the token (whitespace, `)` or the end
+/// follow it), so a path like `/api/v1/orders` stays a word to search for; `\/` is a
+/// literal slash inside the pattern, other escapes are the pattern's own.
+fn regex_at(cs: &[char], start: usize) -> Option<(String, usize)> {
+    let mut pattern = String::new();
+    let mut j = start + 1;
+    while j < cs.len() {
+        match cs[j] {
+            '\\' if cs.get(j + 1) == Some(&'/') => {
+                pattern.push('/');
+                j += 2;
+            }
+            '\\' if j + 1 < cs.len() => {
+                pattern.push('\\');
+                pattern.push(cs[j + 1]);
+                j += 2;
+            }
+            '/' => {
+                let ends = cs.get(j + 1).is_none_or(|c| c.is_whitespace() || *c == ')');
+                if ends && !pattern.is_empty() {
+                    return Some((pattern, j + 1));
+                }
+                pattern.push('/');
+                j += 1;
+            }
+            ch => {
+                pattern.push(ch);
+                j += 1;
+            }
+        }
+    }
+    None
 }
 
 /// `value` written so that `field:<it>` parses back to exactly `value`: bare when it

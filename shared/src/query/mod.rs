@@ -32,7 +32,7 @@ mod terms;
 mod tests;
 pub mod words;
 
-pub use ast::{FieldTest, Node, Num, RawField, RawValue};
+pub use ast::{FieldTest, MessageRegex, Node, Num, RawField, RawValue};
 pub use lex::quote;
 pub use parse::{FIELDS_PREFIX, MAX_DEPTH};
 

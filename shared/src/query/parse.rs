@@ -19,7 +19,7 @@ use super::lex::{lex, Tok, Token};
 use super::terms::{phrase, value, word};
 use std::ops::Bound;
 
-use super::{err, FieldTest, Node, Num, QueryError, RawField};
+use super::{err, FieldTest, MessageRegex, Node, Num, QueryError, RawField};
 
 /// The prefix that always addresses an extracted field, even one named like a
 /// built-in (`fields.level:warn` is the JSON `level` key, `level:warn` the entry's
@@ -233,6 +233,7 @@ impl Parser {
             Tok::Quoted(s) => phrase(&s, t.col, t.len),
             Tok::Word(w) => word(&w, t.col, t.len),
             Tok::Field(name) => self.field(&name, t.col, t.len),
+            Tok::Regex(p) => regex(&p, t.col, t.len),
             Tok::RParen => Err(err("unexpected `)`", t.col, 1)),
             Tok::RBracket => Err(err("unexpected `]`", t.col, 1)),
             Tok::LBracket => Err(err("`[` only follows `IN`, as in `pod:IN [a b]`", t.col, 1)),
@@ -276,6 +277,12 @@ impl Parser {
         match v.tok {
             Tok::Word(w) => value(field, &w, false, v.col, v.len),
             Tok::Quoted(w) => value(field, &w, true, v.col, v.len),
+            Tok::Regex(p) if field.is_none() => regex(&p, v.col, v.len),
+            Tok::Regex(_) => Err(err(
+                format!("regular expressions apply to the message: write `message:/…/` or `/…/`, not `{name}:/…/`"),
+                v.col,
+                v.len,
+            )),
             Tok::LParen => Err(err(
                 format!("grouping after a field is not supported: write `{name}:IN [a b]`"),
                 v.col,
@@ -347,6 +354,11 @@ impl Parser {
         }
         match v.tok {
             Tok::Quoted(w) => Ok(node(field_value(&w, true, v.col)?)),
+            Tok::Regex(_) => Err(err(
+                format!("regular expressions apply to the message: write `message:/…/` or `/…/`, not `{name}:/…/`"),
+                v.col,
+                v.len,
+            )),
             // `delta:-5`: the lexer reads a `-` before a word as NOT.
             Tok::Minus => match self.next() {
                 Some(Token {
@@ -491,6 +503,26 @@ impl Parser {
             path: path.to_string(),
             test: FieldTest::Range { lo, hi },
         })
+    }
+}
+
+/// `/pattern/` at column `col` (`len` characters with its slashes).
+fn regex(pattern: &str, col: usize, len: usize) -> Result<Node, QueryError> {
+    match MessageRegex::new(pattern) {
+        Ok(r) => Ok(Node::Regex(r)),
+        Err(e) => {
+            // The regex crate's message spans several lines with its own caret; the
+            // last line says what is wrong.
+            let text = e.to_string();
+            let why = text
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("invalid")
+                .trim()
+                .trim_start_matches("error: ");
+            Err(err(format!("invalid regular expression: {why}"), col, len))
+        }
     }
 }
 

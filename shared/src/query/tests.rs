@@ -375,3 +375,52 @@ fn field_tests_accept_what_the_docs_say() {
     assert!(FieldTest::Prefix("ad".into()).accepts(&json!("admin")));
     assert!(!FieldTest::Prefix("5".into()).accepts(&json!(500)));
 }
+
+#[test]
+fn regexes_on_the_message() {
+    let re = |q: &str| match p(q) {
+        Node::Regex(r) => r.as_str().to_string(),
+        other => panic!("{q}: {other:?}"),
+    };
+    assert_eq!(re("/conn(ection)? refused/"), "conn(ection)? refused");
+    assert_eq!(re("message:/a b/"), "a b");
+    assert_eq!(re(r"/a\/b/"), "a/b");
+    assert_eq!(re(r"/\d+ms/"), r"\d+ms");
+    assert!(matches!(p("-/x/"), Node::Not(_)));
+    assert!(matches!(p("(/x/)"), Node::Regex(_)));
+    // A path is words, not a pattern: its slashes do not end a token.
+    assert_eq!(p("/api/v1/orders"), w(&["api", "v1", "orders"]));
+    assert_eq!(p("/api/"), Node::Regex(lookout_shared_regex("api")));
+    let x = e("a /(unclosed/");
+    assert_eq!(x.position.column, 2);
+    assert!(
+        x.message.contains("invalid regular expression"),
+        "{}",
+        x.message
+    );
+    let x = e("pod:/web/");
+    assert_eq!(x.position.column, 4);
+    assert!(x.message.contains("apply to the message"), "{}", x.message);
+    let x = e("status:/5../");
+    assert!(x.message.contains("apply to the message"), "{}", x.message);
+    // A pattern too big to compile is refused, not built.
+    let x = e("/(a{1000}){1000}/");
+    assert!(
+        x.message.contains("invalid regular expression"),
+        "{}",
+        x.message
+    );
+}
+
+fn lookout_shared_regex(p: &str) -> MessageRegex {
+    MessageRegex::new(p).unwrap()
+}
+
+#[test]
+fn regex_highlights_mark_what_matched() {
+    let q = Query::parse("/conn(ection)? refused/ -/ignored/").unwrap();
+    assert_eq!(
+        q.highlights("x connection refused, conn refused"),
+        vec![2..20, 22..34]
+    );
+}

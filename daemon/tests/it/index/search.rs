@@ -66,6 +66,17 @@ fn index_and_matcher_agree_on_every_query() {
         "sshd pam_unix",
         "nonexistentword",
         "namespace:Apache",
+        "/conn(ection)? (refused|closed)/",
+        "/blk_-?[0-9]{5}/",
+        "/(?i)error/",
+        "namespace:hdfs /Packet[A-Za-z]+ [0-9]/",
+        "namespace:apache -/[0-9]{3}/",
+        "/^\\[/",
+        "message:/Invalid user [a-z]+ from/",
+        "level:error OR /timeout/",
+        "-/INFO/",
+        "/a\\/b/ OR workerEnv",
+        "(/x{3}/ OR jk2_init) -level:error",
     ];
     for q in queries {
         let parsed = Query::parse(q).unwrap_or_else(|e| panic!("{q}: {e}"));

@@ -88,6 +88,7 @@ pub mod level;
 pub mod live;
 pub mod matcher;
 pub mod metrics;
+pub mod pattern;
 pub mod pipeline;
 pub mod serve;
 pub mod shutdown;

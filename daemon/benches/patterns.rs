@@ -132,6 +132,17 @@ fn steady_rate(input: &[String], rounds: usize) -> f64 {
 
 fn main() {
     let a = args();
+    if let Ok(system) = std::env::var("PATTERNS_DUMP") {
+        // Debugging aid: one line per input line, resolved template, tab, line.
+        let (lines, _, truth) = data(&system);
+        let mut miner = Miner::new(Config::default()).unwrap();
+        let ids: Vec<_> = lines.iter().map(|l| miner.observe(l)).collect();
+        for ((id, l), t) in ids.iter().zip(&lines).zip(&truth) {
+            let p = miner.pattern(*id).map(|p| p.template).unwrap_or_default();
+            println!("{t}\t{}\t{p}\t{l}", miner.resolve(*id));
+        }
+        return;
+    }
     let mut rows = Vec::new();
     if !a.json {
         println!(

@@ -255,6 +255,9 @@ impl Tree {
                 return root;
             }
         }
+        if tokens.iter().any(Token::is_param) {
+            self.fold_covered(slot, Vec::new());
+        }
         slot
     }
 
@@ -471,13 +474,23 @@ impl Tree {
                 *t = Box::from("");
             }
         }
-        let template = r.tokens.clone();
-        let root_id = r.id;
-        let mut fold: Vec<u32> = members
+        let fold: Vec<u32> = members
             .iter()
             .filter(|h| self.gens.get(h.slot as usize) == Some(&h.gen))
             .map(|h| h.slot)
             .collect();
+        self.fold_covered(root, fold);
+    }
+
+    /// Folds `fold`, and every other cluster of the same length whose messages
+    /// `root`'s template also matches, into `root`: a template with a
+    /// parameter where another has a word says the position varies.
+    fn fold_covered(&mut self, root: u32, mut fold: Vec<u32>) {
+        let Some(r) = self.slots[root as usize].as_ref() else {
+            return;
+        };
+        let template = r.tokens.clone();
+        let root_id = r.id;
         if let Some(same_len) = self.by_len.get(&template.len()) {
             for &s in same_len {
                 if s == root || fold.contains(&s) {

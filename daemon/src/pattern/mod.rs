@@ -75,9 +75,9 @@ pub struct Config {
     pub max_tokens: usize,
     /// Bytes of a message considered.
     pub max_message_bytes: usize,
-    /// Share of a template's compared constant tokens a message must match for
-    /// it to count as a variant of that template (otherwise it founds an
-    /// unrelated one).
+    /// Share of a template's compared constant tokens a message must exceed
+    /// matching for it to count as a variant of that template (otherwise it
+    /// founds an unrelated one). 0.5: more than half.
     pub similarity: f64,
     /// Clusters (the template and its variants) differing at the same
     /// positions that make those positions a parameter.

@@ -133,6 +133,50 @@ fn quote_end(bytes: &[u8], start: usize) -> Option<usize> {
     None
 }
 
+/// Length of the key (separator included) of a `key=value` or `key:value`
+/// token whose value is a parameter: `uid=0`, `sessionid:0x14ede63a5a70000`.
+/// Such a token stays one token, shown as `key=<*>`, so the key still tells
+/// events apart. The key is a word: a letter, then letters, `_`, `.`, `-`.
+pub fn key_len(t: &[u8]) -> Option<usize> {
+    let k = t.iter().position(|&b| b == b'=' || b == b':')?;
+    let key = &t[..k];
+    let ok = key.first().is_some_and(u8::is_ascii_alphabetic)
+        && key
+            .iter()
+            .all(|&b| b.is_ascii_alphabetic() || matches!(b, b'_' | b'.' | b'-'));
+    (ok && k + 1 < t.len() && !t[k + 1..].starts_with(b"//")).then_some(k + 1)
+}
+
+/// The hash of a `key=<*>` token: that of its text as shown, so a template
+/// read back from its text hashes the same.
+pub fn key_hash(key: &[u8]) -> u64 {
+    let mut text = [0u8; 64];
+    if key.len() + 3 <= text.len() {
+        text[..key.len()].copy_from_slice(key);
+        text[key.len()..key.len() + 3].copy_from_slice(b"<*>");
+        fnv1a(&text[..key.len() + 3])
+    } else {
+        let mut v = key.to_vec();
+        v.extend_from_slice(b"<*>");
+        fnv1a(&v)
+    }
+}
+
+/// The text a token shows in a template: itself, `key=<*>`, or empty for a
+/// parameter.
+pub fn shown(t: &Token, message: &str) -> String {
+    if t.is_param() {
+        return String::new();
+    }
+    let text = t.text(message);
+    if t.hash != fnv1a(text.as_bytes()) {
+        if let Some(k) = key_len(text.as_bytes()) {
+            return format!("{}<*>", &text[..k]);
+        }
+    }
+    text.to_string()
+}
+
 fn looks_param(t: &[u8]) -> bool {
     if t.iter().any(u8::is_ascii_digit) {
         return true;
@@ -203,8 +247,13 @@ pub fn tokenise(message: &str, max_tokens: usize, out: &mut Vec<Token>) {
             i += 1;
         }
         let t = &bytes[start..i];
-        let hash = if quoted || looks_param(t) {
+        let hash = if quoted {
             PARAM
+        } else if looks_param(t) {
+            match key_len(t) {
+                Some(k) => key_hash(&t[..k]),
+                None => PARAM,
+            }
         } else {
             fnv1a(t)
         };
@@ -255,7 +304,7 @@ mod tests {
                 if t.is_param() {
                     "<*>".to_string()
                 } else {
-                    t.text(message).to_string()
+                    shown(t, message)
                 }
             })
             .collect()
@@ -277,6 +326,10 @@ mod tests {
         );
         assert_eq!(shape("May I ask"), ["May", "I", "ask"]);
         assert_eq!(shape("id deadbeefcafe"), ["id", "<*>"]);
+        assert_eq!(
+            shape("uid=0 user=root s:0x1f a:b"),
+            ["uid=<*>", "user=root", "s:<*>", "a:b"]
+        );
     }
 
     #[test]

@@ -229,7 +229,7 @@ impl Tree {
                     }
                 } else if cmp.equal > 0 {
                     let sim = cmp.equal as f64 / (cmp.equal + cmp.differ) as f64;
-                    if sim >= self.limits.similarity
+                    if sim > self.limits.similarity
                         && near.is_none_or(|(bs, be, _)| sim > bs || (sim == bs && cmp.equal > be))
                     {
                         near = Some((sim, cmp.equal, s));
@@ -275,13 +275,7 @@ impl Tree {
             tokens: tokens.iter().map(|t| t.hash).collect(),
             text: tokens
                 .iter()
-                .map(|t| {
-                    if t.is_param() {
-                        Box::from("")
-                    } else {
-                        Box::from(t.text(message))
-                    }
-                })
+                .map(|t| super::token::shown(t, message).into_boxed_str())
                 .collect(),
             count: 0,
             first_seen: at,

@@ -42,8 +42,10 @@ pub fn grouping_accuracy<P: Hash + Eq, T: Hash + Eq>(predicted: &[P], truth: &[T
 /// Error reading a CSV column.
 #[derive(Debug, thiserror::Error)]
 pub enum CsvError {
+    /// The header has no such column.
     #[error("CSV has no column {0:?}")]
     NoColumn(String),
+    /// A quoted field runs to the end of the text.
     #[error("CSV row {row}: unterminated quote")]
     Unterminated { row: usize },
 }

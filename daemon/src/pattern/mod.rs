@@ -9,7 +9,7 @@
 //!
 //! - [`message`]: which part of a line is mined (a JSON line's message field).
 //! - [`token`]: tokens, and which are parameters by their shape.
-//! - [`tree`]: clusters by token count, and when words become parameters.
+//! - `tree`: clusters by token count, and when words become parameters.
 //! - [`state`]: what is persisted and read back.
 //! - [`eval`]: grouping accuracy against labelled logs (tests, benches).
 //!
@@ -22,7 +22,7 @@ pub mod eval;
 pub mod message;
 pub mod state;
 pub mod token;
-pub mod tree;
+mod tree;
 
 use serde::{Deserialize, Serialize};
 
@@ -56,10 +56,13 @@ impl std::str::FromStr for PatternId {
 /// What can go wrong building a miner or reading its state back.
 #[derive(Debug, thiserror::Error)]
 pub enum PatternError {
+    /// A bound or threshold out of range.
     #[error("pattern miner config: {0}")]
     Config(&'static str),
+    /// Persisted state of another version or past the bounds.
     #[error("pattern state: {0}")]
     State(String),
+    /// Text that is not a pattern id.
     #[error("not a pattern id (16 hex digits): {0:?}")]
     BadId(String),
 }
@@ -120,6 +123,7 @@ impl Config {
 /// One pattern as the miner knows it now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Pattern {
+    /// Its id now (an alias's target, if it came from a merge).
     pub id: PatternId,
     /// Tokens joined by one space, `<*>` for each parameter.
     pub template: String,
@@ -127,6 +131,7 @@ pub struct Pattern {
     pub count: u64,
     /// Times given to [`Miner::observe_at`] (Unix nanoseconds).
     pub first_seen: i64,
+    /// The latest such time.
     pub last_seen: i64,
 }
 
@@ -208,7 +213,7 @@ impl Miner {
 
     /// Whether no pattern is kept.
     pub fn is_empty(&self) -> bool {
-        self.tree.len() == 0
+        self.tree.is_empty()
     }
 }
 

@@ -17,7 +17,9 @@ pub const STATE_VERSION: u32 = 1;
 /// A miner's persisted state (serde: JSON beside the index commit, say).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MinerState {
+    /// [`STATE_VERSION`] when written.
     pub version: u32,
+    /// The config of the miner that wrote it (informational).
     pub config: Config,
     /// The latest time observed.
     pub clock: i64,
@@ -30,10 +32,15 @@ pub struct MinerState {
 /// One template: its tokens, `None` for a parameter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PatternState {
+    /// Its id.
     pub id: PatternId,
+    /// Constant token texts (`key=<*>` included); `None` for a parameter.
     pub tokens: Vec<Option<String>>,
+    /// Messages seen.
     pub count: u64,
+    /// Earliest time seen (Unix nanoseconds).
     pub first_seen: i64,
+    /// Latest time seen.
     pub last_seen: i64,
 }
 

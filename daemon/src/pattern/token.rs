@@ -19,7 +19,7 @@
 //!   parameter: it is part of a date (`Dec 10 06:55:46`, `Sun Dec 04`).
 //!
 //! Everything else is a constant word; words that vary (user names, host names)
-//! are found by the tree ([`super::tree`]), not here.
+//! are found by the tree (`tree.rs`), not here.
 
 /// The longest bracketed group or quoted value taken as one token. Longer ones
 /// are split at whitespace like any text, which keeps tokenising linear in the

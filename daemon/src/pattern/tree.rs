@@ -29,12 +29,15 @@ const MAX_PENDING: usize = 8;
 /// A template and what has been seen of it.
 #[derive(Debug, Clone)]
 pub struct Cluster {
+    /// The id it was founded with.
     pub id: PatternId,
     /// Token hashes; [`PARAM`] where the template has a parameter.
     pub tokens: Vec<u64>,
     /// Constant token texts; empty where the template has a parameter.
     pub text: Vec<Box<str>>,
+    /// Messages seen, merged variants' included.
     pub count: u64,
+    /// Earliest and latest times seen (Unix nanoseconds).
     pub first_seen: i64,
     pub last_seen: i64,
     /// Tick of the last message, for eviction of the least recently used.
@@ -60,8 +63,11 @@ struct Handle {
 /// Tuning of the tree (the miner's [`super::Config`], validated).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
+    /// See [`super::Config::max_templates`].
     pub max_templates: usize,
+    /// See [`super::Config::similarity`].
     pub similarity: f64,
+    /// See [`super::Config::variants`].
     pub variants: usize,
 }
 
@@ -125,6 +131,7 @@ impl Cluster {
 }
 
 impl Tree {
+    /// An empty tree.
     pub fn new(limits: Limits) -> Self {
         Tree {
             limits,
@@ -140,14 +147,22 @@ impl Tree {
         }
     }
 
+    /// Templates kept.
     pub fn len(&self) -> usize {
         self.by_id.len()
     }
 
+    /// Whether no template is kept.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// Every template kept.
     pub fn clusters(&self) -> impl Iterator<Item = &Cluster> {
         self.slots.iter().flatten()
     }
 
+    /// The template `id` (or what it merged into) is now.
     pub fn get(&self, id: PatternId) -> Option<&Cluster> {
         let slot = *self.by_id.get(&self.resolve(id))?;
         self.slots.get(slot as usize)?.as_ref()
@@ -165,6 +180,7 @@ impl Tree {
         id
     }
 
+    /// Merged id → id it merged into, oldest first.
     pub fn aliases(&self) -> impl Iterator<Item = (PatternId, PatternId)> + '_ {
         self.alias_order
             .iter()

@@ -64,6 +64,10 @@ bench-rss: ## peak and at-rest RSS fed 12,000 x 64 KiB and 2,000 x 1 MiB lines (
 bench-scale: ## RSS idle/under load and 5,000 log files on one node (FILES, RATE, SECS, RUNS)
 	./scripts/bench-scale.sh
 
+.PHONY: bench-patterns
+bench-patterns: ## template mining: accuracy on Loghub and lines/s, beside drain3 (PyPI, in a venv)
+	./scripts/bench-patterns.sh
+
 .PHONY: bench-peers
 bench-peers: ## collection vs rsyslog/syslog-ng, and end-to-end ingest (QUICK=1: ~1 min; needs root for apt)
 	./scripts/bench-peers.sh

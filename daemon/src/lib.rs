@@ -63,6 +63,7 @@
 //! - [`ingest`]: the stage between collector and consumers.
 //! - [`index`]: durable storage and search.
 //! - [`live`]: live-tail fan-out.
+//! - [`pattern`]: online log template mining (not yet wired into ingest).
 //! - [`streams`]: the registry of container log streams and their traffic.
 //! - [`durable`]: atomic, fsynced file replacement for what lives beside the index.
 //! - [`footprint`]: what an entry costs in memory, for every byte bound.
@@ -88,6 +89,7 @@ pub mod level;
 pub mod live;
 pub mod matcher;
 pub mod metrics;
+pub mod pattern;
 pub mod pipeline;
 pub mod serve;
 pub mod shutdown;

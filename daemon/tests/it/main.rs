@@ -11,6 +11,7 @@
 mod alert;
 mod collect;
 mod index;
+mod pattern;
 mod regression;
 mod serve;
 mod support;

@@ -13,6 +13,7 @@ mod batch;
 mod contain;
 mod fds;
 mod layout;
+pub mod multiline;
 pub mod parse;
 mod pool;
 pub mod positions;

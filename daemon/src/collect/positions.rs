@@ -19,6 +19,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
+pub use super::multiline::OpenEvent;
 use lookout_shared::{Stream, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -83,6 +84,19 @@ pub struct FilePosition {
     /// Inside an over-long raw line whose head was already emitted truncated.
     #[serde(default)]
     pub skipping: bool,
+    /// Multi-line events still open (per stream), made of lines before `offset`:
+    /// a restart resumes them instead of losing or splitting them. Absent in
+    /// positions written before multi-line events.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<OpenEvent>,
+}
+
+impl FilePosition {
+    /// Whether parser state waits on more of the file (a partial line or an
+    /// open event).
+    pub fn has_pending(&self) -> bool {
+        !self.partials.is_empty() || !self.events.is_empty()
+    }
 }
 
 /// Every known file's position (and whatever parser state must survive a restart).
@@ -205,6 +219,7 @@ mod tests {
             format: None,
             partials: vec![],
             skipping: false,
+            events: vec![],
         }
     }
 

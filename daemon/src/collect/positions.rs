@@ -223,6 +223,17 @@ mod tests {
         }
     }
 
+    /// Positions written before multi-line events (no `events`) still read.
+    #[test]
+    fn positions_without_events_still_read() {
+        let old = r#"{"files":{"1:2":{"key":{"dev":1,"ino":2},"fp_len":0,"fingerprint":0,
+            "path":"x","offset":7,"format":"cri","partials":[],"skipping":false}}}"#;
+        let p: Positions = serde_json::from_str(old).unwrap();
+        let f = p.get(&FileKey { dev: 1, ino: 2 }).unwrap();
+        assert_eq!(f.offset, 7);
+        assert!(f.events.is_empty() && !f.has_pending());
+    }
+
     #[test]
     fn apply_and_merge() {
         let mut u = PositionUpdate {

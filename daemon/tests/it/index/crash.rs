@@ -1,6 +1,8 @@
 //! Exactly-once across crashes: `lookoutd` is SIGKILLed again and again while a
 //! container writes and the kubelet rotates its log; afterwards the stored multiset
-//! of lines equals the written one — nothing lost, nothing stored twice.
+//! of lines equals the written one — nothing lost, nothing stored twice. One line
+//! in eight starts a multi-line event (a trace written in one write): each is
+//! stored once and whole, however the kills fall inside or after it.
 //!
 //! Needs the real collector (it follows the kubelet layout written here).
 
@@ -115,8 +117,21 @@ fn sigkill_mid_stream_under_rotation_loses_and_duplicates_nothing() {
                 "stdout"
             };
             let ts = format!("2026-11-25T20:00:{:02}.{:09}Z", (i / 100_000) % 60, i);
-            writeln!(f, "{ts} {stream} F {msg}").unwrap();
-            written.push(msg);
+            if i % 10 == 5 || i.is_multiple_of(40) {
+                // A multi-line event: a stack trace, all its lines in one write.
+                let mut event = format!("{ts} {stream} F {msg}\n");
+                let mut joined = msg;
+                for k in 0..1 + i % 4 {
+                    let frame = format!("\tat crashtest.Frame.f{i}(Frame.java:{k})");
+                    event += &format!("{ts} {stream} F {frame}\n");
+                    joined = format!("{joined}\n{frame}");
+                }
+                f.write_all(event.as_bytes()).unwrap();
+                written.push(joined);
+            } else {
+                writeln!(f, "{ts} {stream} F {msg}").unwrap();
+                written.push(msg);
+            }
             if i.is_multiple_of(500) {
                 f.flush().unwrap();
                 std::thread::sleep(Duration::from_millis(15));

@@ -19,6 +19,14 @@ const JSON_SCAN: usize = 4096;
 
 /// The level a line states, if any.
 pub fn detect(message: &str) -> Option<Level> {
+    // A multi-line event's level is its first line's: a frame further down
+    // (`at ….ErrorHandler.handle`) must not decide it.
+    // Only the scanned prefix is searched (a 1 MiB line is not walked).
+    let head = &message.as_bytes()[..message.len().min(JSON_SCAN)];
+    let message = match memchr::memchr(b'\n', head) {
+        Some(i) => &message[..i],
+        None => message,
+    };
     if let Some(l) = klog(message.as_bytes()) {
         return Some(l);
     }
@@ -148,6 +156,15 @@ fn klog(b: &[u8]) -> Option<Level> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_multi_line_event_has_its_first_line_level() {
+        assert_eq!(
+            detect("INFO retrying\n\tat com.x.ErrorHandler.handle(ErrorHandler.java:3)"),
+            Some(Level::Info)
+        );
+        assert_eq!(detect("request failed\nERROR below"), None);
+    }
 
     #[test]
     fn common_forms() {

@@ -283,21 +283,35 @@ fn is_more_line(line: &str) -> bool {
 }
 
 /// `java.lang.IllegalStateException: boom` or `com.x.FooError`: a dotted class
-/// name whose last part ends in Exception, Error or Throwable.
+/// name whose last part ends in Exception, Error or Throwable. One pass over the
+/// class name only, rejecting at the first byte most lines (a timestamp, `INFO`):
+/// it runs on every line that opens no other rule.
 fn is_java_exception(line: &str) -> bool {
-    let class = line.split_once(": ").map_or(line, |(c, _)| c);
-    let Some((package, name)) = class.rsplit_once('.') else {
+    let b = line.as_bytes();
+    if !b.first().is_some_and(u8::is_ascii_lowercase) {
         return false;
-    };
-    let ident = |s: &str| {
-        !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$')
-    };
-    !package.is_empty()
-        && package.split('.').all(ident)
-        && ident(name)
-        && name.starts_with(|c: char| c.is_ascii_uppercase())
+    }
+    let mut end = b.len();
+    let mut last_dot = None;
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'.' => {
+                if last_dot.map_or(i == 0, |d| d + 1 == i) {
+                    return false;
+                }
+                last_dot = Some(i);
+            }
+            b':' if b.get(i + 1) == Some(&b' ') => {
+                end = i;
+                break;
+            }
+            c if c.is_ascii_alphanumeric() || c == b'_' || c == b'$' => {}
+            _ => return false,
+        }
+    }
+    let Some(d) = last_dot else { return false };
+    let name = &line[d + 1..end];
+    name.starts_with(|c: char| c.is_ascii_uppercase())
         && (name.ends_with("Exception") || name.ends_with("Error") || name.ends_with("Throwable"))
 }
 

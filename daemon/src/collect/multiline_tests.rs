@@ -162,6 +162,31 @@ Unhandled exception. System.InvalidOperationException: Sequence contains no elem
 }
 
 #[test]
+fn java_exception_headers() {
+    for yes in [
+        "java.lang.NullPointerException",
+        "java.lang.NullPointerException: null",
+        "com.shop.Outer$InnerError: x: y",
+        "org.x.SomeThrowable",
+    ] {
+        assert!(is_java_exception(yes), "{yes}");
+    }
+    for no in [
+        "NullPointerException: x",
+        "java.lang.nullPointerException",
+        "java..lang.IOException",
+        "java.lang.IOException.",
+        "java.lang.IOException:x",
+        "java.lang.Thing: an Exception",
+        "java lang.IOException",
+        "2026-11-25 ERROR java.lang.IOException",
+        "",
+    ] {
+        assert!(!is_java_exception(no), "{no}");
+    }
+}
+
+#[test]
 fn what_must_not_join() {
     let text = "\
 INFO starting

@@ -1,6 +1,6 @@
 //! One open file being read: chunked reads at our own offset (`pread`), line
 //! splitting, format detection, CRI/docker chunk joining, truncation of over-long
-//! lines, and the state a restart needs.
+//! lines, multi-line events (`tailer_events.rs`), and the state a restart needs.
 
 use std::fs::Metadata;
 use std::io;

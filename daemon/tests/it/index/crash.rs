@@ -143,7 +143,9 @@ fn sigkill_mid_stream_under_rotation_loses_and_duplicates_nothing() {
 
     let mut rng = Lcg(0x5eed);
     let mut kills = 0;
-    while !writer.is_finished() {
+    // At least three kills even when the writer outruns them (a loaded machine
+    // starts each daemon slowly): the later ones land while it catches up.
+    while !writer.is_finished() || kills < 3 {
         let mut d = daemon(logs.path(), data.path());
         std::thread::sleep(Duration::from_millis(150 + rng.next(700)));
         kill9(&mut d);
@@ -167,7 +169,6 @@ fn sigkill_mid_stream_under_rotation_loses_and_duplicates_nothing() {
             break got;
         }
     };
-    assert!(kills >= 3, "only {kills} kills");
     let dups: Vec<_> = got.iter().filter(|(_, c)| **c > 1).take(5).collect();
     assert!(dups.is_empty(), "stored twice: {dups:?}");
     let lost: Vec<_> = want

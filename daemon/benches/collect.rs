@@ -9,6 +9,13 @@
 //! CPU is the process's user+sys time over the run (`getrusage`), split into
 //! the consumer thread (this one: receiving and dropping entries) and the rest
 //! (the collector's threads), so `cores` shows how much parallelism was used.
+//!
+//! `MULTILINE=off` collects with multi-line events off (default: on, as the
+//! daemon runs). Lines are counted physically (`lines` of each entry), so joined
+//! events do not end a run early. Then the live latency of a lone line: `SAMPLES`
+//! (default 300) single lines appended one at a time to a followed file, each
+//! timed from just before its `write` to its entry leaving the collector's
+//! channel (p50/p99/max), with multi-line events on and off.
 
 // A benchmark whose setup fails should stop at once, loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -16,7 +23,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use lookout_daemon::collect::{Collector, CollectorConfig, Positions};
+use lookout_daemon::collect::{Collector, CollectorConfig, MultilineConfig, Positions};
 
 /// User+sys CPU seconds of `who` (`RUSAGE_SELF` or `RUSAGE_THREAD`).
 fn cpu_secs(who: libc::c_int) -> f64 {
@@ -48,6 +55,7 @@ fn main() {
     let mib = env_usize("MIB", 256);
     let runs = env_usize("RUNS", 3).max(1);
     let read_threads = env_usize("READ_THREADS", 0);
+    let multiline = std::env::var("MULTILINE").map_or(true, |v| v != "off");
     let root = tempfile::tempdir().expect("tempdir");
     let samples_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/loghub");
     let mut bodies: Vec<String> = Vec::new();
@@ -90,6 +98,10 @@ fn main() {
     for run in 1..=runs {
         let cfg = CollectorConfig {
             read_threads,
+            multiline: MultilineConfig {
+                enabled: multiline,
+                ..MultilineConfig::default()
+            },
             ..CollectorConfig::new(root.path(), "bench")
         };
         let threads = cfg.read_threads();
@@ -101,7 +113,7 @@ fn main() {
         let mut got = 0u64;
         while got < lines {
             match rx.recv_timeout(Duration::from_secs(30)) {
-                Ok(b) => got += b.entries.len() as u64,
+                Ok(b) => got += b.entries.iter().map(|e| u64::from(e.lines)).sum::<u64>(),
                 Err(_) => panic!("stalled at {got} of {lines}"),
             }
         }
@@ -117,8 +129,9 @@ fn main() {
             consumer_cpu,
         };
         println!(
-            "run {run}: collected {lines} CRI lines ({mib_total:.1} MiB) in {:.3} s: {:.0} lines/s, \
+            "run {run} (multiline {}): collected {lines} CRI lines ({mib_total:.1} MiB) in {:.3} s: {:.0} lines/s, \
              {:.1} MiB/s; cpu: collector {:.3} s ({} reader threads, {:.2} cores), consumer {:.3} s",
+            if multiline { "on" } else { "off" },
             r.secs,
             r.lines_s,
             r.mib_s,
@@ -138,5 +151,62 @@ fn main() {
         m.collector_cpu,
         m.collector_cpu / m.secs,
         m.consumer_cpu
+    );
+    let samples = env_usize("SAMPLES", 300);
+    for on in [false, true] {
+        lone_line_latency(samples, on);
+    }
+}
+
+/// Appends `samples` lone lines, one at a time, to a followed file and prints
+/// how long each took from its write to its entry leaving the collector.
+fn lone_line_latency(samples: usize, multiline: bool) {
+    if samples == 0 {
+        return;
+    }
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("pods/ns_lone_uid/app");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let path = dir.join("0.log");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .expect("create");
+    let cfg = CollectorConfig {
+        multiline: MultilineConfig {
+            enabled: multiline,
+            ..MultilineConfig::default()
+        },
+        ..CollectorConfig::new(root.path(), "bench")
+    };
+    let (tx, rx) = crossbeam_channel::bounded(64);
+    let handle = Collector::spawn(cfg, Positions::default(), tx).expect("spawn");
+    std::thread::sleep(Duration::from_millis(200));
+    let mut ms: Vec<f64> = Vec::with_capacity(samples);
+    for i in 0..samples {
+        let line = format!("2026-11-25T19:42:07.1Z stdout F INFO request {i} served in 3 ms\n");
+        let t0 = Instant::now();
+        f.write_all(line.as_bytes()).expect("write");
+        loop {
+            match rx.recv_timeout(Duration::from_secs(10)) {
+                Ok(b) if b.entries.is_empty() => continue,
+                Ok(_) => break,
+                Err(_) => panic!("line {i} never arrived"),
+            }
+        }
+        ms.push(t0.elapsed().as_secs_f64() * 1000.0);
+        // Lines a few milliseconds apart, as a quiet service writes them.
+        std::thread::sleep(Duration::from_millis(5 + (i as u64 * 7) % 11));
+    }
+    handle.stop();
+    ms.sort_by(f64::total_cmp);
+    let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "lone line latency (multiline {}): {samples} lines, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        if multiline { "on" } else { "off" },
+        at(0.5),
+        at(0.99),
+        at(1.0)
     );
 }

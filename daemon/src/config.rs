@@ -13,9 +13,9 @@ use std::time::Duration;
 use clap::Parser;
 use lookout_shared::duration::parse_duration;
 
-use crate::collect::CollectorConfig;
 /// The collector's own type; the flag parses straight into it.
 pub use crate::collect::ReadFrom;
+use crate::collect::{CollectorConfig, MultilineConfig};
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -53,6 +53,42 @@ pub struct Config {
     /// Longest logical line kept whole; longer ones are truncated with a marker.
     #[arg(long, env = "LOOKOUT_MAX_LINE_BYTES", default_value_t = 1024 * 1024)]
     pub max_line_bytes: usize,
+
+    /// Multi-line events: `auto` joins stack traces, tracebacks, goroutine dumps
+    /// and indented lines to the line they continue (per stream); `off` keeps one
+    /// entry per line. See docs/collector.md.
+    #[arg(long, env = "LOOKOUT_MULTILINE", value_enum, default_value_t = Multiline::Auto)]
+    pub multiline: Multiline,
+
+    /// Streams whose lines are never joined (repeatable, or comma-separated):
+    /// `NAMESPACE` or `NAMESPACE/POD`, where `*` matches any run of characters,
+    /// e.g. `kube-system`, `payments/legacy-*`, `*/batch-*`.
+    #[arg(
+        long = "multiline-exclude",
+        env = "LOOKOUT_MULTILINE_EXCLUDE",
+        value_delimiter = ','
+    )]
+    pub multiline_exclude: Vec<String>,
+
+    /// How long an open multi-line event waits for a continuation line after its
+    /// first line is read: the live latency a line that nothing continues pays.
+    #[arg(
+        long,
+        env = "LOOKOUT_MULTILINE_HOLD",
+        default_value = "50ms",
+        value_parser = parse_duration
+    )]
+    pub multiline_hold: Duration,
+
+    /// Most physical lines in one event; a longer one is split (each part but the
+    /// last marked ` [continued]`).
+    #[arg(
+        long,
+        env = "LOOKOUT_MULTILINE_MAX_LINES",
+        default_value_t = crate::collect::multiline::DEFAULT_MAX_LINES,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub multiline_max_lines: u32,
 
     /// Most inotify watches the collector takes (the per-user limit is shared by
     /// every root process on the node); directories beyond it are polled every
@@ -184,6 +220,15 @@ pub struct Config {
     pub demo: bool,
 }
 
+/// `--multiline`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Multiline {
+    /// Join continuation lines into the event they continue.
+    Auto,
+    /// One entry per physical line.
+    Off,
+}
+
 /// A size that did not parse (`--max-disk`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
@@ -219,6 +264,12 @@ pub fn collector_config(config: &Config) -> CollectorConfig {
         max_watches: config.max_watches.unwrap_or(usize::MAX),
         idle_close: config.idle_close,
         max_batch_bytes: usize::try_from(config.batch_bytes).unwrap_or(usize::MAX),
+        multiline: MultilineConfig {
+            enabled: config.multiline == Multiline::Auto,
+            exclude: config.multiline_exclude.clone(),
+            hold: config.multiline_hold,
+            max_lines: config.multiline_max_lines,
+        },
         ..CollectorConfig::new(config.log_dir.clone(), node_name(config))
     }
 }
@@ -269,6 +320,32 @@ mod tests {
         assert_eq!(c.retention, Duration::from_secs(36 * 3600));
         assert_eq!(c.max_disk, 512 << 20);
         assert_eq!(c.commit_interval, Duration::from_secs(1));
+    }
+
+    /// `--multiline` flags reach the collector; excludes are repeatable and
+    /// comma-separated.
+    #[test]
+    fn multiline_flags() {
+        let c = collector_config(&Config::try_parse_from(["lookoutd"]).unwrap());
+        assert_eq!(c.multiline, MultilineConfig::default());
+        let c = Config::try_parse_from([
+            "lookoutd",
+            "--multiline",
+            "off",
+            "--multiline-exclude",
+            "kube-system,payments/legacy-*",
+            "--multiline-exclude",
+            "*/batch-*",
+            "--multiline-hold",
+            "20ms",
+        ])
+        .unwrap();
+        let m = collector_config(&c).multiline;
+        assert!(!m.enabled);
+        assert_eq!(m.exclude, ["kube-system", "payments/legacy-*", "*/batch-*"]);
+        assert_eq!(m.hold, Duration::from_millis(20));
+        let err = Config::try_parse_from(["lookoutd", "--multiline", "maybe"]).unwrap_err();
+        assert!(err.to_string().contains("--multiline"), "{err}");
     }
 
     /// The connection flags' defaults are the server's limits, and a cap of 0

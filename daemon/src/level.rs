@@ -41,8 +41,7 @@ pub fn of(message: &str, fields: &Fields) -> Option<Level> {
             }
         }
     }
-    let first = message.split('\n').next().unwrap_or(message);
-    detect(first)
+    detect(message)
 }
 
 /// A level field's value: a keyword (`"warn"`, `"WARNING"`, `"E"`) or a number.
@@ -91,6 +90,14 @@ fn single_letter(c: u8) -> Option<Level> {
 
 /// The level a line states, if any.
 pub fn detect(message: &str) -> Option<Level> {
+    // A multi-line event's level is its first line's: a frame further down
+    // (`at ….ErrorHandler.handle`) must not decide it.
+    // Only the scanned prefix is searched (a 1 MiB line is not walked).
+    let head = &message.as_bytes()[..message.len().min(JSON_SCAN)];
+    let message = match memchr::memchr(b'\n', head) {
+        Some(i) => &message[..i],
+        None => message,
+    };
     if let Some(l) = klog(message.as_bytes()).or_else(|| logcat(message.as_bytes())) {
         return Some(l);
     }
@@ -265,6 +272,15 @@ fn klog(b: &[u8]) -> Option<Level> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_multi_line_event_has_its_first_line_level() {
+        assert_eq!(
+            detect("INFO retrying\n\tat com.x.ErrorHandler.handle(ErrorHandler.java:3)"),
+            Some(Level::Info)
+        );
+        assert_eq!(detect("request failed\nERROR below"), None);
+    }
 
     #[test]
     fn common_forms() {

@@ -11,7 +11,9 @@
 //!     │                 is under it, fds of idle files closed: collect::contain, fds)
 //!  ┌──▼──────────────────────────────┐   thread "collector" (+ "collector-read-N"
 //!  │ collect: tailers, CRI/docker/   │   helpers reading files in parallel)
-//!  │ plain parsers, positions        │
+//!  │ plain parsers, multi-line events│
+//!  │ (held ≤ --multiline-hold),      │
+//!  │ positions                       │
 //!  └──┬──────────────────────────────┘
 //!     │ Batch { entries, positions }   crossbeam, bounded 4 (pipeline::QUEUE),
 //!     │                                each batch ≤ 8,192 entries and --batch-bytes:

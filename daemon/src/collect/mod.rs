@@ -13,6 +13,7 @@ mod batch;
 mod contain;
 mod fds;
 mod layout;
+pub mod multiline;
 pub mod parse;
 mod pool;
 pub mod positions;
@@ -30,6 +31,7 @@ use std::time::Duration;
 use lookout_shared::{LogEntry, StreamId};
 
 use crate::shutdown::ShutdownTrigger;
+pub use multiline::SPLIT_MARKER;
 pub use positions::{FileKey, FilePosition, Format, PendingPartial, PositionUpdate, Positions};
 pub use tailer::TRUNCATED_MARKER;
 
@@ -81,6 +83,49 @@ pub struct CollectorConfig {
     /// kept; it is reopened by identity when it grows): 10,000 quiet files must not
     /// hold 10,000 fds.
     pub idle_close: Duration,
+    /// Joining the lines of stack traces and other multi-line events.
+    pub multiline: MultilineConfig,
+}
+
+/// How lines are joined into multi-line events ([`multiline`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultilineConfig {
+    /// `--multiline auto` (true) or `off`.
+    pub enabled: bool,
+    /// Streams left alone: `namespace` or `namespace/pod` patterns where `*`
+    /// matches any run of characters (`kube-system`, `*/legacy-*`).
+    pub exclude: Vec<String>,
+    /// How long an open event waits for a continuation once its first line is
+    /// read: what a line nothing continues costs in live latency.
+    pub hold: Duration,
+    /// Most physical lines per event.
+    pub max_lines: u32,
+}
+
+/// Default [`MultilineConfig::hold`]: a trace written line by line (Python's
+/// traceback printer, unbuffered stderr) takes microseconds between lines, and
+/// 50 ms keeps a lone line well inside the 100 ms live-latency budget.
+pub const DEFAULT_HOLD: Duration = Duration::from_millis(50);
+
+impl Default for MultilineConfig {
+    fn default() -> Self {
+        MultilineConfig {
+            enabled: true,
+            exclude: Vec::new(),
+            hold: DEFAULT_HOLD,
+            max_lines: multiline::DEFAULT_MAX_LINES,
+        }
+    }
+}
+
+impl MultilineConfig {
+    /// The caps of one event: the line size limit in bytes, and `max_lines`.
+    pub fn limits(&self, max_line: usize) -> multiline::Limits {
+        multiline::Limits {
+            max_bytes: max_line,
+            max_lines: self.max_lines.max(1),
+        }
+    }
 }
 
 /// `--idle-close` by default: long enough that a file written every few minutes
@@ -107,7 +152,7 @@ impl CollectorConfig {
     /// The defaults every mode of the daemon runs with: reading from the
     /// beginning, 1 MiB lines, 5 s partial timeout, 30 s rescan, 8192-entry
     /// batches, [`default_read_threads`] readers, no watch cap of our own, idle
-    /// files closed after 5 minutes.
+    /// files closed after 5 minutes, multi-line events joined with a 50 ms hold.
     pub fn new(log_dir: impl Into<PathBuf>, node: impl Into<String>) -> Self {
         CollectorConfig {
             log_dir: log_dir.into(),
@@ -121,6 +166,7 @@ impl CollectorConfig {
             read_threads: 0,
             max_watches: usize::MAX,
             idle_close: DEFAULT_IDLE_CLOSE,
+            multiline: MultilineConfig::default(),
         }
     }
 
@@ -333,6 +379,7 @@ impl Collector {
         let refusals = contain::Refusals::new(metrics.clone(), refused.clone(), unreadable.clone());
         let fds = fds::Fds::new(fds::raise_nofile().unwrap_or(1024));
         let ctx = tailer::TailCtx {
+            multiline: cfg.multiline.clone(),
             root: root.clone(),
             fds,
             node: cfg.node.clone(),

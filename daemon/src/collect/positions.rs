@@ -19,6 +19,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
+pub use super::multiline::OpenEvent;
 use lookout_shared::{Stream, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -83,6 +84,19 @@ pub struct FilePosition {
     /// Inside an over-long raw line whose head was already emitted truncated.
     #[serde(default)]
     pub skipping: bool,
+    /// Multi-line events still open (per stream), made of lines before `offset`:
+    /// a restart resumes them instead of losing or splitting them. Absent in
+    /// positions written before multi-line events.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<OpenEvent>,
+}
+
+impl FilePosition {
+    /// Whether parser state waits on more of the file (a partial line or an
+    /// open event).
+    pub fn has_pending(&self) -> bool {
+        !self.partials.is_empty() || !self.events.is_empty()
+    }
 }
 
 /// Every known file's position (and whatever parser state must survive a restart).
@@ -205,7 +219,19 @@ mod tests {
             format: None,
             partials: vec![],
             skipping: false,
+            events: vec![],
         }
+    }
+
+    /// Positions written before multi-line events (no `events`) still read.
+    #[test]
+    fn positions_without_events_still_read() {
+        let old = r#"{"files":{"1:2":{"key":{"dev":1,"ino":2},"fp_len":0,"fingerprint":0,
+            "path":"x","offset":7,"format":"cri","partials":[],"skipping":false}}}"#;
+        let p: Positions = serde_json::from_str(old).unwrap();
+        let f = p.get(&FileKey { dev: 1, ino: 2 }).unwrap();
+        assert_eq!(f.offset, 7);
+        assert!(f.events.is_empty() && !f.has_pending());
     }
 
     #[test]

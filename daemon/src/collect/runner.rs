@@ -29,6 +29,8 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 pub(crate) struct Runner {
     /// Only the loop's timers are read here; the parts took the rest.
     partial_timeout: Duration,
+    /// How long an open multi-line event waits for a continuation.
+    hold: Duration,
     rescan_interval: Duration,
     idle_close: Duration,
     watches: Watches,
@@ -90,6 +92,7 @@ impl Runner {
         );
         Runner {
             partial_timeout: cfg.partial_timeout,
+            hold: cfg.multiline.hold,
             rescan_interval: cfg.rescan_interval,
             idle_close: cfg.idle_close,
             watches,
@@ -151,7 +154,10 @@ impl Runner {
         if self.watches.polling() {
             wait = wait.min((self.last_poll + POLL_INTERVAL).saturating_duration_since(now));
         }
-        if let Some(d) = self.registry.partial_deadline(self.partial_timeout) {
+        if let Some(d) = self
+            .registry
+            .partial_deadline(self.partial_timeout, self.hold)
+        {
             wait = wait.min(d.saturating_duration_since(now));
         }
         wait.max(Duration::from_millis(1))

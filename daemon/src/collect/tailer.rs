@@ -1,6 +1,6 @@
 //! One open file being read: chunked reads at our own offset (`pread`), line
 //! splitting, format detection, CRI/docker chunk joining, truncation of over-long
-//! lines, and the state a restart needs.
+//! lines, multi-line events (`tailer_events.rs`), and the state a restart needs.
 
 use std::fs::Metadata;
 use std::io;
@@ -20,6 +20,10 @@ use super::parse::{parse_cri, parse_docker};
 use super::positions::{
     fingerprint_of, FileKey, FilePosition, Format, PendingPartial, FINGERPRINT_MAX,
 };
+use events::Events;
+
+#[path = "tailer_events.rs"]
+mod events;
 
 /// Bytes asked of the kernel per read.
 pub const CHUNK: usize = 256 * 1024;
@@ -46,6 +50,8 @@ pub struct TailCtx {
     pub root: LogRoot,
     /// The fds tailers hold, and their budget.
     pub fds: Arc<Fds>,
+    /// Multi-line event assembly.
+    pub multiline: super::MultilineConfig,
 }
 
 struct Pending {
@@ -79,6 +85,8 @@ pub struct Tailer {
     buf: Vec<u8>,
     format: Option<Format>,
     partials: [Option<Pending>; 2],
+    /// Each stream's open multi-line event.
+    events: Events,
     skipping: bool,
     fp_len: u32,
     fingerprint: u64,
@@ -117,6 +125,7 @@ impl Tailer {
             buf: Vec::new(),
             format: None,
             partials: [None, None],
+            events: Events::default(),
             skipping: false,
             fp_len: 0,
             fingerprint: 0,
@@ -146,6 +155,7 @@ impl Tailer {
                 since: now,
             });
         }
+        t.events.restore(&pos.events);
         t
     }
 
@@ -185,6 +195,7 @@ impl Tailer {
                 .flatten()
                 .map(|p| p.p.clone())
                 .collect(),
+            events: self.events.persisted(),
             skipping: self.skipping,
         }
     }
@@ -268,9 +279,10 @@ impl Tailer {
         self.buf.len()
     }
 
-    /// Whether a logical line is waiting for its continuation.
+    /// Whether a logical line is waiting for its continuation, or an event for
+    /// its hold to end.
     pub fn has_partials(&self) -> bool {
-        self.partials.iter().any(Option::is_some)
+        self.partials.iter().any(Option::is_some) || self.events.any_open()
     }
 
     /// Reads and parses until EOF or until `room` says `out` is full.
@@ -516,51 +528,10 @@ impl Tailer {
         }
     }
 
-    fn emit(
-        &self,
-        ctx: &TailCtx,
-        ts: Timestamp,
-        stream: Stream,
-        text: &[u8],
-        cut: bool,
-        out: &mut Vec<LogEntry>,
-    ) {
-        let mut text = text;
-        let mut cut = cut;
-        if text.len() > ctx.max_line {
-            text = &text[..ctx.max_line];
-            cut = true;
-        } else if let Some(t) = text.strip_suffix(b"\r") {
-            text = t;
-        }
-        // `from_utf8` validates ASCII a word at a time; the lossy decoder walks
-        // every byte, so it only runs on text that is not valid UTF-8.
-        let mut message = match std::str::from_utf8(text) {
-            Ok(s) => s.to_owned(),
-            Err(_) => String::from_utf8_lossy(text).into_owned(),
-        };
-        if cut {
-            ctx.truncated_lines.fetch_add(1, Ordering::Relaxed);
-            if let Some(m) = &ctx.metrics {
-                m.truncated_lines.inc();
-            }
-            message.push_str(TRUNCATED_MARKER);
-        }
-        out.push(LogEntry {
-            ts,
-            node: ctx.node.clone(),
-            source: self.meta.source.clone(),
-            stream,
-            message,
-            level: None,
-            seq: 0,
-            lines: 1,
-            fields: Default::default(),
-        });
-    }
-
     /// Emits partial lines that waited longer than `timeout` (a container that
-    /// died mid-line never writes the closing `F`).
+    /// died mid-line never writes the closing `F`), then events whose hold ended.
+    /// Called only once every file with news was read to its end, so lines
+    /// written together are all in their event before its hold is looked at.
     pub fn flush_stale(&mut self, ctx: &TailCtx, timeout: Duration, out: &mut Vec<LogEntry>) {
         for s in 0..2 {
             if self.partials[s]
@@ -574,19 +545,26 @@ impl Tailer {
                 }
             }
         }
+        self.close_events(ctx, Some(ctx.multiline.hold), out);
     }
 
-    /// The earliest instant a pending partial becomes stale.
-    pub fn partial_deadline(&self, timeout: Duration) -> Option<Instant> {
-        self.partials
+    /// The earliest instant a pending partial becomes stale or an open event's
+    /// hold ends: the collector loop wakes then.
+    pub fn partial_deadline(&self, timeout: Duration, hold: Duration) -> Option<Instant> {
+        let partial = self
+            .partials
             .iter()
             .flatten()
             .map(|p| p.since + timeout)
-            .min()
+            .min();
+        match (partial, self.events.deadline(hold)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The file is finished (deleted or truncated): emit the unterminated last
-    /// line and every pending partial.
+    /// line, every pending partial and every open event.
     pub fn flush_tail(&mut self, ctx: &TailCtx, out: &mut Vec<LogEntry>, now: Timestamp) {
         if !self.buf.is_empty() {
             let buf = std::mem::take(&mut self.buf);
@@ -602,6 +580,7 @@ impl Tailer {
                 self.emit(ctx, p.ts, p.stream, &p.bytes, p.truncated, out);
             }
         }
+        self.close_events(ctx, None, out);
         self.dirty = true;
     }
 }

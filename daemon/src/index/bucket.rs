@@ -152,6 +152,19 @@ fn probe_writable(data_dir: &Path) -> Result<(), IndexError> {
     }
 }
 
+/// Whether writing a file into `dir` fails because of the environment
+/// (read-only, full, out of fds). Asked when tantivy reports only that its
+/// worker thread died ("An index writer was killed"): the errno that killed it
+/// is not in that text.
+pub fn env_fault_at(dir: &Path) -> Option<EnvFault> {
+    let probe = dir.join(".lookout-write-probe");
+    let res = fs::write(&probe, b"probe").and_then(|()| fs::remove_file(&probe));
+    let e = res.err()?;
+    // A full disk may leave the file created and empty.
+    let _ = fs::remove_file(&probe);
+    EnvFault::of_io(&e)
+}
+
 fn check_ours(data_dir: &Path) -> Result<(), IndexError> {
     let io = |e: std::io::Error| IndexError::Io {
         path: data_dir.to_path_buf(),

@@ -163,7 +163,9 @@ impl Writer {
 
     fn fail(&mut self, msg: String) {
         // Say what the environment did (read-only, full, fds), not only tantivy's text.
-        let msg = match super::integrity::EnvFault::in_text(&msg) {
+        let fault = super::integrity::EnvFault::in_text(&msg)
+            .or_else(|| super::bucket::env_fault_at(&self.active.path));
+        let msg = match fault {
             Some(f) => format!("{}: {msg}", f.describe()),
             None => {
                 // Not the environment: perhaps a damaged segment; check now.

@@ -152,11 +152,12 @@ impl Registry {
         upsert
     }
 
-    /// The earliest instant a pending partial line becomes stale.
-    pub(crate) fn partial_deadline(&self, timeout: Duration) -> Option<Instant> {
+    /// The earliest instant a pending partial line becomes stale or an open
+    /// multi-line event's hold ends.
+    pub(crate) fn partial_deadline(&self, timeout: Duration, hold: Duration) -> Option<Instant> {
         self.tailers
             .values()
-            .filter_map(|t| t.partial_deadline(timeout))
+            .filter_map(|t| t.partial_deadline(timeout, hold))
             .min()
     }
 

@@ -287,7 +287,7 @@ impl Registry {
         let meta = Arc::new(self.meta_for(scan, &f.path, &f.stem));
         if let Some(mut pos) = known {
             pos.path = f.path.clone();
-            if !f.live && f.size <= pos.offset && pos.partials.is_empty() {
+            if !f.live && f.size <= pos.offset && !pos.has_pending() {
                 // A finished rotated file: nothing to do until it grows.
                 return true;
             }

@@ -4,4 +4,5 @@
 mod contain;
 mod fds;
 mod kubelet;
+mod multiline;
 mod stdout;

@@ -1,6 +1,8 @@
 //! Exactly-once across crashes: `lookoutd` is SIGKILLed again and again while a
 //! container writes and the kubelet rotates its log; afterwards the stored multiset
-//! of lines equals the written one — nothing lost, nothing stored twice.
+//! of lines equals the written one — nothing lost, nothing stored twice. One line
+//! in eight starts a multi-line event (a trace written in one write): each is
+//! stored once and whole, however the kills fall inside or after it.
 //!
 //! Needs the real collector (it follows the kubelet layout written here).
 
@@ -115,8 +117,21 @@ fn sigkill_mid_stream_under_rotation_loses_and_duplicates_nothing() {
                 "stdout"
             };
             let ts = format!("2026-11-25T20:00:{:02}.{:09}Z", (i / 100_000) % 60, i);
-            writeln!(f, "{ts} {stream} F {msg}").unwrap();
-            written.push(msg);
+            if i % 10 == 5 || i.is_multiple_of(40) {
+                // A multi-line event: a stack trace, all its lines in one write.
+                let mut event = format!("{ts} {stream} F {msg}\n");
+                let mut joined = msg;
+                for k in 0..1 + i % 4 {
+                    let frame = format!("\tat crashtest.Frame.f{i}(Frame.java:{k})");
+                    event += &format!("{ts} {stream} F {frame}\n");
+                    joined = format!("{joined}\n{frame}");
+                }
+                f.write_all(event.as_bytes()).unwrap();
+                written.push(joined);
+            } else {
+                writeln!(f, "{ts} {stream} F {msg}").unwrap();
+                written.push(msg);
+            }
             if i.is_multiple_of(500) {
                 f.flush().unwrap();
                 std::thread::sleep(Duration::from_millis(15));
@@ -128,7 +143,9 @@ fn sigkill_mid_stream_under_rotation_loses_and_duplicates_nothing() {
 
     let mut rng = Lcg(0x5eed);
     let mut kills = 0;
-    while !writer.is_finished() {
+    // At least three kills even when the writer outruns them (a loaded machine
+    // starts each daemon slowly): the later ones land while it catches up.
+    while !writer.is_finished() || kills < 3 {
         let mut d = daemon(logs.path(), data.path());
         std::thread::sleep(Duration::from_millis(150 + rng.next(700)));
         kill9(&mut d);
@@ -152,7 +169,6 @@ fn sigkill_mid_stream_under_rotation_loses_and_duplicates_nothing() {
             break got;
         }
     };
-    assert!(kills >= 3, "only {kills} kills");
     let dups: Vec<_> = got.iter().filter(|(_, c)| **c > 1).take(5).collect();
     assert!(dups.is_empty(), "stored twice: {dups:?}");
     let lost: Vec<_> = want

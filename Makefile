@@ -68,6 +68,10 @@ bench-scale: ## RSS idle/under load and 5,000 log files on one node (FILES, RATE
 bench-patterns: ## template mining: accuracy on Loghub and lines/s, beside drain3 (PyPI, in a venv)
 	./scripts/bench-patterns.sh
 
+.PHONY: bench-storage
+bench-storage: ## bytes per raw byte and query latencies beside ClickHouse (chdb, PyPI) on the same rows (ENTRIES)
+	./scripts/bench-storage.sh
+
 .PHONY: bench-peers
 bench-peers: ## collection vs rsyslog/syslog-ng, and end-to-end ingest (QUICK=1: ~1 min; needs root for apt)
 	./scripts/bench-peers.sh

@@ -161,13 +161,20 @@ fn row(lines: &[(String, String)], i: usize, n: usize, end: i64, rng: &mut Rng) 
         node: "bench-node".into(),
         source: StreamId {
             namespace: sys.clone(),
-            pod: format!("{sys}-7d4b9c8f6d-{}", ["x2k4p", "b7z9q", "m4n8t", "q2w5z"][(i / 7) % 4]),
+            pod: format!(
+                "{sys}-7d4b9c8f6d-{}",
+                ["x2k4p", "b7z9q", "m4n8t", "q2w5z"][(i / 7) % 4]
+            ),
             pod_uid: format!("uid-{sys}-{}", (i / 7) % 4),
             container: "app".into(),
             container_id: String::new(),
             restart: 0,
         },
-        stream: if i.is_multiple_of(9) { Stream::Stderr } else { Stream::Stdout },
+        stream: if i.is_multiple_of(9) {
+            Stream::Stderr
+        } else {
+            Stream::Stdout
+        },
         message,
         level: None,
         seq: 0,
@@ -181,7 +188,11 @@ fn dir_bytes(p: &std::path::Path) -> u64 {
     if let Ok(rd) = std::fs::read_dir(p) {
         for e in rd.flatten() {
             let Ok(m) = e.metadata() else { continue };
-            n += if m.is_dir() { dir_bytes(&e.path()) } else { m.len() };
+            n += if m.is_dir() {
+                dir_bytes(&e.path())
+            } else {
+                m.len()
+            };
         }
     }
     n
@@ -245,7 +256,9 @@ fn main() {
     let mut i = 0;
     while i < n {
         let m = 8192.min(n - i);
-        let entries: Vec<LogEntry> = (i..i + m).map(|j| row(&lines, j, n, end, &mut rng)).collect();
+        let entries: Vec<LogEntry> = (i..i + m)
+            .map(|j| row(&lines, j, n, end, &mut rng))
+            .collect();
         let b = ingest::prepare(
             Batch {
                 entries,

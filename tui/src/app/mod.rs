@@ -14,6 +14,7 @@
 //! - [`alerts`]: the rules list, the rule editor, the delete question.
 //! - [`prompt`], [`help`]: the bottom prompt and the `?` overlay.
 //! - [`input`]: the text field those with one share, and its editing keys.
+//! - [`event`]: what one event shows as, collapsed or expanded (Tail and Search).
 //! - `replies`: server messages dispatched to the screen whose request they answer.
 //!
 //! A key goes to the pane [`App::ctx`] names; the pane changes its own state, queues
@@ -23,6 +24,7 @@
 
 pub mod alerts;
 pub mod complete;
+pub mod event;
 pub mod help;
 pub mod history;
 pub mod input;
@@ -475,6 +477,8 @@ impl App {
 
 #[cfg(test)]
 mod copying;
+#[cfg(test)]
+mod event_tests;
 #[cfg(test)]
 mod keywalk;
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! plus the frame every screen shares (status bar, tabs, key bar, help overlay).
 
 mod alerts;
+pub mod event;
 mod search;
 mod tail;
 
@@ -147,9 +148,9 @@ pub fn level_word(l: Option<Level>) -> &'static str {
     }
 }
 
-/// Splits `text` into spans, highlighting every case-insensitive occurrence of the
-/// `needles` (the tail's find: plain text, not the query language).
-pub fn highlighted<'a>(text: &'a str, needles: &[String], base: Style, hl: Style) -> Vec<Span<'a>> {
+/// The byte ranges of every case-insensitive occurrence of the `needles` in
+/// `text` (the tail's find: plain text, not the query language), sorted.
+pub fn find_marks(text: &str, needles: &[String]) -> Vec<Range<usize>> {
     let mut marks: Vec<Range<usize>> = Vec::new();
     for n in needles.iter().filter(|n| !n.is_empty()) {
         let mut from = 0;
@@ -159,7 +160,7 @@ pub fn highlighted<'a>(text: &'a str, needles: &[String], base: Style, hl: Style
         }
     }
     marks.sort_unstable_by_key(|r| (r.start, r.end));
-    highlighted_at(text, &marks, base, hl)
+    marks
 }
 
 /// Splits `text` into spans, highlighting the byte ranges `marks` (sorted by start;
@@ -193,12 +194,11 @@ pub fn highlighted_at<'a>(
     out
 }
 
-/// One entry as a styled line: `time pod container LEVEL message`.
-pub fn entry_spans<'a>(
+/// An entry's columns before its message: `time pod container LEVEL `.
+pub fn entry_prefix<'a>(
     t: Theme,
     e: &'a LogEntry,
     time: Option<String>,
-    needles: &[String],
     pod: (usize, usize),
 ) -> Vec<Span<'a>> {
     let (pod_width, pod_slot) = pod;
@@ -214,12 +214,6 @@ pub fn entry_spans<'a>(
     ));
     let lw = level_word(e.level);
     spans.push(Span::styled(format!("{lw:<5} "), t.level(e.level)));
-    spans.extend(highlighted(
-        &e.message,
-        needles,
-        Style::default(),
-        t.highlight(),
-    ));
     spans
 }
 

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
 
-use super::{ago, entry_spans, rate, thousands, truncate, Theme};
+use super::{ago, entry_prefix, rate, thousands, truncate, Theme};
 use crate::app::tail::level::{continues, effective_level};
 use crate::app::tail::{TailFocus, TailLine, TimeFmt, TreeRow};
 use crate::app::{App, ConnState};
@@ -323,16 +323,19 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         let mut lines = match line {
             TailLine::Entry(e) => {
                 let cont = continues(&log.lines, i);
-                let spans: Vec<Span> = if cont {
+                let marker = |text: &str| super::find_marks(text, &needles);
+                let frame = super::event::frame_style(t, effective_level(&log.lines, i));
+                // Each row as (spans, how many leading spans are the prefix that
+                // sideways scrolling keeps).
+                let rows: Vec<(Vec<Span>, usize)> = if cont {
                     let mut s = vec![Span::raw(" ".repeat(prefix))];
-                    s.extend(super::highlighted(
-                        &e.message,
-                        &needles,
-                        t.level(effective_level(&log.lines, i))
-                            .remove_modifier(Modifier::BOLD),
-                        t.highlight(),
-                    ));
-                    s
+                    s.extend(
+                        super::event::rows(t, e, false, &marker, frame)
+                            .0
+                            .into_iter()
+                            .map(|sp| Span::styled(sp.content, frame.patch(sp.style))),
+                    );
+                    vec![(s, 1)]
                 } else {
                     let time = match log.time_fmt {
                         TimeFmt::Absolute if dated => Some(app.zone.dated_ms(e.ts)),
@@ -341,28 +344,37 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
                         TimeFmt::Off => None,
                     };
                     let slot = log.colors.slot(&e.source.pod);
-                    entry_spans(t, e, time, &needles, (pod_width, slot))
+                    let mut head = entry_prefix(t, e, time, (pod_width, slot));
+                    let n_prefix = head.len();
+                    let frame = super::event::frame_style(t, e.level);
+                    let (first, rest) =
+                        super::event::rows(t, e, log.expanded.has(e), &marker, frame);
+                    head.extend(first);
+                    let indent = prefix + super::event::INDENT;
+                    std::iter::once((head, n_prefix))
+                        .chain(rest.into_iter().map(|r| {
+                            let mut s = vec![Span::raw(" ".repeat(indent))];
+                            s.extend(r);
+                            (s, 1)
+                        }))
+                        .collect()
                 };
-                if log.wrap {
-                    wrap_spans(spans, w, prefix.min(w / 2))
-                } else {
-                    // Keep the prefix, scroll the message.
-                    let spans = if log.hscroll > 0 {
-                        let n_prefix = if cont {
-                            1
-                        } else {
-                            spans.len().min(if time_width > 0 { 4 } else { 3 })
-                        };
+                let mut out = Vec::new();
+                for (spans, n_prefix) in rows {
+                    if log.wrap {
+                        out.extend(wrap_spans(spans, w, prefix.min(w / 2)));
+                    } else if log.hscroll > 0 {
+                        // Keep the prefix, scroll the message.
                         let mut s: Vec<Span> = spans.clone().into_iter().take(n_prefix).collect();
                         let rest: Vec<Span> = spans.into_iter().skip(n_prefix).collect();
                         s.push(Span::styled("…", t.dim()));
                         s.extend(skip_chars(rest, log.hscroll));
-                        s
+                        out.push(Line::from(s));
                     } else {
-                        spans
-                    };
-                    vec![Line::from(spans)]
+                        out.push(Line::from(spans));
+                    }
                 }
+                out
             }
             TailLine::Dropped { count, from, until } => {
                 let text = format!(
@@ -420,6 +432,12 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
     if let Some(c) = log.cursor {
         if rows.first().is_some_and(|(_, top)| c < *top) {
             rows = fill(c + 1);
+        }
+        // An expanded event taller than the pane shows from its head down.
+        if rows.first().is_some_and(|(_, top)| *top == c) {
+            if let Some(own) = draw_line(c).filter(|l| l.len() > h) {
+                rows = own.into_iter().take(h).map(|l| (l, c)).collect();
+            }
         }
     }
     let (rows, index): (Vec<Line>, Vec<usize>) = rows.into_iter().unzip();

@@ -25,6 +25,7 @@ use lookout_shared::protocol::{
 };
 use lookout_shared::{LogEntry, Timestamp};
 
+use super::event::Expanded;
 use super::input::TextInput;
 use super::{Effect, Outbox};
 use crate::clock::Zone;
@@ -117,6 +118,8 @@ pub struct Search {
     /// The search could not be sent (or its answer was lost) for want of a
     /// connection: it runs again on reconnect.
     pub rerun: bool,
+    /// Results shown whole (`o`), by seq.
+    pub expanded: Expanded,
 }
 
 /// Page size for the results list.
@@ -144,6 +147,7 @@ impl Search {
             view_rows: Cell::new(10),
             searched: false,
             rerun: false,
+            expanded: Expanded::default(),
         }
     }
 
@@ -179,6 +183,7 @@ impl Search {
             self.selected = 0;
             self.offset.set(0);
             self.bar = None;
+            self.expanded.clear();
         } else if Some(id) == self.more_req {
             self.more_req = None;
             self.results.extend(page.entries);

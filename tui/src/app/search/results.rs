@@ -20,6 +20,7 @@ pub const KEYS: &[Binding] = &[
         false,
     ),
     bind(&[ENTER], "context around the line", true),
+    bind(&[Key::Char('o')], "expand / fold", true),
     bind(
         &[Key::Char('y'), Key::Char('Y')],
         "copy the line / with time and stream",
@@ -69,6 +70,11 @@ impl Search {
             }
             Key::Char('r') => Effect::Prompt(PromptKind::Range, String::new()),
             Key::Char('s') => Effect::Save,
+            Key::Char('o') => match self.results.get(self.selected) {
+                Some(e) if self.expanded.toggle(e) => Effect::Done,
+                Some(_) => Effect::Say("one line, no fields: nothing more to show".into()),
+                None => Effect::Done,
+            },
             Key::Char(c @ ('y' | 'Y')) => {
                 let hit = self.results.get(self.selected);
                 Effect::Copy(hit.map(|e| copy_text(e, c == 'Y')).into_iter().collect())

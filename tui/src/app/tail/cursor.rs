@@ -150,6 +150,27 @@ impl Log {
         }
     }
 
+    /// `Enter`/`o`: shows the event under the cursor whole, or folds it again.
+    pub fn toggle_expanded(&mut self) -> crate::app::Effect {
+        use crate::app::Effect;
+        let Some(i) = self.cursor_line() else {
+            return Effect::Say("no line to expand".into());
+        };
+        let Some(TailLine::Entry(e)) = self.lines.get(i) else {
+            return Effect::Done;
+        };
+        if self.expanded.toggle(e) {
+            // An expanded event far up would be drawn past the view's bottom;
+            // the cursor keeps it where the eye is.
+            if self.cursor.is_some() {
+                self.keep_visible();
+            }
+            Effect::Done
+        } else {
+            Effect::Say("one line, no fields: nothing more to show".into())
+        }
+    }
+
     /// `v`: starts a selection at the cursor, or drops the one open.
     pub fn toggle_mark(&mut self) {
         if self.mark.take().is_some() {

@@ -9,9 +9,11 @@ use lookout_shared::{Level, LogEntry, Timestamp};
 
 use super::colors::PodColors;
 use super::{Tail, TailFocus};
+use crate::app::event::Expanded;
 use crate::app::{Effect, PromptKind};
 use crate::keys::{
-    bind, Binding, Key, BACKTAB, DOWN, END, ESC, HOME, LEFT, PGDN, PGUP, RIGHT, SPACE, TAB, UP,
+    bind, Binding, Key, BACKTAB, DOWN, END, ENTER, ESC, HOME, LEFT, PGDN, PGUP, RIGHT, SPACE, TAB,
+    UP,
 };
 
 /// One line of the log pane.
@@ -55,6 +57,7 @@ pub const KEYS: &[Binding] = &[
         false,
     ),
     bind(&[Key::Char('v')], "start / drop a selection", false),
+    bind(&[ENTER, Key::Char('o')], "expand", true),
     bind(&[PGUP, Key::Ctrl('b')], "page up", false),
     bind(&[PGDN, Key::Ctrl('f'), SPACE], "page down", false),
     bind(
@@ -79,7 +82,7 @@ pub const KEYS: &[Binding] = &[
         "older / newer error",
         false,
     ),
-    bind(&[Key::Char('f')], "filter (hide, server side)", true),
+    bind(&[Key::Char('f')], "filter (hide)", true),
     bind(&[Key::Char('t')], "time: absolute / relative / off", true),
     bind(&[Key::Char('w')], "wrap", true),
     bind(
@@ -93,7 +96,7 @@ pub const KEYS: &[Binding] = &[
         false,
     ),
     bind(&[Key::Char('x')], "clear the pane", false),
-    bind(&[TAB, BACKTAB], "to the stream tree", true),
+    bind(&[TAB, BACKTAB], "streams", true),
 ];
 
 /// Columns one sideways step moves.
@@ -137,6 +140,8 @@ pub struct Log {
     pub min_level: Option<Level>,
     /// Where the last draw put each line, for mouse clicks.
     pub drawn: RefCell<Drawn>,
+    /// Events shown whole (`Enter`/`o`), by seq.
+    pub expanded: Expanded,
 }
 
 /// The rows of the last drawn log pane and the line each shows.
@@ -174,6 +179,7 @@ impl Log {
             mark: None,
             min_level: None,
             drawn: RefCell::new(Drawn::default()),
+            expanded: Expanded::default(),
         }
     }
 
@@ -194,6 +200,9 @@ impl Log {
         let mut evicted = 0;
         while self.lines.len() > self.cap {
             if let Some(old) = self.lines.pop_front() {
+                if let TailLine::Entry(e) = &old {
+                    self.expanded.forget(e);
+                }
                 if self.matches_find(&old) {
                     self.find_total -= 1;
                     self.find_pos = self.find_pos.saturating_sub(1);
@@ -353,6 +362,7 @@ impl Log {
     /// Starts over (new subscription): old lines no longer match what is asked.
     pub fn clear(&mut self) {
         self.lines.clear();
+        self.expanded.clear();
         self.error_at = None;
         self.find_at = None;
         self.find_pos = 0;
@@ -376,6 +386,7 @@ impl Tail {
             Key::Char('y') => return Effect::Copy(log.yank()),
             Key::Char('Y') => return Effect::Copy(log.yank_with_meta()),
             Key::Char('v') => log.toggle_mark(),
+            ENTER | Key::Char('o') => return log.toggle_expanded(),
             Key::Char('L') => log.cycle_min_level(),
             Key::Char('g') | HOME => log.top(),
             Key::Char('G') | END => log.resume(),

@@ -1,0 +1,125 @@
+//! Events on screen: a joined multi-line event folds and opens with `Enter`/`o` in
+//! Tail and with `o` in Search results, its further lines in its level's colour.
+
+use crossterm::event::KeyCode;
+use lookout_shared::Level;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+
+use super::tests::{code, connected, entry, feed, key, render};
+use super::App;
+
+const TRACE: &str = "java.lang.IllegalStateException: boom\n\tat com.example.Ledger.write(Ledger.java:212)\n\tat com.example.Main.main(Main.java:5)";
+
+fn colour_of(app: &App, needle: &str) -> Option<Color> {
+    let mut term = ratatui::Terminal::new(TestBackend::new(140, 20)).unwrap();
+    term.draw(|f| crate::ui::draw(f, app)).unwrap();
+    let buf = term.backend().buffer().clone();
+    (0..20u16).find_map(|y| {
+        let row: String = (0..140u16).map(|x| buf[(x, y)].symbol()).collect();
+        let x = row.find(needle)?;
+        let col = row[..x].chars().count() as u16;
+        Some(buf[(col, y)].fg)
+    })
+}
+
+#[test]
+fn enter_opens_and_folds_a_trace_whose_frames_are_red() {
+    let (mut app, _, _, sub) = connected();
+    app.color = true;
+    feed(
+        &mut app,
+        sub,
+        vec![
+            entry(1, "ledger-0", Some(Level::Error), TRACE),
+            entry(2, "ledger-0", Some(Level::Info), "next request ok"),
+        ],
+    );
+    let s = render(&app, 140, 20);
+    assert!(s.contains("boom  +2 lines"), "{s}");
+    assert!(!s.contains("com.example.Ledger"), "folded: {s}");
+    // Following: Enter takes the newest line, which has nothing more to show.
+    app.on_event(code(KeyCode::Enter));
+    assert!(app.message.as_ref().unwrap().0.contains("nothing more"));
+    app.on_event(key('k'));
+    app.on_event(code(KeyCode::Enter));
+    let s = render(&app, 140, 20);
+    assert!(s.contains("    at com.example.Ledger.write"), "{s}");
+    assert!(!s.contains("+2 lines"), "{s}");
+    assert_eq!(colour_of(&app, "com.example.Ledger"), Some(Color::Red));
+    assert_eq!(colour_of(&app, "com.example.Main"), Some(Color::Red));
+    assert_ne!(colour_of(&app, "next request ok"), Some(Color::Red));
+    // `y` copies the whole event, every line.
+    app.on_event(key('y'));
+    let copied = app.term.iter().any(|t| {
+        matches!(t, super::TermRequest::Copy(s) if s.contains("Main.java:5") && s.contains("boom"))
+    });
+    assert!(copied, "{:?}", app.term);
+    app.on_event(key('o'));
+    assert!(
+        render(&app, 140, 20).contains("+2 lines"),
+        "o folds it again"
+    );
+}
+
+#[test]
+fn an_expanded_event_taller_than_the_pane_shows_from_its_head() {
+    let (mut app, _, _, sub) = connected();
+    let long: String = std::iter::once("head of a long trace".to_string())
+        .chain((0..60).map(|i| format!("\tat frame{i}")))
+        .collect::<Vec<_>>()
+        .join("\n");
+    feed(
+        &mut app,
+        sub,
+        vec![entry(1, "ledger-0", Some(Level::Error), &long)],
+    );
+    render(&app, 100, 20);
+    app.on_event(key('k'));
+    app.on_event(key('o'));
+    let s = render(&app, 100, 20);
+    assert!(
+        s.contains("head of a long trace") && s.contains("frame0"),
+        "{s}"
+    );
+}
+
+#[test]
+fn o_opens_a_json_result_field_by_field() {
+    use lookout_shared::protocol::{ClientMsg, SearchPage, ServerMsg};
+    let (mut app, _, _, _) = connected();
+    let mut e = entry(
+        1,
+        "checkout",
+        Some(Level::Error),
+        r#"{"msg":"upstream failed","status":503}"#,
+    );
+    e.fields = serde_json::from_str(r#"{"msg":"upstream failed","status":503}"#).unwrap();
+    app.on_event(key('2'));
+    super::tests::typed(&mut app, "status:503");
+    app.on_event(code(KeyCode::Enter));
+    let id = app
+        .outbox
+        .drain(..)
+        .find_map(|m| match m {
+            ClientMsg::Search { id, .. } => Some(id),
+            _ => None,
+        })
+        .unwrap();
+    app.on_event(super::Event::Client(crate::client::ClientEvent::Msg(
+        ServerMsg::SearchResult {
+            id,
+            page: SearchPage {
+                entries: vec![e],
+                total: 1,
+                ..Default::default()
+            },
+        },
+    )));
+    let s = render(&app, 120, 30);
+    assert!(s.contains("upstream failed  status=503"), "{s}");
+    app.on_event(key('o'));
+    let s = render(&app, 120, 30);
+    assert!(!s.contains("status=503"), "{s}");
+    assert!(s.contains("status  503"), "{s}");
+}

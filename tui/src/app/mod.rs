@@ -480,6 +480,8 @@ mod copying;
 #[cfg(test)]
 mod event_tests;
 #[cfg(test)]
+mod filter_tests;
+#[cfg(test)]
 mod keywalk;
 #[cfg(test)]
 mod tests;

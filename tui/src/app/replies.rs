@@ -94,7 +94,7 @@ impl App {
         };
         let mut e = self.search.on_reply_error(id, &error);
         if e == Effect::Pass {
-            e = self.tail.on_reply_error(id, &error);
+            e = self.tail.on_reply_error(id, &error, &mut self.outbox);
         }
         if e == Effect::Pass {
             e = self.alerts.on_reply_error(id, &error);

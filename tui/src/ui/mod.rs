@@ -382,6 +382,13 @@ fn tab_bar(f: &mut Frame, app: &App, t: Theme, area: Rect) {
 /// A footer line before styling.
 enum Foot {
     Prompt(String, String),
+    /// An error in the prompt's text: a caret under `column` of the text (the
+    /// prompt's label is `indent` cells wide) and what is wrong.
+    Caret {
+        indent: usize,
+        column: usize,
+        message: String,
+    },
     Info(String, String),
     Keys(Ctx),
 }
@@ -393,6 +400,17 @@ impl Foot {
                 Span::styled(format!(" {label}: "), t.bold()),
                 Span::raw(text),
                 Span::styled("▏", t.fg(Color::Yellow)),
+            ]),
+            Foot::Caret {
+                indent,
+                column,
+                message,
+            } => Line::from(vec![
+                Span::raw(" ".repeat(indent + column)),
+                Span::styled(
+                    format!("^ {message}"),
+                    t.fg(Color::Red).add_modifier(Modifier::BOLD),
+                ),
             ]),
             Foot::Info(l, r) => Line::from(vec![
                 Span::styled(l, t.fg(Color::Cyan)),
@@ -431,6 +449,14 @@ fn footer_lines(app: &App) -> Vec<Foot> {
             PromptKind::Range => "range (15m, 2h, or FROM..UNTIL in RFC 3339)",
         };
         out.push(Foot::Prompt(label.into(), p.input.text.clone()));
+        if let Some(e) = p.error() {
+            out.push(Foot::Caret {
+                // ` label: ` before the text.
+                indent: label.chars().count() + 3,
+                column: e.position.column,
+                message: e.message,
+            });
+        }
     } else if app.screen == Screen::Tail
         && (!app.tail.filter.is_empty() || !app.tail.log.find.is_empty())
     {

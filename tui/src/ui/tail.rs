@@ -222,6 +222,12 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
             _ => " connecting ○ ",
         };
         Span::styled(what, t.fg(Color::Yellow).add_modifier(Modifier::BOLD))
+    } else if tail.refused.is_some() {
+        // Nothing is subscribed: "following" would be a lie here too.
+        Span::styled(
+            " filter refused ✗ (f) ",
+            t.fg(Color::Red).add_modifier(Modifier::BOLD),
+        )
     } else if log.follow {
         Span::styled(" following ● ", t.fg(Color::Green))
     } else {
@@ -267,6 +273,10 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
     log.view_rows.set(h.max(1));
     if log.lines.is_empty() {
         let msg = match tail.sub {
+            None if tail.refused.is_some() => format!(
+                "the daemon refused the filter: {} (f changes it)",
+                tail.refused.as_deref().unwrap_or_default()
+            ),
             None => "waiting for the daemon…".to_string(),
             Some(_) if tail.filter.is_empty() => "no lines yet: waiting for logs".to_string(),
             Some(_) => format!("no lines match {:?} yet", tail.filter),

@@ -28,7 +28,7 @@ impl Log {
 
     /// `end` (an exclusive bottom) moved up past `n` shown lines.
     pub(super) fn step_up(&self, mut end: usize, mut n: usize) -> usize {
-        if self.min_level.is_none() {
+        if !self.hides() {
             return end.saturating_sub(n);
         }
         while n > 0 && end > 0 {
@@ -43,7 +43,7 @@ impl Log {
     /// `end` (an exclusive bottom) moved down past `n` shown lines.
     pub(super) fn step_down(&self, mut end: usize, mut n: usize) -> usize {
         let len = self.lines.len();
-        if self.min_level.is_none() {
+        if !self.hides() {
             return end.saturating_add(n).min(len);
         }
         while n > 0 && end < len {

@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use lookout_shared::{Level, LogEntry, Timestamp};
 
 use super::colors::PodColors;
+use super::filter::Passes;
 use super::{Tail, TailFocus};
 use crate::app::event::Expanded;
 use crate::app::{Effect, PromptKind};
@@ -15,6 +16,7 @@ use crate::keys::{
     bind, Binding, Key, BACKTAB, DOWN, END, ENTER, ESC, HOME, LEFT, PGDN, PGUP, RIGHT, SPACE, TAB,
     UP,
 };
+use lookout_shared::query::Query;
 
 /// One line of the log pane.
 #[derive(Debug, Clone, PartialEq)]
@@ -142,6 +144,10 @@ pub struct Log {
     pub drawn: RefCell<Drawn>,
     /// Events shown whole (`Enter`/`o`), by seq.
     pub expanded: Expanded,
+    /// The filter as applied to the lines held (`filter.rs`); `None` shows all.
+    pub view_filter: Option<Query>,
+    /// Whether each line passes `view_filter`, beside `lines`.
+    pub(super) passes: Passes,
 }
 
 /// The rows of the last drawn log pane and the line each shows.
@@ -180,6 +186,8 @@ impl Log {
             min_level: None,
             drawn: RefCell::new(Drawn::default()),
             expanded: Expanded::default(),
+            view_filter: None,
+            passes: Passes::default(),
         }
     }
 
@@ -194,12 +202,15 @@ impl Log {
             if self.matches_find(&l) {
                 self.find_total += 1;
             }
+            let pass = self.passes(&l);
+            self.note_pushed(pass);
             self.lines.push_back(l);
             added += 1;
         }
         let mut evicted = 0;
         while self.lines.len() > self.cap {
             if let Some(old) = self.lines.pop_front() {
+                self.note_evicted();
                 if let TailLine::Entry(e) = &old {
                     self.expanded.forget(e);
                 }
@@ -362,6 +373,7 @@ impl Log {
     /// Starts over (new subscription): old lines no longer match what is asked.
     pub fn clear(&mut self) {
         self.lines.clear();
+        self.clear_passes();
         self.expanded.clear();
         self.error_at = None;
         self.find_at = None;

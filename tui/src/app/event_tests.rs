@@ -123,3 +123,57 @@ fn o_opens_a_json_result_field_by_field() {
     assert!(!s.contains("status=503"), "{s}");
     assert!(s.contains("status  503"), "{s}");
 }
+
+#[test]
+fn a_restart_draws_a_marker_and_p_searches_the_previous_instance() {
+    use lookout_shared::protocol::ClientMsg;
+    let (mut app, _, _, sub) = connected();
+    let at = |seq: u64, pod: &str, restart: u32, msg: &str| {
+        let mut e = entry(seq, pod, Some(Level::Info), msg);
+        e.source.restart = restart;
+        e
+    };
+    feed(
+        &mut app,
+        sub,
+        vec![
+            at(1, "ledger-0", 2, "FATAL OutOfMemoryError"),
+            at(2, "web-1", 0, "GET / 200"),
+            at(3, "ledger-0", 3, "starting ledger"),
+            at(4, "ledger-0", 3, "ready"),
+        ],
+    );
+    let s = render(&app, 120, 20);
+    let rows: Vec<&str> = s.lines().collect();
+    let marker = rows
+        .iter()
+        .position(|r| r.contains("── container app restarted (instance 3) · ledger-0 ──"))
+        .unwrap_or_else(|| panic!("{s}"));
+    assert!(rows[marker - 1].contains("GET / 200"), "{s}");
+    assert!(rows[marker + 1].contains("starting ledger"), "{s}");
+    assert_eq!(s.matches("restarted").count(), 1, "{s}");
+    // The newest line is instance 3: `p` searches instance 2 over all time.
+    app.on_event(key('p'));
+    assert_eq!(app.screen, super::Screen::Search);
+    let query = app
+        .outbox
+        .drain(..)
+        .find_map(|m| match m {
+            ClientMsg::Search { params, .. } => Some((params.query, params.range)),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        query.0,
+        "namespace:payments pod:ledger-0 container:app restart:2"
+    );
+    assert_eq!(query.1, lookout_shared::protocol::TimeRange::default());
+    // web-1 is on its first instance: nothing before it.
+    app.on_event(key('1'));
+    app.on_event(key('k'));
+    app.on_event(key('k'));
+    app.on_event(key('k'));
+    app.on_event(key('p'));
+    assert_eq!(app.screen, super::Screen::Tail);
+    assert!(app.message.as_ref().unwrap().0.contains("first instance"));
+}

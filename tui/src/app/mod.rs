@@ -104,6 +104,8 @@ pub enum Effect {
     LiveTail(StreamKey),
     /// Put these lines on the clipboard (joined by newlines).
     Copy(Vec<String>),
+    /// Search this query over all time, on the Search screen.
+    SearchAll(String),
 }
 
 /// What the core asks of the terminal itself, drained by the event loop (the core
@@ -380,6 +382,10 @@ impl App {
                 self.screen = Screen::Tail;
             }
             Effect::Copy(lines) => self.copy(lines),
+            Effect::SearchAll(query) => {
+                self.search.search_all(&query, &mut self.outbox);
+                self.screen = Screen::Search;
+            }
         }
     }
 

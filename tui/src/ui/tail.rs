@@ -399,6 +399,17 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
                     t.fg(Color::Red).add_modifier(Modifier::BOLD),
                 ))]
             }
+            TailLine::Restarted {
+                key,
+                instance,
+                before,
+            } => vec![Line::from(Span::styled(
+                format!(
+                    "── {} ──",
+                    crate::app::tail::restarts::marker_text(key, *instance, *before)
+                ),
+                t.fg(Color::Magenta).add_modifier(Modifier::BOLD),
+            ))],
             TailLine::Notice(n) => vec![Line::from(Span::styled(
                 format!("─── {n} ───"),
                 t.fg(Color::Cyan),

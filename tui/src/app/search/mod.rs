@@ -259,6 +259,17 @@ impl Search {
         self.started(id, params);
     }
 
+    /// Runs `query` over all time with the results focused (Tail's `p`: a
+    /// container's previous instance).
+    pub fn search_all(&mut self, query: &str, out: &mut Outbox) {
+        self.input.set(query.to_string());
+        self.range = RangeChoice::Preset(RANGES.len() - 1);
+        self.error = None;
+        self.focus = SearchFocus::Results;
+        self.context = None;
+        self.run(out);
+    }
+
     /// `Ctrl-r`: the next preset range, searched again when a search has run.
     pub fn cycle_range(&mut self, out: &mut Outbox) {
         self.range = match &self.range {

@@ -201,6 +201,14 @@ impl Log {
                 format!("--- {count} entries dropped {from} .. {until}")
             }
             TailLine::Notice(n) => format!("--- {n}"),
+            TailLine::Restarted {
+                key,
+                instance,
+                before,
+            } => format!(
+                "--- {}",
+                super::restarts::marker_text(key, *instance, *before)
+            ),
         })
     }
 

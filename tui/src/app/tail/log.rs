@@ -9,6 +9,7 @@ use lookout_shared::{Level, LogEntry, Timestamp};
 
 use super::colors::PodColors;
 use super::filter::Passes;
+use super::restarts::Instances;
 use super::{Tail, TailFocus};
 use crate::app::event::Expanded;
 use crate::app::{Effect, PromptKind};
@@ -30,6 +31,12 @@ pub enum TailLine {
     },
     /// Something the user should see in the stream: filter changes, reconnects.
     Notice(String),
+    /// The container's next line comes from another instance than its last.
+    Restarted {
+        key: super::StreamKey,
+        instance: u32,
+        before: u32,
+    },
 }
 
 /// How timestamps show in the log pane.
@@ -97,6 +104,11 @@ pub const KEYS: &[Binding] = &[
         "save the scrollback (or the selection) to a file",
         false,
     ),
+    bind(
+        &[Key::Char('p')],
+        "search the previous instance of the cursor's container",
+        false,
+    ),
     bind(&[Key::Char('x')], "clear the pane", false),
     bind(&[TAB, BACKTAB], "streams", true),
 ];
@@ -148,6 +160,8 @@ pub struct Log {
     pub view_filter: Option<Query>,
     /// Whether each line passes `view_filter`, beside `lines`.
     pub(super) passes: Passes,
+    /// Each container's last instance, for restart markers.
+    pub(super) instances: Instances,
 }
 
 /// The rows of the last drawn log pane and the line each shows.
@@ -188,23 +202,24 @@ impl Log {
             expanded: Expanded::default(),
             view_filter: None,
             passes: Passes::default(),
+            instances: Instances::default(),
         }
     }
 
     /// Appends lines, evicting the oldest beyond the cap; keeps a paused view still.
+    /// A container's line from a new instance gets a restart marker before it.
     pub fn push(&mut self, new: impl IntoIterator<Item = TailLine>) {
         let mut added = 0usize;
         for l in new {
             if let TailLine::Entry(e) = &l {
                 self.received += 1;
                 self.colors.saw(&e.source.pod, self.cap as u64);
+                if let Some(marker) = self.instances.saw(e) {
+                    self.append(marker);
+                    added += 1;
+                }
             }
-            if self.matches_find(&l) {
-                self.find_total += 1;
-            }
-            let pass = self.passes(&l);
-            self.note_pushed(pass);
-            self.lines.push_back(l);
+            self.append(l);
             added += 1;
         }
         let mut evicted = 0;
@@ -236,6 +251,15 @@ impl Log {
             self.new_while_paused += added as u64;
             self.scroll = (self.scroll + added).min(self.max_scroll());
         }
+    }
+
+    fn append(&mut self, l: TailLine) {
+        if self.matches_find(&l) {
+            self.find_total += 1;
+        }
+        let pass = self.passes(&l);
+        self.note_pushed(pass);
+        self.lines.push_back(l);
     }
 
     pub fn max_scroll(&self) -> usize {
@@ -374,6 +398,7 @@ impl Log {
     pub fn clear(&mut self) {
         self.lines.clear();
         self.clear_passes();
+        self.instances.clear();
         self.expanded.clear();
         self.error_at = None;
         self.find_at = None;
@@ -433,6 +458,7 @@ impl Tail {
             RIGHT | Key::Char('l') if !log.wrap => log.hscroll += HSTEP,
             Key::Char('s') => return Effect::Save,
             Key::Char('x') => log.clear(),
+            Key::Char('p') => return self.previous_instance(),
             ESC if log.mark.is_some() => log.mark = None,
             ESC if !log.find.is_empty() => log.set_find(""),
             TAB | BACKTAB => self.focus = TailFocus::Streams,

@@ -9,6 +9,8 @@
 //! - [`level`]: the level a line counts as (a trace's frames take their head's) and
 //!   the minimum level shown.
 //! - [`colors`]: which colour each pod's lines get.
+//! - [`restarts`]: the marker when a container's lines come from a new instance,
+//!   and `p`, the previous instance's lines.
 //! - `subscription`: the query a selection and a filter make.
 //!
 //! Replies for this screen are the subscription's entries and drop markers, the
@@ -19,6 +21,7 @@ mod cursor;
 mod filter;
 pub mod level;
 pub mod log;
+pub mod restarts;
 pub mod streams;
 mod subscription;
 

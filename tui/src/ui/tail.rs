@@ -87,16 +87,17 @@ fn draw_tree(f: &mut Frame, app: &App, t: Theme, area: Rect) {
             TreeRow::Namespace {
                 name,
                 rate: r,
+                pods,
                 expanded,
             } => (
                 format!("{} {name}", if *expanded { "▾" } else { "▸" }),
-                format!("{}/s", rate(*r)),
+                format!("{pods}p {}/s", rate(*r)),
                 t.bold(),
             ),
-            TreeRow::Pod {
+            TreeRow::Workload {
                 name,
                 rate: r,
-                containers,
+                pods,
                 live,
                 expanded,
                 ..
@@ -104,16 +105,42 @@ fn draw_tree(f: &mut Frame, app: &App, t: Theme, area: Rect) {
                 format!(
                     "  {} {} {name}",
                     if *expanded { "▾" } else { "▸" },
-                    if *live { "●" } else { "✗" }
+                    if *live { "◆" } else { "◇" }
                 ),
-                format!("{containers}c {}/s", rate(*r)),
-                t.pod(app.tail.log.colors.slot(name)),
+                format!("{pods}p {}/s", rate(*r)),
+                Style::default(),
             ),
+            TreeRow::Pod {
+                name,
+                rate: r,
+                containers,
+                live,
+                expanded,
+                in_workload,
+                ..
+            } => {
+                let right = format!("{containers}c {}/s", rate(*r));
+                let head = format!(
+                    "  {}{} {} ",
+                    if *in_workload { "  " } else { "" },
+                    if *expanded { "▾" } else { "▸" },
+                    if *live { "●" } else { "✗" }
+                );
+                // Pods of one workload differ at the end (`hdfs-datanode-0`,
+                // `-1`): a name too long is cut at the front, keeping that.
+                let room = w.saturating_sub(head.chars().count() + right.chars().count() + 1);
+                (
+                    format!("{head}{}", truncate_front(name, room)),
+                    right,
+                    t.pod(app.tail.log.colors.slot(name)),
+                )
+            }
             TreeRow::Container {
                 key,
                 rate: r,
                 live,
                 restarts,
+                in_workload,
             } => {
                 let on = app.tail.tree.selected.contains(key);
                 let restart = if *restarts > 0 {
@@ -123,7 +150,8 @@ fn draw_tree(f: &mut Frame, app: &App, t: Theme, area: Rect) {
                 };
                 (
                     format!(
-                        "    {} {}{restart}",
+                        "    {}{} {}{restart}",
+                        if *in_workload { "  " } else { "" },
                         if on { "■" } else { "□" },
                         key.container
                     ),
@@ -157,6 +185,19 @@ fn draw_tree(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         ]));
     }
     f.render_widget(Paragraph::new(lines), inner);
+}
+
+/// Cuts to `n` chars from the front, marking the cut with `…` (`…datanode-0`).
+fn truncate_front(s: &str, n: usize) -> String {
+    let len = s.chars().count();
+    if len <= n {
+        return s.to_string();
+    }
+    if n == 0 {
+        return String::new();
+    }
+    let keep: String = s.chars().skip(len - (n - 1)).collect();
+    format!("…{keep}")
 }
 
 /// Cuts the first `skip` chars off a list of spans (horizontal scroll).
@@ -495,5 +536,6 @@ mod tests {
     #[test]
     fn truncation_marks_the_cut() {
         assert_eq!(truncate("checkout-7d9f-abc", 8), "checkou…");
+        assert_eq!(truncate_front("hdfs-datanode-0", 8), "…anode-0");
     }
 }

@@ -177,3 +177,44 @@ fn a_restart_draws_a_marker_and_p_searches_the_previous_instance() {
     assert_eq!(app.screen, super::Screen::Tail);
     assert!(app.message.as_ref().unwrap().0.contains("first instance"));
 }
+
+#[test]
+fn m_marks_lines_and_quotes_jump_between_them() {
+    let (mut app, _, _, sub) = connected();
+    feed(
+        &mut app,
+        sub,
+        (0..30)
+            .map(|i| entry(i, "web-1", Some(Level::Info), &format!("line {i}")))
+            .collect(),
+    );
+    render(&app, 120, 20);
+    app.on_event(key('m')); // following: the newest, line 29
+    for _ in 0..10 {
+        app.on_event(key('k'));
+    }
+    app.on_event(key('m')); // line 19
+    app.on_event(key('G'));
+    let s = render(&app, 120, 20);
+    assert!(
+        s.contains("◆19:42:07.137 web-1 app    INFO  line 19"),
+        "{s}"
+    );
+    assert!(
+        s.contains(" 19:42:07.136 web-1 app    INFO  line 18"),
+        "{s}"
+    );
+    app.on_event(key('"'));
+    assert_eq!(app.tail.log.cursor, Some(29));
+    app.on_event(key('"'));
+    assert_eq!(app.tail.log.cursor, Some(19));
+    app.on_event(key('"'));
+    assert!(app.message.as_ref().unwrap().0.contains("no older mark"));
+    app.on_event(key('\''));
+    assert_eq!(app.tail.log.cursor, Some(29));
+    // Unmarking both takes the gutter away.
+    app.on_event(key('m'));
+    app.on_event(key('"'));
+    app.on_event(key('m'));
+    assert!(!render(&app, 120, 20).contains('◆'));
+}

@@ -362,7 +362,9 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         TimeFmt::Relative => 9,
         TimeFmt::Off => 0,
     };
-    let prefix = time_width + pod_width + 1 + 7 + 6;
+    // With marks set, a one-column gutter shows them (`◆`).
+    let gutter = !log.marks.is_empty();
+    let prefix = time_width + pod_width + 1 + 7 + 6 + usize::from(gutter);
     // Line `i` as the rows it takes (several when wrapped); `None` when hidden.
     let draw_line = |i: usize| -> Option<Vec<Line>> {
         let line = log.lines.get(i)?;
@@ -396,6 +398,13 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
                     };
                     let slot = log.colors.slot(&e.source.pod);
                     let mut head = entry_prefix(t, e, time, (pod_width, slot));
+                    if gutter {
+                        let m = if log.marks.has(e.seq) { "◆" } else { " " };
+                        head.insert(
+                            0,
+                            Span::styled(m, t.fg(Color::Magenta).add_modifier(Modifier::BOLD)),
+                        );
+                    }
                     let n_prefix = head.len();
                     let frame = super::event::frame_style(t, e.level);
                     let (first, rest) =

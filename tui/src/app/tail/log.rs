@@ -9,6 +9,7 @@ use lookout_shared::{Level, LogEntry, Timestamp};
 
 use super::colors::PodColors;
 use super::filter::Passes;
+use super::marks::Marks;
 use super::restarts::Instances;
 use super::{Tail, TailFocus};
 use crate::app::event::Expanded;
@@ -109,6 +110,12 @@ pub const KEYS: &[Binding] = &[
         "search the previous instance of the cursor's container",
         false,
     ),
+    bind(&[Key::Char('m')], "mark / unmark the line", false),
+    bind(
+        &[Key::Char('\''), Key::Char('"')],
+        "next newer / older mark",
+        false,
+    ),
     bind(&[Key::Char('x')], "clear the pane", false),
     bind(&[TAB, BACKTAB], "streams", true),
 ];
@@ -162,6 +169,8 @@ pub struct Log {
     pub(super) passes: Passes,
     /// Each container's last instance, for restart markers.
     pub(super) instances: Instances,
+    /// Lines marked with `m`.
+    pub marks: Marks,
 }
 
 /// The rows of the last drawn log pane and the line each shows.
@@ -203,6 +212,7 @@ impl Log {
             view_filter: None,
             passes: Passes::default(),
             instances: Instances::default(),
+            marks: Marks::default(),
         }
     }
 
@@ -228,6 +238,7 @@ impl Log {
                 self.note_evicted();
                 if let TailLine::Entry(e) = &old {
                     self.expanded.forget(e);
+                    self.marks.forget(e.seq);
                 }
                 if self.matches_find(&old) {
                     self.find_total -= 1;
@@ -399,6 +410,7 @@ impl Log {
         self.lines.clear();
         self.clear_passes();
         self.instances.clear();
+        self.marks.clear();
         self.expanded.clear();
         self.error_at = None;
         self.find_at = None;
@@ -459,6 +471,9 @@ impl Tail {
             Key::Char('s') => return Effect::Save,
             Key::Char('x') => log.clear(),
             Key::Char('p') => return self.previous_instance(),
+            Key::Char('m') => return log.toggle_line_mark(),
+            Key::Char('\'') => return log.mark_next(true),
+            Key::Char('"') => return log.mark_next(false),
             ESC if log.mark.is_some() => log.mark = None,
             ESC if !log.find.is_empty() => log.set_find(""),
             TAB | BACKTAB => self.focus = TailFocus::Streams,

@@ -9,6 +9,7 @@
 //! - [`level`]: the level a line counts as (a trace's frames take their head's) and
 //!   the minimum level shown.
 //! - [`colors`]: which colour each pod's lines get.
+//! - `marks`: `m` marks a line, `'`/`"` jump between marks.
 //! - [`restarts`]: the marker when a container's lines come from a new instance,
 //!   and `p`, the previous instance's lines.
 //! - `subscription`: the query a selection and a filter make.
@@ -21,6 +22,7 @@ mod cursor;
 mod filter;
 pub mod level;
 pub mod log;
+mod marks;
 pub mod restarts;
 pub mod streams;
 mod subscription;

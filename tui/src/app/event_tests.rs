@@ -6,7 +6,7 @@ use lookout_shared::Level;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 
-use super::tests::{code, connected, entry, feed, key, render};
+use super::tests::{code, connected, ctrl, entry, feed, key, render, typed};
 use super::App;
 
 const TRACE: &str = "java.lang.IllegalStateException: boom\n\tat com.example.Ledger.write(Ledger.java:212)\n\tat com.example.Main.main(Main.java:5)";
@@ -217,4 +217,42 @@ fn m_marks_lines_and_quotes_jump_between_them() {
     app.on_event(key('"'));
     app.on_event(key('m'));
     assert!(!render(&app, 120, 20).contains('◆'));
+}
+
+#[test]
+fn find_takes_a_regex_between_slashes_and_refuses_a_bad_one() {
+    let (mut app, _, _, sub) = connected();
+    feed(
+        &mut app,
+        sub,
+        vec![
+            entry(
+                1,
+                "web-1",
+                Some(Level::Error),
+                "dial tcp: connection refused",
+            ),
+            entry(2, "web-1", Some(Level::Info), "conn refused by peer"),
+            entry(3, "web-1", Some(Level::Info), "connection reset"),
+        ],
+    );
+    app.on_event(key('/'));
+    typed(&mut app, "/conn(ection)? REFUSED/");
+    app.on_event(code(KeyCode::Enter));
+    assert!(app.prompt.is_none());
+    assert_eq!(
+        app.tail.log.find_count().1,
+        2,
+        "case-insensitive, both forms"
+    );
+    assert_eq!(app.tail.log.find_at, Some(1), "the newest match");
+    // A bad expression shows a caret under it and changes nothing.
+    app.on_event(key('/'));
+    app.on_event(ctrl('u'));
+    typed(&mut app, "/conn(/");
+    let s = render(&app, 100, 20);
+    assert!(s.contains("^ regex:"), "{s}");
+    app.on_event(code(KeyCode::Enter));
+    assert!(app.prompt.is_some(), "Enter keeps the prompt");
+    assert_eq!(app.tail.log.find, "/conn(ection)? REFUSED/");
 }

@@ -43,6 +43,19 @@ impl Prompt {
     pub fn error(&self) -> Option<QueryError> {
         match self.kind {
             PromptKind::Filter => Query::parse(&self.input.text).err(),
+            PromptKind::Find => {
+                let text = self.input.text.trim_start();
+                let lead = self.input.text.chars().count() - text.chars().count();
+                crate::app::tail::log::find_regex(text.trim_end())
+                    .err()
+                    .map(|message| QueryError {
+                        message: format!("regex: {message}"),
+                        position: lookout_shared::protocol::Position {
+                            column: lead + 1,
+                            length: 0,
+                        },
+                    })
+            }
             _ => None,
         }
     }
@@ -77,10 +90,15 @@ impl App {
                 self.history.stop_browsing();
                 self.prompt = None;
             }
-            ENTER if p.kind == PromptKind::Filter && p.error().is_some() => {
-                // The old filter keeps running; the error is under the text.
-                let why = p.error().map(|e| e.to_string()).unwrap_or_default();
-                self.say(format!("filter not applied: {why}"));
+            ENTER if p.error().is_some() => {
+                // The old filter (or find) stays; the error is under the text.
+                let why = p.error().map(|e| e.message).unwrap_or_default();
+                let what = if p.kind == PromptKind::Filter {
+                    "filter"
+                } else {
+                    "find"
+                };
+                self.say(format!("{what} not applied: {why}"));
             }
             ENTER => {
                 if let Some(p) = self.prompt.take() {

@@ -444,7 +444,7 @@ fn footer_lines(app: &App) -> Vec<Foot> {
     if let Some(p) = &app.prompt {
         let label = match p.kind {
             PromptKind::Filter => "filter (query language, empty clears)",
-            PromptKind::Find => "find",
+            PromptKind::Find => "find (text, or /regex/)",
             PromptKind::Save => "save to",
             PromptKind::Range => "range (15m, 2h, or FROM..UNTIL in RFC 3339)",
         };

@@ -376,7 +376,10 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         let mut lines = match line {
             TailLine::Entry(e) => {
                 let cont = continues(&log.lines, i);
-                let marker = |text: &str| super::find_marks(text, &needles);
+                let marker = |text: &str| match &log.find_re {
+                    Some(re) => re.find_iter(text).map(|m| m.range()).collect(),
+                    None => super::find_marks(text, &needles),
+                };
                 let frame = super::event::frame_style(t, effective_level(&log.lines, i));
                 // Each row as (spans, how many leading spans are the prefix that
                 // sideways scrolling keeps).

@@ -75,7 +75,7 @@ pub const KEYS: &[Binding] = &[
         "half page up / down",
         false,
     ),
-    bind(&[Key::Char('/')], "find (highlight)", true),
+    bind(&[Key::Char('/')], "find (or /re/)", true),
     bind(
         &[Key::Char('n'), Key::Char('N')],
         "older / newer match",
@@ -135,6 +135,8 @@ pub struct Log {
     pub new_while_paused: u64,
     /// Set through [`Log::set_find`], which keeps the match counts right.
     pub find: String,
+    /// The find as a regular expression, when typed as `/…/`.
+    pub find_re: Option<regex::Regex>,
     /// Index in `lines` of the current find match.
     pub find_at: Option<usize>,
     /// Matches in `lines`, kept up to date as lines come and go (counting them per
@@ -194,6 +196,7 @@ impl Log {
             follow: true,
             new_while_paused: 0,
             find: String::new(),
+            find_re: None,
             find_at: None,
             find_total: 0,
             find_pos: 0,
@@ -328,14 +331,20 @@ impl Log {
 
     fn matches_find(&self, l: &TailLine) -> bool {
         match l {
-            TailLine::Entry(e) => !self.find.is_empty() && contains_ci(&e.message, &self.find),
+            TailLine::Entry(e) => match &self.find_re {
+                Some(re) => re.is_match(&e.message),
+                None => !self.find.is_empty() && contains_ci(&e.message, &self.find),
+            },
             _ => false,
         }
     }
 
     /// Sets the find text and counts its matches once.
+    /// A `/…/` find that does not compile finds nothing (the prompt refuses it
+    /// before it gets here).
     pub fn set_find(&mut self, text: &str) {
         self.find = text.trim().to_string();
+        self.find_re = find_regex(&self.find).ok().flatten();
         self.find_at = None;
         self.find_pos = 0;
         self.find_total = self.lines.iter().filter(|l| self.matches_find(l)).count();
@@ -481,6 +490,33 @@ impl Tail {
         }
         Effect::Done
     }
+}
+
+/// Largest compiled find expression (bytes of the regex crate's program): far
+/// above anything typed by hand, and a bound on what one can cost.
+const FIND_RE_SIZE: usize = 1 << 20;
+
+/// The find's text as a regular expression when it is written `/…/`
+/// (case-insensitive, as the plain find is); `Ok(None)` for plain text.
+pub fn find_regex(text: &str) -> Result<Option<regex::Regex>, String> {
+    let Some(body) = text
+        .strip_prefix('/')
+        .and_then(|t| t.strip_suffix('/'))
+        .filter(|b| !b.is_empty())
+    else {
+        return Ok(None);
+    };
+    regex::RegexBuilder::new(body)
+        .case_insensitive(true)
+        .size_limit(FIND_RE_SIZE)
+        .build()
+        .map(Some)
+        .map_err(|e| {
+            // The crate's message ends with the line that says what is wrong.
+            let text = e.to_string();
+            let last = text.lines().last().unwrap_or_default().trim();
+            last.strip_prefix("error: ").unwrap_or(last).to_string()
+        })
 }
 
 /// Case-insensitive substring test without allocating for ASCII needles.

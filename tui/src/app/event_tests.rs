@@ -256,3 +256,61 @@ fn find_takes_a_regex_between_slashes_and_refuses_a_bad_one() {
     assert!(app.prompt.is_some(), "Enter keeps the prompt");
     assert_eq!(app.tail.log.find, "/conn(ection)? REFUSED/");
 }
+
+#[test]
+fn search_s_saves_every_result_paging_through_them() {
+    use lookout_shared::protocol::{ClientMsg, Cursor, SearchPage, ServerMsg};
+    let (mut app, _, _, _) = connected();
+    app.on_event(key('2'));
+    typed(&mut app, "level:error");
+    app.on_event(code(KeyCode::Enter));
+    let search = |app: &mut App| {
+        app.outbox
+            .drain(..)
+            .find_map(|m| match m {
+                ClientMsg::Search { id, params } => Some((id, params)),
+                _ => None,
+            })
+            .expect("no search sent")
+    };
+    let reply = |app: &mut App, id, from: u64, n: u64, more: bool| {
+        let entries: Vec<_> = (from..from + n)
+            .map(|i| entry(i, "web-1", Some(Level::Error), &format!("failure {i}")))
+            .collect();
+        let next_cursor = more.then(|| Cursor::of(entries.last().unwrap()));
+        app.on_event(super::Event::Client(crate::client::ClientEvent::Msg(
+            ServerMsg::SearchResult {
+                id,
+                page: SearchPage {
+                    entries,
+                    total: 6,
+                    next_cursor,
+                    ..Default::default()
+                },
+            },
+        )));
+    };
+    let (id, _) = search(&mut app);
+    reply(&mut app, id, 0, 2, true);
+    app.outbox.clear();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("all.log");
+    app.on_event(key('s'));
+    app.on_event(ctrl('u'));
+    typed(&mut app, path.to_str().unwrap());
+    app.on_event(code(KeyCode::Enter));
+    let (id, params) = search(&mut app);
+    assert_eq!(params.cursor.map(|c| c.seq), Some(1));
+    assert_eq!(params.limit, lookout_shared::limits::MAX_PAGE);
+    reply(&mut app, id, 2, 3, true);
+    let (id, _) = search(&mut app);
+    reply(&mut app, id, 5, 1, false);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.lines().count(), 6, "{text}");
+    assert!(
+        text.contains("failure 0") && text.contains("failure 5"),
+        "{text}"
+    );
+    assert!(app.message.as_ref().unwrap().0.contains("saved 6 lines"));
+    assert_eq!(app.search.results.len(), 2, "the pages saved were not kept");
+}

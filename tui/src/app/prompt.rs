@@ -144,6 +144,11 @@ impl App {
                 let e = self.tail.find(&text);
                 self.apply(e);
             }
+            PromptKind::Save if self.screen == Screen::Search && self.search.context.is_none() => {
+                let path = PathBuf::from(text.trim());
+                let e = self.search.start_save(path, &mut self.outbox);
+                self.apply(e);
+            }
             PromptKind::Save => {
                 let lines = self.lines_to_save();
                 let path = PathBuf::from(text.trim());

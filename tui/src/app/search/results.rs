@@ -29,7 +29,11 @@ pub const KEYS: &[Binding] = &[
     bind(&[Key::Char('/'), Key::Char('i'), ESC], "edit query", true),
     bind(&[Key::Char('r')], "custom range", false),
     bind(&[Key::Ctrl('r')], "cycle range", false),
-    bind(&[Key::Char('s')], "save results to a file", false),
+    bind(
+        &[Key::Char('s')],
+        "save every result to a file (pages through them all)",
+        false,
+    ),
     bind(&[TAB, BACKTAB], "next / previous pane", true),
 ];
 

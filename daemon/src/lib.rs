@@ -61,7 +61,8 @@
 //! - [`collect`]: from files on disk to [`collect::Batch`]es of entries.
 //! - [`level`]: severity detection on a line's text.
 //! - [`matcher`]: the shared query tree evaluated on one entry (live tail, alerting);
-//!   [`index::compile`] is its tantivy twin.
+//!   [`index::compile`] is its tantivy twin. The code lives in
+//!   `lookout_shared::query::matcher` (the dashboard filters its scrollback with it).
 //! - [`ingest`]: the stage between collector and consumers.
 //! - [`index`]: durable storage and search.
 //! - [`live`]: live-tail fan-out.

@@ -7,12 +7,8 @@
 
 use lookout_shared::{LogEntry, StreamId};
 
-// The daemon's matcher, compiled here as is (see cri.rs for why not the crate).
-#[allow(dead_code)]
-#[path = "../../daemon/src/matcher.rs"]
-mod matcher;
-
-use matcher::Matches;
+// The live matcher the daemon runs (it lives in the shared crate).
+use lookout_shared::query::Matches;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -21,11 +21,12 @@
 //!
 //! Inside: `lex` (text to tokens with columns), `parse` (the grammar), `terms` (what
 //! a word, phrase or value becomes), `ast` (the tree), `highlight` (the message bytes
-//! a query's words match).
+//! a query's words match), [`matcher`] (the tree evaluated on one entry).
 
 mod ast;
 mod highlight;
 mod lex;
+pub mod matcher;
 mod parse;
 mod terms;
 #[cfg(test)]
@@ -34,6 +35,7 @@ pub mod words;
 
 pub use ast::{FieldTest, MessageRegex, Node, Num, RawField, RawValue};
 pub use lex::quote;
+pub use matcher::Matches;
 pub use parse::{FIELDS_PREFIX, MAX_DEPTH};
 
 use crate::protocol::Position;

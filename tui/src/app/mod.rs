@@ -14,6 +14,7 @@
 //! - [`alerts`]: the rules list, the rule editor, the delete question.
 //! - [`prompt`], [`help`]: the bottom prompt and the `?` overlay.
 //! - [`input`]: the text field those with one share, and its editing keys.
+//! - [`event`]: what one event shows as, collapsed or expanded (Tail and Search).
 //! - `replies`: server messages dispatched to the screen whose request they answer.
 //!
 //! A key goes to the pane [`App::ctx`] names; the pane changes its own state, queues
@@ -23,6 +24,7 @@
 
 pub mod alerts;
 pub mod complete;
+pub mod event;
 pub mod help;
 pub mod history;
 pub mod input;
@@ -102,6 +104,8 @@ pub enum Effect {
     LiveTail(StreamKey),
     /// Put these lines on the clipboard (joined by newlines).
     Copy(Vec<String>),
+    /// Search this query over all time, on the Search screen.
+    SearchAll(String),
 }
 
 /// What the core asks of the terminal itself, drained by the event loop (the core
@@ -378,6 +382,10 @@ impl App {
                 self.screen = Screen::Tail;
             }
             Effect::Copy(lines) => self.copy(lines),
+            Effect::SearchAll(query) => {
+                self.search.search_all(&query, &mut self.outbox);
+                self.screen = Screen::Search;
+            }
         }
     }
 
@@ -475,6 +483,10 @@ impl App {
 
 #[cfg(test)]
 mod copying;
+#[cfg(test)]
+mod event_tests;
+#[cfg(test)]
+mod filter_tests;
 #[cfg(test)]
 mod keywalk;
 #[cfg(test)]

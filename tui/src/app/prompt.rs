@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use lookout_shared::query::{Query, QueryError};
+
 use super::complete::{complete, Completion};
 use super::history::Kind;
 use super::input::TextInput;
@@ -34,6 +36,31 @@ pub const KEYS: &[Binding] = &[
     bind(&[TAB], "complete a field or value (filter)", false),
 ];
 
+impl Prompt {
+    /// What is wrong with the text typed so far, checked as it is typed: a
+    /// filter by the query parser the daemon runs, a find by its own rules.
+    /// The footer draws it under the text with a caret.
+    pub fn error(&self) -> Option<QueryError> {
+        match self.kind {
+            PromptKind::Filter => Query::parse(&self.input.text).err(),
+            PromptKind::Find => {
+                let text = self.input.text.trim_start();
+                let lead = self.input.text.chars().count() - text.chars().count();
+                crate::app::tail::log::find_regex(text.trim_end())
+                    .err()
+                    .map(|message| QueryError {
+                        message: format!("regex: {message}"),
+                        position: lookout_shared::protocol::Position {
+                            column: lead + 1,
+                            length: 0,
+                        },
+                    })
+            }
+            _ => None,
+        }
+    }
+}
+
 impl PromptKind {
     /// The history this prompt's answers go to (a file name is not worth recalling).
     fn history(self) -> Option<Kind> {
@@ -62,6 +89,16 @@ impl App {
             ESC => {
                 self.history.stop_browsing();
                 self.prompt = None;
+            }
+            ENTER if p.error().is_some() => {
+                // The old filter (or find) stays; the error is under the text.
+                let why = p.error().map(|e| e.message).unwrap_or_default();
+                let what = if p.kind == PromptKind::Filter {
+                    "filter"
+                } else {
+                    "find"
+                };
+                self.say(format!("{what} not applied: {why}"));
             }
             ENTER => {
                 if let Some(p) = self.prompt.take() {
@@ -96,9 +133,20 @@ impl App {
 
     fn submit_prompt(&mut self, kind: PromptKind, text: String) {
         match kind {
-            PromptKind::Filter => self.tail.set_filter(&text, &mut self.outbox),
+            PromptKind::Filter => {
+                if let Err(e) = self.tail.set_filter(&text, &mut self.outbox) {
+                    // Checked before Enter got here; kept for a filter that the
+                    // combined query still refuses.
+                    self.say(format!("filter not applied: {e}"));
+                }
+            }
             PromptKind::Find => {
                 let e = self.tail.find(&text);
+                self.apply(e);
+            }
+            PromptKind::Save if self.screen == Screen::Search && self.search.context.is_none() => {
+                let path = PathBuf::from(text.trim());
+                let e = self.search.start_save(path, &mut self.outbox);
                 self.apply(e);
             }
             PromptKind::Save => {

@@ -43,7 +43,8 @@ impl App {
                     .add_nanos(i64::try_from(retry_in.as_nanos()).unwrap_or(i64::MAX));
                 self.conn = ConnState::Down { reason, at, fatal };
                 self.outbox.set_online(false);
-                self.search.on_disconnect();
+                let e = self.search.on_disconnect();
+                self.apply(e);
                 self.alerts.on_disconnect();
             }
             ClientEvent::Msg(m) => self.on_server(m),
@@ -73,7 +74,10 @@ impl App {
                 until,
             } => self.tail.on_dropped(sub, count, from, until),
             ServerMsg::Streams { id, streams } => self.tail.on_streams(id, streams),
-            ServerMsg::SearchResult { id, page } => self.search.on_result(id, page, out),
+            ServerMsg::SearchResult { id, page } => {
+                let e = self.search.on_result(id, page, out);
+                self.apply(e);
+            }
             ServerMsg::ContextResult { id, page } => self.search.on_context(id, page, out),
             ServerMsg::Alerts { id, alerts } => self.alerts.on_alerts(id, alerts, out),
             ServerMsg::Rules { id, rules } => self.alerts.on_rules(id, rules, out),
@@ -94,7 +98,7 @@ impl App {
         };
         let mut e = self.search.on_reply_error(id, &error);
         if e == Effect::Pass {
-            e = self.tail.on_reply_error(id, &error);
+            e = self.tail.on_reply_error(id, &error, &mut self.outbox);
         }
         if e == Effect::Pass {
             e = self.alerts.on_reply_error(id, &error);

@@ -2,6 +2,7 @@
 //! plus the frame every screen shares (status bar, tabs, key bar, help overlay).
 
 mod alerts;
+pub mod event;
 mod search;
 mod tail;
 
@@ -147,9 +148,9 @@ pub fn level_word(l: Option<Level>) -> &'static str {
     }
 }
 
-/// Splits `text` into spans, highlighting every case-insensitive occurrence of the
-/// `needles` (the tail's find: plain text, not the query language).
-pub fn highlighted<'a>(text: &'a str, needles: &[String], base: Style, hl: Style) -> Vec<Span<'a>> {
+/// The byte ranges of every case-insensitive occurrence of the `needles` in
+/// `text` (the tail's find: plain text, not the query language), sorted.
+pub fn find_marks(text: &str, needles: &[String]) -> Vec<Range<usize>> {
     let mut marks: Vec<Range<usize>> = Vec::new();
     for n in needles.iter().filter(|n| !n.is_empty()) {
         let mut from = 0;
@@ -159,7 +160,7 @@ pub fn highlighted<'a>(text: &'a str, needles: &[String], base: Style, hl: Style
         }
     }
     marks.sort_unstable_by_key(|r| (r.start, r.end));
-    highlighted_at(text, &marks, base, hl)
+    marks
 }
 
 /// Splits `text` into spans, highlighting the byte ranges `marks` (sorted by start;
@@ -193,12 +194,11 @@ pub fn highlighted_at<'a>(
     out
 }
 
-/// One entry as a styled line: `time pod container LEVEL message`.
-pub fn entry_spans<'a>(
+/// An entry's columns before its message: `time pod container LEVEL `.
+pub fn entry_prefix<'a>(
     t: Theme,
     e: &'a LogEntry,
     time: Option<String>,
-    needles: &[String],
     pod: (usize, usize),
 ) -> Vec<Span<'a>> {
     let (pod_width, pod_slot) = pod;
@@ -214,12 +214,6 @@ pub fn entry_spans<'a>(
     ));
     let lw = level_word(e.level);
     spans.push(Span::styled(format!("{lw:<5} "), t.level(e.level)));
-    spans.extend(highlighted(
-        &e.message,
-        needles,
-        Style::default(),
-        t.highlight(),
-    ));
     spans
 }
 
@@ -388,6 +382,13 @@ fn tab_bar(f: &mut Frame, app: &App, t: Theme, area: Rect) {
 /// A footer line before styling.
 enum Foot {
     Prompt(String, String),
+    /// An error in the prompt's text: a caret under `column` of the text (the
+    /// prompt's label is `indent` cells wide) and what is wrong.
+    Caret {
+        indent: usize,
+        column: usize,
+        message: String,
+    },
     Info(String, String),
     Keys(Ctx),
 }
@@ -399,6 +400,17 @@ impl Foot {
                 Span::styled(format!(" {label}: "), t.bold()),
                 Span::raw(text),
                 Span::styled("▏", t.fg(Color::Yellow)),
+            ]),
+            Foot::Caret {
+                indent,
+                column,
+                message,
+            } => Line::from(vec![
+                Span::raw(" ".repeat(indent + column)),
+                Span::styled(
+                    format!("^ {message}"),
+                    t.fg(Color::Red).add_modifier(Modifier::BOLD),
+                ),
             ]),
             Foot::Info(l, r) => Line::from(vec![
                 Span::styled(l, t.fg(Color::Cyan)),
@@ -432,11 +444,19 @@ fn footer_lines(app: &App) -> Vec<Foot> {
     if let Some(p) = &app.prompt {
         let label = match p.kind {
             PromptKind::Filter => "filter (query language, empty clears)",
-            PromptKind::Find => "find",
+            PromptKind::Find => "find (text, or /regex/)",
             PromptKind::Save => "save to",
             PromptKind::Range => "range (15m, 2h, or FROM..UNTIL in RFC 3339)",
         };
         out.push(Foot::Prompt(label.into(), p.input.text.clone()));
+        if let Some(e) = p.error() {
+            out.push(Foot::Caret {
+                // ` label: ` before the text.
+                indent: label.chars().count() + 3,
+                column: e.position.column,
+                message: e.message,
+            });
+        }
     } else if app.screen == Screen::Tail
         && (!app.tail.filter.is_empty() || !app.tail.log.find.is_empty())
     {

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::Frame;
 
-use super::{highlighted_at, level_word, thousands, truncate, Theme};
+use super::{level_word, thousands, truncate, Theme};
 use crate::app::search::SearchFocus;
 use crate::app::App;
 use lookout_shared::protocol::Histogram;
@@ -294,51 +294,72 @@ fn draw_results(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         f.render_widget(Paragraph::new(Span::styled(msg, t.dim())), inner);
         return;
     }
-    let mut off = s.offset.get();
-    if s.selected < off {
-        off = s.selected;
-    } else if s.selected >= off + h {
-        off = s.selected + 1 - h;
-    }
-    s.offset.set(off);
     // The shared parser the daemon ran: the marks are the words that matched. A query
     // the daemon answered always parses; were it not to, nothing is marked.
     let query = s.params.as_ref().and_then(|p| Query::parse(&p.query).ok());
+    let marker = |text: &str| {
+        query
+            .as_ref()
+            .map(|q| q.highlights(text))
+            .unwrap_or_default()
+    };
     let src_w = 30.min(inner.width as usize / 3);
-    let lines: Vec<Line> = s
-        .results
-        .iter()
-        .enumerate()
-        .skip(off)
-        .take(h)
-        .map(|(i, e)| {
-            let id = &e.source;
-            let src = format!("{}/{}/{}", id.namespace, id.pod, id.container);
-            let mut spans = vec![
-                Span::styled(format!("{} ", app.clock_ms(e.ts)), t.dim()),
-                Span::styled(
-                    format!("{:<src_w$} ", truncate(&src, src_w)),
-                    t.pod(app.tail.log.colors.slot(&id.pod)),
-                ),
-                Span::styled(format!("{:<5} ", level_word(e.level)), t.level(e.level)),
-            ];
-            let marks = query
-                .as_ref()
-                .map(|q| q.highlights(&e.message))
-                .unwrap_or_default();
-            spans.extend(highlighted_at(
-                &e.message,
-                &marks,
-                Style::default(),
-                t.highlight(),
-            ));
-            let mut l = Line::from(spans);
-            if i == s.selected && focused {
+    // Result `i` as its rows: the head, then (expanded) its further lines or fields
+    // indented under the message column.
+    let result_rows = |i: usize| -> Vec<Line> {
+        let Some(e) = s.results.get(i) else {
+            return Vec::new();
+        };
+        let id = &e.source;
+        let src = format!("{}/{}/{}", id.namespace, id.pod, id.container);
+        let time = format!("{} ", app.clock_ms(e.ts));
+        let prefix = time.chars().count() + src_w + 1 + 6;
+        let mut spans = vec![
+            Span::styled(time, t.dim()),
+            Span::styled(
+                format!("{:<src_w$} ", truncate(&src, src_w)),
+                t.pod(app.tail.log.colors.slot(&id.pod)),
+            ),
+            Span::styled(format!("{:<5} ", level_word(e.level)), t.level(e.level)),
+        ];
+        let frame = super::event::frame_style(t, e.level);
+        let (first, rest) = super::event::rows(t, e, s.expanded.has(e), &marker, frame);
+        spans.extend(first);
+        let indent = " ".repeat(prefix + super::event::INDENT);
+        let mut lines = vec![Line::from(spans)];
+        lines.extend(rest.into_iter().map(|r| {
+            let mut row = vec![Span::raw(indent.clone())];
+            row.extend(r);
+            Line::from(row)
+        }));
+        if i == s.selected && focused {
+            for l in &mut lines {
                 l.style = t.selected();
             }
-            l
-        })
-        .collect();
+        }
+        lines
+    };
+    // Rows from the offset down; an expanded result takes several, so the offset
+    // moves on until the selected result's last row is in view (or it is on top).
+    let mut off = s.offset.get().min(s.selected);
+    let fits = |off: usize| -> bool {
+        let above: usize = (off..s.selected).map(|i| result_rows(i).len()).sum();
+        above + result_rows(s.selected).len() <= h
+    };
+    if s.selected >= off + h {
+        off = s.selected + 1 - h;
+    }
+    while off < s.selected && !fits(off) {
+        off += 1;
+    }
+    s.offset.set(off);
+    let mut lines: Vec<Line> = Vec::new();
+    let mut i = off;
+    while lines.len() < h && i < s.results.len() {
+        lines.extend(result_rows(i));
+        i += 1;
+    }
+    lines.truncate(h);
     f.render_widget(Paragraph::new(lines), inner);
 }
 
@@ -404,8 +425,8 @@ fn draw_context(f: &mut Frame, app: &App, t: Theme, area: Rect) {
             Span::styled(format!("{} ", app.clock_ms(e.ts)), t.dim()),
             Span::styled(format!("{:<src_w$} ", truncate(&src_of(e), src_w)), t.dim()),
             Span::styled(format!("{:<5} ", level_word(e.level)), t.level(e.level)),
-            Span::raw(e.message.as_str()),
         ];
+        spans.extend(super::event::head(t, e, &|_: &str| Vec::new()));
         if *hit {
             for s in &mut spans[4..] {
                 s.style = s.style.add_modifier(Modifier::BOLD);

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
 
-use super::{ago, entry_spans, rate, thousands, truncate, Theme};
+use super::{ago, entry_prefix, rate, thousands, truncate, Theme};
 use crate::app::tail::level::{continues, effective_level};
 use crate::app::tail::{TailFocus, TailLine, TimeFmt, TreeRow};
 use crate::app::{App, ConnState};
@@ -87,16 +87,17 @@ fn draw_tree(f: &mut Frame, app: &App, t: Theme, area: Rect) {
             TreeRow::Namespace {
                 name,
                 rate: r,
+                pods,
                 expanded,
             } => (
                 format!("{} {name}", if *expanded { "▾" } else { "▸" }),
-                format!("{}/s", rate(*r)),
+                format!("{pods}p {}/s", rate(*r)),
                 t.bold(),
             ),
-            TreeRow::Pod {
+            TreeRow::Workload {
                 name,
                 rate: r,
-                containers,
+                pods,
                 live,
                 expanded,
                 ..
@@ -104,16 +105,42 @@ fn draw_tree(f: &mut Frame, app: &App, t: Theme, area: Rect) {
                 format!(
                     "  {} {} {name}",
                     if *expanded { "▾" } else { "▸" },
-                    if *live { "●" } else { "✗" }
+                    if *live { "◆" } else { "◇" }
                 ),
-                format!("{containers}c {}/s", rate(*r)),
-                t.pod(app.tail.log.colors.slot(name)),
+                format!("{pods}p {}/s", rate(*r)),
+                Style::default(),
             ),
+            TreeRow::Pod {
+                name,
+                rate: r,
+                containers,
+                live,
+                expanded,
+                in_workload,
+                ..
+            } => {
+                let right = format!("{containers}c {}/s", rate(*r));
+                let head = format!(
+                    "  {}{} {} ",
+                    if *in_workload { "  " } else { "" },
+                    if *expanded { "▾" } else { "▸" },
+                    if *live { "●" } else { "✗" }
+                );
+                // Pods of one workload differ at the end (`hdfs-datanode-0`,
+                // `-1`): a name too long is cut at the front, keeping that.
+                let room = w.saturating_sub(head.chars().count() + right.chars().count() + 1);
+                (
+                    format!("{head}{}", truncate_front(name, room)),
+                    right,
+                    t.pod(app.tail.log.colors.slot(name)),
+                )
+            }
             TreeRow::Container {
                 key,
                 rate: r,
                 live,
                 restarts,
+                in_workload,
             } => {
                 let on = app.tail.tree.selected.contains(key);
                 let restart = if *restarts > 0 {
@@ -123,7 +150,8 @@ fn draw_tree(f: &mut Frame, app: &App, t: Theme, area: Rect) {
                 };
                 (
                     format!(
-                        "    {} {}{restart}",
+                        "    {}{} {}{restart}",
+                        if *in_workload { "  " } else { "" },
                         if on { "■" } else { "□" },
                         key.container
                     ),
@@ -157,6 +185,19 @@ fn draw_tree(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         ]));
     }
     f.render_widget(Paragraph::new(lines), inner);
+}
+
+/// Cuts to `n` chars from the front, marking the cut with `…` (`…datanode-0`).
+fn truncate_front(s: &str, n: usize) -> String {
+    let len = s.chars().count();
+    if len <= n {
+        return s.to_string();
+    }
+    if n == 0 {
+        return String::new();
+    }
+    let keep: String = s.chars().skip(len - (n - 1)).collect();
+    format!("…{keep}")
 }
 
 /// Cuts the first `skip` chars off a list of spans (horizontal scroll).
@@ -222,6 +263,12 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
             _ => " connecting ○ ",
         };
         Span::styled(what, t.fg(Color::Yellow).add_modifier(Modifier::BOLD))
+    } else if tail.refused.is_some() {
+        // Nothing is subscribed: "following" would be a lie here too.
+        Span::styled(
+            " filter refused ✗ (f) ",
+            t.fg(Color::Red).add_modifier(Modifier::BOLD),
+        )
     } else if log.follow {
         Span::styled(" following ● ", t.fg(Color::Green))
     } else {
@@ -267,6 +314,10 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
     log.view_rows.set(h.max(1));
     if log.lines.is_empty() {
         let msg = match tail.sub {
+            None if tail.refused.is_some() => format!(
+                "the daemon refused the filter: {} (f changes it)",
+                tail.refused.as_deref().unwrap_or_default()
+            ),
             None => "waiting for the daemon…".to_string(),
             Some(_) if tail.filter.is_empty() => "no lines yet: waiting for logs".to_string(),
             Some(_) => format!("no lines match {:?} yet", tail.filter),
@@ -311,7 +362,9 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         TimeFmt::Relative => 9,
         TimeFmt::Off => 0,
     };
-    let prefix = time_width + pod_width + 1 + 7 + 6;
+    // With marks set, a one-column gutter shows them (`◆`).
+    let gutter = !log.marks.is_empty();
+    let prefix = time_width + pod_width + 1 + 7 + 6 + usize::from(gutter);
     // Line `i` as the rows it takes (several when wrapped); `None` when hidden.
     let draw_line = |i: usize| -> Option<Vec<Line>> {
         let line = log.lines.get(i)?;
@@ -323,16 +376,22 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         let mut lines = match line {
             TailLine::Entry(e) => {
                 let cont = continues(&log.lines, i);
-                let spans: Vec<Span> = if cont {
+                let marker = |text: &str| match &log.find_re {
+                    Some(re) => re.find_iter(text).map(|m| m.range()).collect(),
+                    None => super::find_marks(text, &needles),
+                };
+                let frame = super::event::frame_style(t, effective_level(&log.lines, i));
+                // Each row as (spans, how many leading spans are the prefix that
+                // sideways scrolling keeps).
+                let rows: Vec<(Vec<Span>, usize)> = if cont {
                     let mut s = vec![Span::raw(" ".repeat(prefix))];
-                    s.extend(super::highlighted(
-                        &e.message,
-                        &needles,
-                        t.level(effective_level(&log.lines, i))
-                            .remove_modifier(Modifier::BOLD),
-                        t.highlight(),
-                    ));
-                    s
+                    s.extend(
+                        super::event::rows(t, e, false, &marker, frame)
+                            .0
+                            .into_iter()
+                            .map(|sp| Span::styled(sp.content, frame.patch(sp.style))),
+                    );
+                    vec![(s, 1)]
                 } else {
                     let time = match log.time_fmt {
                         TimeFmt::Absolute if dated => Some(app.zone.dated_ms(e.ts)),
@@ -341,28 +400,44 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
                         TimeFmt::Off => None,
                     };
                     let slot = log.colors.slot(&e.source.pod);
-                    entry_spans(t, e, time, &needles, (pod_width, slot))
+                    let mut head = entry_prefix(t, e, time, (pod_width, slot));
+                    if gutter {
+                        let m = if log.marks.has(e.seq) { "◆" } else { " " };
+                        head.insert(
+                            0,
+                            Span::styled(m, t.fg(Color::Magenta).add_modifier(Modifier::BOLD)),
+                        );
+                    }
+                    let n_prefix = head.len();
+                    let frame = super::event::frame_style(t, e.level);
+                    let (first, rest) =
+                        super::event::rows(t, e, log.expanded.has(e), &marker, frame);
+                    head.extend(first);
+                    let indent = prefix + super::event::INDENT;
+                    std::iter::once((head, n_prefix))
+                        .chain(rest.into_iter().map(|r| {
+                            let mut s = vec![Span::raw(" ".repeat(indent))];
+                            s.extend(r);
+                            (s, 1)
+                        }))
+                        .collect()
                 };
-                if log.wrap {
-                    wrap_spans(spans, w, prefix.min(w / 2))
-                } else {
-                    // Keep the prefix, scroll the message.
-                    let spans = if log.hscroll > 0 {
-                        let n_prefix = if cont {
-                            1
-                        } else {
-                            spans.len().min(if time_width > 0 { 4 } else { 3 })
-                        };
+                let mut out = Vec::new();
+                for (spans, n_prefix) in rows {
+                    if log.wrap {
+                        out.extend(wrap_spans(spans, w, prefix.min(w / 2)));
+                    } else if log.hscroll > 0 {
+                        // Keep the prefix, scroll the message.
                         let mut s: Vec<Span> = spans.clone().into_iter().take(n_prefix).collect();
                         let rest: Vec<Span> = spans.into_iter().skip(n_prefix).collect();
                         s.push(Span::styled("…", t.dim()));
                         s.extend(skip_chars(rest, log.hscroll));
-                        s
+                        out.push(Line::from(s));
                     } else {
-                        spans
-                    };
-                    vec![Line::from(spans)]
+                        out.push(Line::from(spans));
+                    }
                 }
+                out
             }
             TailLine::Dropped { count, from, until } => {
                 let text = format!(
@@ -377,6 +452,17 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
                     t.fg(Color::Red).add_modifier(Modifier::BOLD),
                 ))]
             }
+            TailLine::Restarted {
+                key,
+                instance,
+                before,
+            } => vec![Line::from(Span::styled(
+                format!(
+                    "── {} ──",
+                    crate::app::tail::restarts::marker_text(key, *instance, *before)
+                ),
+                t.fg(Color::Magenta).add_modifier(Modifier::BOLD),
+            ))],
             TailLine::Notice(n) => vec![Line::from(Span::styled(
                 format!("─── {n} ───"),
                 t.fg(Color::Cyan),
@@ -421,6 +507,12 @@ fn draw_log(f: &mut Frame, app: &App, t: Theme, area: Rect) {
         if rows.first().is_some_and(|(_, top)| c < *top) {
             rows = fill(c + 1);
         }
+        // An expanded event taller than the pane shows from its head down.
+        if rows.first().is_some_and(|(_, top)| *top == c) {
+            if let Some(own) = draw_line(c).filter(|l| l.len() > h) {
+                rows = own.into_iter().take(h).map(|l| (l, c)).collect();
+            }
+        }
     }
     let (rows, index): (Vec<Line>, Vec<usize>) = rows.into_iter().unzip();
     log.drawn.replace(crate::app::tail::Drawn {
@@ -456,5 +548,6 @@ mod tests {
     #[test]
     fn truncation_marks_the_cut() {
         assert_eq!(truncate("checkout-7d9f-abc", 8), "checkou…");
+        assert_eq!(truncate_front("hdfs-datanode-0", 8), "…anode-0");
     }
 }

@@ -288,3 +288,95 @@ fn help_over_tail() {
     app.on_event(key('?'));
     check("help", &mut app);
 }
+
+/// A JSON event and a joined multi-line ERROR trace arrive last.
+fn with_events(app: &mut App) {
+    let sub = app.tail.sub.unwrap();
+    let mut json = entry(
+        60,
+        "checkout-7d9f5c",
+        Some(Level::Warn),
+        r#"{"level":"warn","msg":"payment declined","status":503,"http.request.method":"POST","user":"ann lee"}"#,
+    );
+    json.fields = serde_json::from_str(
+        r#"{"level":"warn","msg":"payment declined","status":503,"http.request.method":"POST","user":"ann lee"}"#,
+    )
+    .unwrap();
+    let mut trace = entry(
+        61,
+        "ledger-0",
+        Some(Level::Error),
+        "java.lang.IllegalStateException: ledger closed\n\tat ledger.Writer.write(Writer.java:212)\n\tat ledger.Main.run(Main.java:40)\nCaused by: java.io.IOException: broken pipe\n\t... 3 more",
+    );
+    trace.lines = 5;
+    app.on_event(msg(ServerMsg::Entries {
+        sub,
+        entries: vec![json, trace],
+    }));
+}
+
+#[test]
+fn tail_multi_line_and_json_events_collapsed() {
+    let mut app = dashboard();
+    with_events(&mut app);
+    check("tail-events", &mut app);
+}
+
+#[test]
+fn tail_multi_line_and_json_events_expanded() {
+    let mut app = dashboard();
+    with_events(&mut app);
+    draw(&app, SIZES[0]);
+    // Following: Enter takes the newest event (the trace); then the cursor goes
+    // up to the JSON event and `o` opens it too.
+    app.on_event(Event::Key(KeyEvent::new(
+        KeyCode::Enter,
+        KeyModifiers::NONE,
+    )));
+    app.on_event(key('k'));
+    app.on_event(key('o'));
+    check("tail-events-expanded", &mut app);
+}
+
+#[test]
+fn search_results_expanded() {
+    let mut app = dashboard();
+    with_events(&mut app);
+    let mut events: Vec<LogEntry> = app
+        .tail
+        .log
+        .lines
+        .iter()
+        .rev()
+        .filter_map(|l| match l {
+            lookout_tui::app::tail::TailLine::Entry(e) => Some(e.clone()),
+            _ => None,
+        })
+        .take(12)
+        .collect();
+    events.truncate(12);
+    app.on_event(key('2'));
+    app.on_event(key('*'));
+    app.on_event(Event::Key(KeyEvent::new(
+        KeyCode::Enter,
+        KeyModifiers::NONE,
+    )));
+    let Some(ClientMsg::Search { id, .. }) = app.outbox.pop() else {
+        panic!("no search sent")
+    };
+    app.on_event(msg(ServerMsg::SearchResult {
+        id,
+        page: SearchPage {
+            total: events.len() as u64,
+            entries: events,
+            histogram: None,
+            next_cursor: None,
+            took_ms: 2.0,
+        },
+    }));
+    // The trace (newest, selected) and the JSON event below it, both opened.
+    app.on_event(key('o'));
+    app.on_event(key('j'));
+    app.on_event(key('o'));
+    check("search-expanded", &mut app);
+}

@@ -14,6 +14,7 @@ pub mod context;
 pub mod histogram;
 pub mod query;
 pub mod results;
+pub mod save;
 
 pub use context::ContextView;
 
@@ -25,6 +26,7 @@ use lookout_shared::protocol::{
 };
 use lookout_shared::{LogEntry, Timestamp};
 
+use super::event::Expanded;
 use super::input::TextInput;
 use super::{Effect, Outbox};
 use crate::clock::Zone;
@@ -117,6 +119,10 @@ pub struct Search {
     /// The search could not be sent (or its answer was lost) for want of a
     /// connection: it runs again on reconnect.
     pub rerun: bool,
+    /// Results shown whole (`o`), by seq.
+    pub expanded: Expanded,
+    /// `s` writing every result to a file, page by page.
+    pub saving: Option<save::SaveJob>,
 }
 
 /// Page size for the results list.
@@ -144,6 +150,8 @@ impl Search {
             view_rows: Cell::new(10),
             searched: false,
             rerun: false,
+            expanded: Expanded::default(),
+            saving: None,
         }
     }
 
@@ -179,6 +187,7 @@ impl Search {
             self.selected = 0;
             self.offset.set(0);
             self.bar = None;
+            self.expanded.clear();
         } else if Some(id) == self.more_req {
             self.more_req = None;
             self.results.extend(page.entries);
@@ -254,6 +263,17 @@ impl Search {
         self.started(id, params);
     }
 
+    /// Runs `query` over all time with the results focused (Tail's `p`: a
+    /// container's previous instance).
+    pub fn search_all(&mut self, query: &str, out: &mut Outbox) {
+        self.input.set(query.to_string());
+        self.range = RangeChoice::Preset(RANGES.len() - 1);
+        self.error = None;
+        self.focus = SearchFocus::Results;
+        self.context = None;
+        self.run(out);
+    }
+
     /// `Ctrl-r`: the next preset range, searched again when a search has run.
     pub fn cycle_range(&mut self, out: &mut Outbox) {
         self.range = match &self.range {
@@ -304,7 +324,8 @@ impl Search {
         }
     }
 
-    /// What `s` writes: the context lines when open, else the loaded results.
+    /// What `s` writes from the context view (the results go through
+    /// [`Search::start_save`], which fetches every page).
     pub fn lines_to_save(&self) -> Vec<String> {
         let fmt = crate::cli::entry_line;
         match &self.context {
@@ -315,9 +336,16 @@ impl Search {
 
     // ---- replies ------------------------------------------------------------------
 
-    pub fn on_result(&mut self, id: ReqId, page: SearchPage, out: &mut Outbox) {
+    pub fn on_result(&mut self, id: ReqId, page: SearchPage, out: &mut Outbox) -> Effect {
+        let page = match self.saving.as_ref().and_then(|j| j.req) {
+            Some(r) if r == id => {
+                return self.on_save_page(id, page, out).unwrap_or(Effect::Done);
+            }
+            _ => page,
+        };
         self.on_page(id, page);
         self.maybe_more(out);
+        Effect::Done
     }
 
     pub fn on_context(&mut self, id: ReqId, page: ContextPage, out: &mut Outbox) {
@@ -331,6 +359,9 @@ impl Search {
 
     /// An error for one of this screen's requests; [`Effect::Pass`] when it is not.
     pub fn on_reply_error(&mut self, id: ReqId, error: &ErrorBody) -> Effect {
+        if let Some(e) = self.on_save_error(id, error) {
+            return e;
+        }
         if self.on_error(id, error.clone()) {
             return Effect::Done;
         }
@@ -345,7 +376,8 @@ impl Search {
 
     /// Replies to requests in flight will never come.
     /// A search in flight runs again once connected.
-    pub fn on_disconnect(&mut self) {
+    pub fn on_disconnect(&mut self) -> Effect {
+        let stopped = self.stop_save(None, "connection lost");
         self.rerun |= self.req.is_some();
         self.req = None;
         self.more_req = None;
@@ -354,6 +386,7 @@ impl Search {
             cv.older_req = None;
             cv.newer_req = None;
         }
+        stopped.unwrap_or(Effect::Done)
     }
 
     /// Connected (again): the search that waited runs.

@@ -20,6 +20,7 @@ pub const KEYS: &[Binding] = &[
         false,
     ),
     bind(&[ENTER], "context around the line", true),
+    bind(&[Key::Char('o')], "expand / fold", true),
     bind(
         &[Key::Char('y'), Key::Char('Y')],
         "copy the line / with time and stream",
@@ -28,7 +29,11 @@ pub const KEYS: &[Binding] = &[
     bind(&[Key::Char('/'), Key::Char('i'), ESC], "edit query", true),
     bind(&[Key::Char('r')], "custom range", false),
     bind(&[Key::Ctrl('r')], "cycle range", false),
-    bind(&[Key::Char('s')], "save results to a file", false),
+    bind(
+        &[Key::Char('s')],
+        "save every result to a file (pages through them all)",
+        false,
+    ),
     bind(&[TAB, BACKTAB], "next / previous pane", true),
 ];
 
@@ -69,6 +74,11 @@ impl Search {
             }
             Key::Char('r') => Effect::Prompt(PromptKind::Range, String::new()),
             Key::Char('s') => Effect::Save,
+            Key::Char('o') => match self.results.get(self.selected) {
+                Some(e) if self.expanded.toggle(e) => Effect::Done,
+                Some(_) => Effect::Say("one line, no fields: nothing more to show".into()),
+                None => Effect::Done,
+            },
             Key::Char(c @ ('y' | 'Y')) => {
                 let hit = self.results.get(self.selected);
                 Effect::Copy(hit.map(|e| copy_text(e, c == 'Y')).into_iter().collect())

@@ -28,7 +28,7 @@ impl Log {
 
     /// `end` (an exclusive bottom) moved up past `n` shown lines.
     pub(super) fn step_up(&self, mut end: usize, mut n: usize) -> usize {
-        if self.min_level.is_none() {
+        if !self.hides() {
             return end.saturating_sub(n);
         }
         while n > 0 && end > 0 {
@@ -43,7 +43,7 @@ impl Log {
     /// `end` (an exclusive bottom) moved down past `n` shown lines.
     pub(super) fn step_down(&self, mut end: usize, mut n: usize) -> usize {
         let len = self.lines.len();
-        if self.min_level.is_none() {
+        if !self.hides() {
             return end.saturating_add(n).min(len);
         }
         while n > 0 && end < len {
@@ -150,6 +150,27 @@ impl Log {
         }
     }
 
+    /// `Enter`/`o`: shows the event under the cursor whole, or folds it again.
+    pub fn toggle_expanded(&mut self) -> crate::app::Effect {
+        use crate::app::Effect;
+        let Some(i) = self.cursor_line() else {
+            return Effect::Say("no line to expand".into());
+        };
+        let Some(TailLine::Entry(e)) = self.lines.get(i) else {
+            return Effect::Done;
+        };
+        if self.expanded.toggle(e) {
+            // An expanded event far up would be drawn past the view's bottom;
+            // the cursor keeps it where the eye is.
+            if self.cursor.is_some() {
+                self.keep_visible();
+            }
+            Effect::Done
+        } else {
+            Effect::Say("one line, no fields: nothing more to show".into())
+        }
+    }
+
     /// `v`: starts a selection at the cursor, or drops the one open.
     pub fn toggle_mark(&mut self) {
         if self.mark.take().is_some() {
@@ -180,6 +201,14 @@ impl Log {
                 format!("--- {count} entries dropped {from} .. {until}")
             }
             TailLine::Notice(n) => format!("--- {n}"),
+            TailLine::Restarted {
+                key,
+                instance,
+                before,
+            } => format!(
+                "--- {}",
+                super::restarts::marker_text(key, *instance, *before)
+            ),
         })
     }
 

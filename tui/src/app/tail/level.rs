@@ -66,10 +66,14 @@ pub fn effective_level(lines: &VecDeque<TailLine>, i: usize) -> Option<Level> {
 }
 
 impl Log {
-    /// Whether line `i` is in the view under the minimum level. Notices and drop
+    /// Whether line `i` is in the view under the filter and the minimum level
+    /// (`filter.rs` keeps what the filter says per line). Notices and drop
     /// markers always are; with a minimum set, a line without a known level is
     /// not (it cannot claim to be at least WARN).
     pub fn shown(&self, i: usize) -> bool {
+        if !self.passes_at(i) {
+            return false;
+        }
         let Some(min) = self.min_level else {
             return true;
         };

@@ -8,11 +8,17 @@ use std::collections::VecDeque;
 use lookout_shared::{Level, LogEntry, Timestamp};
 
 use super::colors::PodColors;
+use super::filter::Passes;
+use super::marks::Marks;
+use super::restarts::Instances;
 use super::{Tail, TailFocus};
+use crate::app::event::Expanded;
 use crate::app::{Effect, PromptKind};
 use crate::keys::{
-    bind, Binding, Key, BACKTAB, DOWN, END, ESC, HOME, LEFT, PGDN, PGUP, RIGHT, SPACE, TAB, UP,
+    bind, Binding, Key, BACKTAB, DOWN, END, ENTER, ESC, HOME, LEFT, PGDN, PGUP, RIGHT, SPACE, TAB,
+    UP,
 };
+use lookout_shared::query::Query;
 
 /// One line of the log pane.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +32,12 @@ pub enum TailLine {
     },
     /// Something the user should see in the stream: filter changes, reconnects.
     Notice(String),
+    /// The container's next line comes from another instance than its last.
+    Restarted {
+        key: super::StreamKey,
+        instance: u32,
+        before: u32,
+    },
 }
 
 /// How timestamps show in the log pane.
@@ -55,6 +67,7 @@ pub const KEYS: &[Binding] = &[
         false,
     ),
     bind(&[Key::Char('v')], "start / drop a selection", false),
+    bind(&[ENTER, Key::Char('o')], "expand", true),
     bind(&[PGUP, Key::Ctrl('b')], "page up", false),
     bind(&[PGDN, Key::Ctrl('f'), SPACE], "page down", false),
     bind(
@@ -62,7 +75,7 @@ pub const KEYS: &[Binding] = &[
         "half page up / down",
         false,
     ),
-    bind(&[Key::Char('/')], "find (highlight)", true),
+    bind(&[Key::Char('/')], "find (or /re/)", true),
     bind(
         &[Key::Char('n'), Key::Char('N')],
         "older / newer match",
@@ -79,7 +92,7 @@ pub const KEYS: &[Binding] = &[
         "older / newer error",
         false,
     ),
-    bind(&[Key::Char('f')], "filter (hide, server side)", true),
+    bind(&[Key::Char('f')], "filter (hide)", true),
     bind(&[Key::Char('t')], "time: absolute / relative / off", true),
     bind(&[Key::Char('w')], "wrap", true),
     bind(
@@ -92,8 +105,19 @@ pub const KEYS: &[Binding] = &[
         "save the scrollback (or the selection) to a file",
         false,
     ),
+    bind(
+        &[Key::Char('p')],
+        "search the previous instance of the cursor's container",
+        false,
+    ),
+    bind(&[Key::Char('m')], "mark / unmark the line", false),
+    bind(
+        &[Key::Char('\''), Key::Char('"')],
+        "next newer / older mark",
+        false,
+    ),
     bind(&[Key::Char('x')], "clear the pane", false),
-    bind(&[TAB, BACKTAB], "to the stream tree", true),
+    bind(&[TAB, BACKTAB], "streams", true),
 ];
 
 /// Columns one sideways step moves.
@@ -111,6 +135,8 @@ pub struct Log {
     pub new_while_paused: u64,
     /// Set through [`Log::set_find`], which keeps the match counts right.
     pub find: String,
+    /// The find as a regular expression, when typed as `/…/`.
+    pub find_re: Option<regex::Regex>,
     /// Index in `lines` of the current find match.
     pub find_at: Option<usize>,
     /// Matches in `lines`, kept up to date as lines come and go (counting them per
@@ -137,6 +163,16 @@ pub struct Log {
     pub min_level: Option<Level>,
     /// Where the last draw put each line, for mouse clicks.
     pub drawn: RefCell<Drawn>,
+    /// Events shown whole (`Enter`/`o`), by seq.
+    pub expanded: Expanded,
+    /// The filter as applied to the lines held (`filter.rs`); `None` shows all.
+    pub view_filter: Option<Query>,
+    /// Whether each line passes `view_filter`, beside `lines`.
+    pub(super) passes: Passes,
+    /// Each container's last instance, for restart markers.
+    pub(super) instances: Instances,
+    /// Lines marked with `m`.
+    pub marks: Marks,
 }
 
 /// The rows of the last drawn log pane and the line each shows.
@@ -160,6 +196,7 @@ impl Log {
             follow: true,
             new_while_paused: 0,
             find: String::new(),
+            find_re: None,
             find_at: None,
             find_total: 0,
             find_pos: 0,
@@ -174,26 +211,38 @@ impl Log {
             mark: None,
             min_level: None,
             drawn: RefCell::new(Drawn::default()),
+            expanded: Expanded::default(),
+            view_filter: None,
+            passes: Passes::default(),
+            instances: Instances::default(),
+            marks: Marks::default(),
         }
     }
 
     /// Appends lines, evicting the oldest beyond the cap; keeps a paused view still.
+    /// A container's line from a new instance gets a restart marker before it.
     pub fn push(&mut self, new: impl IntoIterator<Item = TailLine>) {
         let mut added = 0usize;
         for l in new {
             if let TailLine::Entry(e) = &l {
                 self.received += 1;
                 self.colors.saw(&e.source.pod, self.cap as u64);
+                if let Some(marker) = self.instances.saw(e) {
+                    self.append(marker);
+                    added += 1;
+                }
             }
-            if self.matches_find(&l) {
-                self.find_total += 1;
-            }
-            self.lines.push_back(l);
+            self.append(l);
             added += 1;
         }
         let mut evicted = 0;
         while self.lines.len() > self.cap {
             if let Some(old) = self.lines.pop_front() {
+                self.note_evicted();
+                if let TailLine::Entry(e) = &old {
+                    self.expanded.forget(e);
+                    self.marks.forget(e.seq);
+                }
                 if self.matches_find(&old) {
                     self.find_total -= 1;
                     self.find_pos = self.find_pos.saturating_sub(1);
@@ -216,6 +265,15 @@ impl Log {
             self.new_while_paused += added as u64;
             self.scroll = (self.scroll + added).min(self.max_scroll());
         }
+    }
+
+    fn append(&mut self, l: TailLine) {
+        if self.matches_find(&l) {
+            self.find_total += 1;
+        }
+        let pass = self.passes(&l);
+        self.note_pushed(pass);
+        self.lines.push_back(l);
     }
 
     pub fn max_scroll(&self) -> usize {
@@ -273,14 +331,20 @@ impl Log {
 
     fn matches_find(&self, l: &TailLine) -> bool {
         match l {
-            TailLine::Entry(e) => !self.find.is_empty() && contains_ci(&e.message, &self.find),
+            TailLine::Entry(e) => match &self.find_re {
+                Some(re) => re.is_match(&e.message),
+                None => !self.find.is_empty() && contains_ci(&e.message, &self.find),
+            },
             _ => false,
         }
     }
 
     /// Sets the find text and counts its matches once.
+    /// A `/…/` find that does not compile finds nothing (the prompt refuses it
+    /// before it gets here).
     pub fn set_find(&mut self, text: &str) {
         self.find = text.trim().to_string();
+        self.find_re = find_regex(&self.find).ok().flatten();
         self.find_at = None;
         self.find_pos = 0;
         self.find_total = self.lines.iter().filter(|l| self.matches_find(l)).count();
@@ -353,6 +417,10 @@ impl Log {
     /// Starts over (new subscription): old lines no longer match what is asked.
     pub fn clear(&mut self) {
         self.lines.clear();
+        self.clear_passes();
+        self.instances.clear();
+        self.marks.clear();
+        self.expanded.clear();
         self.error_at = None;
         self.find_at = None;
         self.find_pos = 0;
@@ -376,6 +444,7 @@ impl Tail {
             Key::Char('y') => return Effect::Copy(log.yank()),
             Key::Char('Y') => return Effect::Copy(log.yank_with_meta()),
             Key::Char('v') => log.toggle_mark(),
+            ENTER | Key::Char('o') => return log.toggle_expanded(),
             Key::Char('L') => log.cycle_min_level(),
             Key::Char('g') | HOME => log.top(),
             Key::Char('G') | END => log.resume(),
@@ -410,6 +479,10 @@ impl Tail {
             RIGHT | Key::Char('l') if !log.wrap => log.hscroll += HSTEP,
             Key::Char('s') => return Effect::Save,
             Key::Char('x') => log.clear(),
+            Key::Char('p') => return self.previous_instance(),
+            Key::Char('m') => return log.toggle_line_mark(),
+            Key::Char('\'') => return log.mark_next(true),
+            Key::Char('"') => return log.mark_next(false),
             ESC if log.mark.is_some() => log.mark = None,
             ESC if !log.find.is_empty() => log.set_find(""),
             TAB | BACKTAB => self.focus = TailFocus::Streams,
@@ -417,6 +490,33 @@ impl Tail {
         }
         Effect::Done
     }
+}
+
+/// Largest compiled find expression (bytes of the regex crate's program): far
+/// above anything typed by hand, and a bound on what one can cost.
+const FIND_RE_SIZE: usize = 1 << 20;
+
+/// The find's text as a regular expression when it is written `/…/`
+/// (case-insensitive, as the plain find is); `Ok(None)` for plain text.
+pub fn find_regex(text: &str) -> Result<Option<regex::Regex>, String> {
+    let Some(body) = text
+        .strip_prefix('/')
+        .and_then(|t| t.strip_suffix('/'))
+        .filter(|b| !b.is_empty())
+    else {
+        return Ok(None);
+    };
+    regex::RegexBuilder::new(body)
+        .case_insensitive(true)
+        .size_limit(FIND_RE_SIZE)
+        .build()
+        .map(Some)
+        .map_err(|e| {
+            // The crate's message ends with the line that says what is wrong.
+            let text = e.to_string();
+            let last = text.lines().last().unwrap_or_default().trim();
+            last.strip_prefix("error: ").unwrap_or(last).to_string()
+        })
 }
 
 /// Case-insensitive substring test without allocating for ASCII needles.

@@ -4,9 +4,14 @@
 //! - [`streams`]: the tree pane: its state, keys and handler.
 //! - [`log`]: the log pane: scrollback, follow, find; keys and handler.
 //! - `cursor`: the log's line cursor, selection, and what `y`/`Y`/`s` take.
+//! - `filter`: the filter applied to the lines held as well as to the subscription,
+//!   so changing it keeps the scrollback.
 //! - [`level`]: the level a line counts as (a trace's frames take their head's) and
 //!   the minimum level shown.
 //! - [`colors`]: which colour each pod's lines get.
+//! - `marks`: `m` marks a line, `'`/`"` jump between marks.
+//! - [`restarts`]: the marker when a container's lines come from a new instance,
+//!   and `p`, the previous instance's lines.
 //! - `subscription`: the query a selection and a filter make.
 //!
 //! Replies for this screen are the subscription's entries and drop markers, the
@@ -14,8 +19,11 @@
 
 pub mod colors;
 mod cursor;
+mod filter;
 pub mod level;
 pub mod log;
+mod marks;
+pub mod restarts;
 pub mod streams;
 mod subscription;
 
@@ -52,6 +60,12 @@ pub struct Tail {
     pub sub: Option<ReqId>,
     /// The streams watch's id, once opened.
     watch: Option<ReqId>,
+    /// The filter that ran before the last change, to go back to if the daemon
+    /// refuses the new one.
+    fallback: Option<String>,
+    /// Why the daemon refused the subscription, when no filter was left to go
+    /// back to: the pane says so instead of "following".
+    pub refused: Option<String>,
     pub tree: StreamTree,
     pub log: Log,
 }
@@ -64,6 +78,8 @@ impl Tail {
             filter: String::new(),
             sub: None,
             watch: None,
+            fallback: None,
+            refused: None,
             tree: StreamTree::new(),
             log: Log::new(cap),
         }
@@ -157,6 +173,8 @@ impl Tail {
 
     /// Replaces the tail subscription with one for the current selection and filter.
     pub fn resubscribe(&mut self, out: &mut Outbox) {
+        self.refused = None;
+        self.fallback = None;
         if let Some(sub) = self.sub.take() {
             out.send(|id| ClientMsg::Unsubscribe { id, sub });
         }
@@ -197,25 +215,16 @@ impl Tail {
         }
     }
 
-    /// The daemon refused the subscription (a bad filter): said in the stream and
-    /// the message line. [`Effect::Pass`] when `id` is not this screen's.
-    pub fn on_reply_error(&mut self, id: ReqId, error: &ErrorBody) -> Effect {
+    /// An error for the subscription (a refused filter, or a warning about a
+    /// live one). [`Effect::Pass`] when `id` is not this screen's.
+    pub fn on_reply_error(&mut self, id: ReqId, error: &ErrorBody, out: &mut Outbox) -> Effect {
         if Some(id) != self.sub {
             return Effect::Pass;
         }
-        self.push([TailLine::Notice(format!("tail refused: {}", error.message))]);
-        Effect::Say(format!("filter: {}", error.message))
+        self.on_refused(error, out)
     }
 
     // ---- what the prompt and other screens ask ------------------------------------
-
-    /// The filter prompt's answer: a changed filter is a new subscription.
-    pub fn set_filter(&mut self, text: &str, out: &mut Outbox) {
-        if text.trim() != self.filter {
-            self.filter = text.trim().to_string();
-            self.resubscribe(out);
-        }
-    }
 
     /// The find prompt's answer: highlight and jump to the newest match.
     pub fn find(&mut self, text: &str) -> Effect {
@@ -230,6 +239,7 @@ impl Tail {
     pub fn show_only(&mut self, key: StreamKey, out: &mut Outbox) {
         self.tree.selected = [key].into_iter().collect();
         self.filter.clear();
+        self.log.set_view_filter(None);
         self.resubscribe(out);
         self.focus = TailFocus::Log;
     }

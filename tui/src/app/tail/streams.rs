@@ -1,6 +1,11 @@
 //! The Tail screen's stream tree: the daemon's stream list folded into
-//! namespace → pod → container, the cursor, what is collapsed, which streams are in
-//! view, and its keys.
+//! namespace → workload → pod → container, the cursor, what is collapsed, which
+//! streams are in view, and its keys.
+//!
+//! The workload (Deployment, StatefulSet, DaemonSet, Job, CronJob) is the one the
+//! daemon read off the pod's name. A pod that is its own workload (the name rules
+//! did not decide) sits right under its namespace: a workload row over a single
+//! pod of the same name would only repeat it.
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -47,10 +52,22 @@ pub enum TreeRow {
     Namespace {
         name: String,
         rate: f64,
+        /// Pods in it, for the row's count.
+        pods: usize,
+        expanded: bool,
+    },
+    Workload {
+        namespace: String,
+        name: String,
+        rate: f64,
+        pods: usize,
+        live: bool,
         expanded: bool,
     },
     Pod {
         namespace: String,
+        /// Under a workload row (drawn one step further in).
+        in_workload: bool,
         name: String,
         rate: f64,
         containers: usize,
@@ -58,6 +75,7 @@ pub enum TreeRow {
         expanded: bool,
     },
     Container {
+        in_workload: bool,
         key: StreamKey,
         rate: f64,
         live: bool,
@@ -125,13 +143,16 @@ impl StreamTree {
 
     /// Aggregates streams into the visible tree rows.
     pub fn rows(&self) -> Vec<TreeRow> {
-        // ns -> pod -> container -> (rate, live, max restart)
+        // ns -> workload -> pod -> container -> (rate, live, max restart)
         type Containers = BTreeMap<String, (f64, bool, u32)>;
-        let mut by_ns: BTreeMap<&str, BTreeMap<&str, Containers>> = BTreeMap::new();
+        type Pods<'a> = BTreeMap<&'a str, Containers>;
+        let mut by_ns: BTreeMap<&str, BTreeMap<&str, Pods>> = BTreeMap::new();
         for s in &self.streams {
             let id = &s.source;
             let c = by_ns
                 .entry(&id.namespace)
+                .or_default()
+                .entry(workload(s))
                 .or_default()
                 .entry(&id.pod)
                 .or_default()
@@ -141,47 +162,65 @@ impl StreamTree {
             c.1 |= s.live;
             c.2 = c.2.max(id.restart);
         }
+        let rate_of =
+            |pods: &Pods| -> f64 { pods.values().flat_map(|c| c.values()).map(|c| c.0).sum() };
         let mut rows = Vec::new();
-        for (ns, pods) in by_ns {
-            let rate = pods
-                .values()
-                .flat_map(|c| c.values())
-                .map(|c| c.0)
-                .sum::<f64>();
+        for (ns, workloads) in by_ns {
             let expanded = !self.collapsed.contains(ns);
             rows.push(TreeRow::Namespace {
                 name: ns.to_string(),
-                rate,
+                rate: workloads.values().map(rate_of).sum(),
+                pods: workloads.values().map(BTreeMap::len).sum(),
                 expanded,
             });
             if !expanded {
                 continue;
             }
-            for (pod, containers) in pods {
-                let key = format!("{ns}/{pod}");
-                let pexp = !self.collapsed.contains(&key);
-                rows.push(TreeRow::Pod {
-                    namespace: ns.to_string(),
-                    name: pod.to_string(),
-                    rate: containers.values().map(|c| c.0).sum(),
-                    containers: containers.len(),
-                    live: containers.values().any(|c| c.1),
-                    expanded: pexp,
-                });
-                if !pexp {
-                    continue;
-                }
-                for (c, (rate, live, restarts)) in containers {
-                    rows.push(TreeRow::Container {
-                        key: StreamKey {
-                            namespace: ns.to_string(),
-                            pod: pod.to_string(),
-                            container: c,
-                        },
-                        rate,
-                        live,
-                        restarts,
+            for (w, pods) in workloads {
+                // A pod that is its own workload needs no row above it.
+                let own = pods.len() == 1 && pods.contains_key(w);
+                if !own {
+                    let wexp = !self.collapsed.contains(&workload_node(ns, w));
+                    rows.push(TreeRow::Workload {
+                        namespace: ns.to_string(),
+                        name: w.to_string(),
+                        rate: rate_of(&pods),
+                        pods: pods.len(),
+                        live: pods.values().flat_map(|c| c.values()).any(|c| c.1),
+                        expanded: wexp,
                     });
+                    if !wexp {
+                        continue;
+                    }
+                }
+                for (pod, containers) in pods {
+                    let key = format!("{ns}/{pod}");
+                    let pexp = !self.collapsed.contains(&key);
+                    rows.push(TreeRow::Pod {
+                        namespace: ns.to_string(),
+                        in_workload: !own,
+                        name: pod.to_string(),
+                        rate: containers.values().map(|c| c.0).sum(),
+                        containers: containers.len(),
+                        live: containers.values().any(|c| c.1),
+                        expanded: pexp,
+                    });
+                    if !pexp {
+                        continue;
+                    }
+                    for (c, (rate, live, restarts)) in containers {
+                        rows.push(TreeRow::Container {
+                            in_workload: !own,
+                            key: StreamKey {
+                                namespace: ns.to_string(),
+                                pod: pod.to_string(),
+                                container: c,
+                            },
+                            rate,
+                            live,
+                            restarts,
+                        });
+                    }
                 }
             }
         }
@@ -193,9 +232,16 @@ impl StreamTree {
         let mut keys: Vec<StreamKey> = self
             .streams
             .iter()
+            .filter(|info| match row {
+                TreeRow::Workload {
+                    namespace, name, ..
+                } => &info.source.namespace == namespace && workload(info) == name,
+                _ => true,
+            })
             .map(|s| &s.source)
             .filter(|s| match row {
                 TreeRow::Namespace { name, .. } => &s.namespace == name,
+                TreeRow::Workload { .. } => true,
                 TreeRow::Pod {
                     namespace, name, ..
                 } => &s.namespace == namespace && &s.pod == name,
@@ -224,6 +270,22 @@ impl StreamTree {
     pub fn only(&mut self, row: &TreeRow) {
         self.selected = self.keys_under(row).into_iter().collect();
     }
+}
+
+/// A listed stream's workload: as the daemon sent it, else read off the pod name
+/// (an older daemon sends none).
+fn workload(s: &StreamInfo) -> &str {
+    if s.workload.is_empty() {
+        s.source.workload()
+    } else {
+        &s.workload
+    }
+}
+
+/// How a collapsed workload is remembered (`:` is in no namespace name, so it
+/// cannot clash with a namespace or a `ns/pod`).
+fn workload_node(ns: &str, w: &str) -> String {
+    format!("{ns}:{w}")
 }
 
 impl Default for StreamTree {
@@ -271,6 +333,9 @@ impl Tail {
                 let collapse = matches!(k, Key::Char('h') | LEFT);
                 let node = match &row {
                     Some(TreeRow::Namespace { name, .. }) => Some(name.clone()),
+                    Some(TreeRow::Workload {
+                        namespace, name, ..
+                    }) => Some(workload_node(namespace, name)),
                     Some(TreeRow::Pod {
                         namespace, name, ..
                     }) => Some(format!("{namespace}/{name}")),
@@ -288,5 +353,82 @@ impl Tail {
             _ => return Effect::Pass,
         }
         Effect::Done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(ns: &str, pod: &str, c: &str) -> StreamInfo {
+        StreamInfo {
+            source: StreamId {
+                namespace: ns.into(),
+                pod: pod.into(),
+                container: c.into(),
+                ..Default::default()
+            },
+            workload: lookout_shared::workload::workload_of(pod).to_string(),
+            live: true,
+            lines_per_sec: 1.0,
+            ..Default::default()
+        }
+    }
+
+    fn labels(t: &StreamTree) -> Vec<String> {
+        t.rows()
+            .iter()
+            .map(|r| match r {
+                TreeRow::Namespace { name, pods, .. } => format!("ns {name} {pods}p"),
+                TreeRow::Workload { name, pods, .. } => format!("  wl {name} {pods}p"),
+                TreeRow::Pod {
+                    name, in_workload, ..
+                } => format!("{}  pod {name}", if *in_workload { "  " } else { "" }),
+                TreeRow::Container {
+                    key, in_workload, ..
+                } => format!(
+                    "{}    {}",
+                    if *in_workload { "  " } else { "" },
+                    key.container
+                ),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pods_group_under_their_workload_and_a_whole_workload_is_one_toggle() {
+        let mut t = StreamTree::new();
+        t.set_streams(vec![
+            info("payments", "checkout-7d9f5c8b4-x2k9p", "app"),
+            info("payments", "checkout-7d9f5c8b4-q8w2z", "app"),
+            info("payments", "ledger-0", "app"),
+            info("payments", "debug-shell", "sh"),
+        ]);
+        assert_eq!(
+            labels(&t),
+            [
+                "ns payments 4p",
+                "  wl checkout 2p",
+                "    pod checkout-7d9f5c8b4-q8w2z",
+                "      app",
+                "    pod checkout-7d9f5c8b4-x2k9p",
+                "      app",
+                "  pod debug-shell",
+                "    sh",
+                "  wl ledger 1p",
+                "    pod ledger-0",
+                "      app",
+            ]
+        );
+        let rows = t.rows();
+        t.toggle(&rows[1]);
+        let pods: Vec<&str> = t.selected.iter().map(|k| k.pod.as_str()).collect();
+        assert_eq!(
+            pods,
+            ["checkout-7d9f5c8b4-q8w2z", "checkout-7d9f5c8b4-x2k9p"]
+        );
+        // Collapsing the workload folds its pods away.
+        t.collapsed.insert(workload_node("payments", "checkout"));
+        assert_eq!(labels(&t)[1..3], ["  wl checkout 2p", "  pod debug-shell"]);
     }
 }

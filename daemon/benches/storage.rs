@@ -15,11 +15,13 @@
 //! `latency_ms`, `user` and a 128-bit `trace_id` drawn afresh, and one in 50 a
 //! multi-line Java stack trace. Raw bytes are counted as the kubelet's CRI files
 //! would hold them (a 36-byte timestamp + stream + tag header per physical line).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+#[allow(dead_code)]
 mod loghub_entries;
 
 use loghub_entries::loghub;

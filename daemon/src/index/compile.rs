@@ -88,7 +88,15 @@ fn compile_in(node: &Node, f: &Fields, known: usize) -> Box<dyn TQuery> {
             super::field_terms::compile(f.extracted, path, test)
         }
         // A pattern alone has no candidates but every message.
-        Node::Regex(r) => filter(Box::new(AllQuery), f, vec![r.clone()], Vec::new()),
+        Node::Regex(r) => {
+            let inner: Box<dyn TQuery> = match r.required_words() {
+                [] => Box::new(AllQuery),
+                ws => Box::new(BooleanQuery::new(
+                    ws.iter().map(|w| (Occur::Must, word_term(f, w))).collect(),
+                )),
+            };
+            filter(inner, f, vec![r.clone()], Vec::new())
+        }
         Node::And(xs) => {
             let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = Vec::new();
             // Patterns (and negated ones) filter what the other clauses select.
@@ -102,6 +110,10 @@ fn compile_in(node: &Node, f: &Fields, known: usize) -> Box<dyn TQuery> {
                     },
                     other => clauses.push((Occur::Must, compile(other, f))),
                 }
+            }
+            // The words the patterns require narrow the candidates first.
+            for w in must.iter().flat_map(|r| r.required_words()) {
+                clauses.push((Occur::Must, word_term(f, w)));
             }
             if !clauses.iter().any(|(o, _)| *o == Occur::Must) {
                 clauses.push((Occur::Must, Box::new(AllQuery)));
@@ -121,6 +133,13 @@ fn compile_in(node: &Node, f: &Fields, known: usize) -> Box<dyn TQuery> {
             (Occur::MustNot, compile(x, f)),
         ])),
     }
+}
+
+fn word_term(f: &Fields, w: &str) -> Box<dyn TQuery> {
+    Box::new(TermQuery::new(
+        Term::from_field_text(f.message, w),
+        IndexRecordOption::Basic,
+    ))
 }
 
 fn filter(

@@ -10,7 +10,11 @@
 //! ([`lookout_shared::query::MessageRegex::SIZE_LIMIT`]). docs/query.md gives the
 //! measured figures.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use lookout_shared::query::MessageRegex;
+use tantivy::index::SegmentId;
 use tantivy::query::{EnableScoring, Explanation, Query as TQuery, Scorer, Weight};
 use tantivy::schema::{Field, Value};
 use tantivy::store::StoreReader;
@@ -50,9 +54,20 @@ impl TQuery for RegexFilter {
                 must: self.must.clone(),
                 must_not: self.must_not.clone(),
             },
+            memo: Mutex::new(HashMap::new()),
         }))
     }
 }
+
+/// What is known of one segment's documents during one search: a search scans
+/// newest-first in doubling windows and counts its total separately, each with a
+/// fresh scorer, and without this every scorer would read the same stored
+/// messages again (a pattern with no hits read 500k messages about five times
+/// over: 8.7 s instead of 1.7 s). One byte per document of the segment.
+type Memo = Arc<Mutex<Vec<u8>>>;
+const UNKNOWN: u8 = 0;
+const PASS: u8 = 1;
+const FAIL: u8 = 2;
 
 #[derive(Clone)]
 struct Check {
@@ -80,16 +95,22 @@ impl Check {
 struct FilterWeight {
     inner: Box<dyn Weight>,
     check: Check,
+    memo: Mutex<HashMap<SegmentId, Memo>>,
 }
 
 impl Weight for FilterWeight {
     fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
         let inner = self.inner.scorer(reader, boost)?;
         let store = reader.get_store_reader(STORE_CACHE_BLOCKS)?;
+        let memo = lock(&self.memo)
+            .entry(reader.segment_id())
+            .or_insert_with(|| Arc::new(Mutex::new(vec![UNKNOWN; reader.max_doc() as usize])))
+            .clone();
         let mut s = FilterScorer {
             inner,
             store,
             check: self.check.clone(),
+            memo,
         };
         s.settle();
         Ok(Box::new(s))
@@ -111,17 +132,41 @@ struct FilterScorer {
     inner: Box<dyn Scorer>,
     store: StoreReader,
     check: Check,
+    memo: Memo,
 }
 
 impl FilterScorer {
     /// Moves forward from the inner scorer's current doc to the first that passes.
     fn settle(&mut self) -> DocId {
         let mut d = self.inner.doc();
-        while d != TERMINATED && !self.check.passes(&self.store, d) {
+        while d != TERMINATED && !self.passes(d) {
             d = self.inner.advance();
         }
         d
     }
+
+    fn passes(&self, doc: DocId) -> bool {
+        let known = lock(&self.memo)
+            .get(doc as usize)
+            .copied()
+            .unwrap_or(UNKNOWN);
+        match known {
+            PASS => true,
+            FAIL => false,
+            _ => {
+                let ok = self.check.passes(&self.store, doc);
+                if let Some(slot) = lock(&self.memo).get_mut(doc as usize) {
+                    *slot = if ok { PASS } else { FAIL };
+                }
+                ok
+            }
+        }
+    }
+}
+
+/// A poisoned memo is still a valid memo (each byte is written whole).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl DocSet for FilterScorer {

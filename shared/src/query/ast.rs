@@ -142,7 +142,10 @@ impl FieldTest {
 /// once at parse time. Matching is linear in the message (the `regex` crate never
 /// backtracks), and the compiled program is capped ([`MessageRegex::SIZE_LIMIT`]).
 #[derive(Debug, Clone)]
-pub struct MessageRegex(regex::Regex);
+pub struct MessageRegex {
+    re: regex::Regex,
+    required: Vec<String>,
+}
 
 impl MessageRegex {
     /// Most memory one compiled pattern may take (program and lazy DFA each): a
@@ -151,16 +154,27 @@ impl MessageRegex {
 
     /// Compiles `pattern`, or says why not.
     pub fn new(pattern: &str) -> Result<MessageRegex, regex::Error> {
-        regex::RegexBuilder::new(pattern)
+        let re = regex::RegexBuilder::new(pattern)
             .size_limit(Self::SIZE_LIMIT)
             .dfa_size_limit(Self::SIZE_LIMIT)
-            .build()
-            .map(MessageRegex)
+            .build()?;
+        let required = required_words(pattern);
+        Ok(MessageRegex { re, required })
+    }
+
+    /// Message words (as [`super::words`] splits and lower-cases them) that every
+    /// text this pattern matches contains: the index looks these up first and
+    /// checks the pattern only on messages that have them all. Conservative: a word
+    /// counts only when a literal part of the pattern that must match holds it
+    /// whole, with a separator on each side (`/Invalid user [a-z]+ from/` requires
+    /// `user`; `Invalid` could be the end of `xInvalid`).
+    pub fn required_words(&self) -> &[String] {
+        &self.required
     }
 
     /// Whether the pattern matches anywhere in `text`.
     pub fn is_match(&self, text: &str) -> bool {
-        self.0.is_match(text)
+        self.re.is_match(text)
     }
 
     /// Byte ranges of `text` it matches (non-overlapping, leftmost first).
@@ -168,13 +182,60 @@ impl MessageRegex {
         &'a self,
         text: &'a str,
     ) -> impl Iterator<Item = std::ops::Range<usize>> + 'a {
-        self.0.find_iter(text).map(|m| m.range())
+        self.re.find_iter(text).map(|m| m.range())
     }
 
     /// The pattern as written.
     pub fn as_str(&self) -> &str {
-        self.0.as_str()
+        self.re.as_str()
     }
+}
+
+/// See [`MessageRegex::required_words`].
+fn required_words(pattern: &str) -> Vec<String> {
+    use regex_syntax::hir::{Hir, HirKind};
+    // The nesting limit bounds the parser's recursion; the pattern already
+    // compiled within the size limit, so parsing it again is cheap.
+    let Ok(hir) = regex_syntax::ParserBuilder::new()
+        .nest_limit(64)
+        .build()
+        .parse(pattern)
+    else {
+        return Vec::new();
+    };
+    // The parts every match goes through, in order: a concatenation's items, and
+    // groups around them (not alternations or repetitions, which may skip a part).
+    fn mandatory<'h>(h: &'h Hir, out: &mut Vec<&'h Hir>) {
+        match h.kind() {
+            HirKind::Concat(xs) => xs.iter().for_each(|x| mandatory(x, out)),
+            HirKind::Capture(c) => mandatory(&c.sub, out),
+            _ => out.push(h),
+        }
+    }
+    let mut parts = Vec::new();
+    mandatory(&hir, &mut parts);
+    let mut words = Vec::new();
+    for part in parts {
+        let HirKind::Literal(lit) = part.kind() else {
+            continue;
+        };
+        let Ok(text) = std::str::from_utf8(&lit.0) else {
+            continue;
+        };
+        // Whole words only: between two separators inside this literal.
+        let pieces: Vec<&str> = text.split(|c: char| !c.is_alphanumeric()).collect();
+        if pieces.len() < 3 {
+            continue;
+        }
+        for w in &pieces[1..pieces.len() - 1] {
+            if let Some(w) = super::words::searchable(w) {
+                if !w.is_empty() && !words.contains(&w) {
+                    words.push(w);
+                }
+            }
+        }
+    }
+    words
 }
 
 impl PartialEq for MessageRegex {

@@ -424,3 +424,22 @@ fn regex_highlights_mark_what_matched() {
         vec![2..20, 22..34]
     );
 }
+
+#[test]
+fn a_pattern_says_which_whole_words_it_requires() {
+    let req = |p: &str| MessageRegex::new(p).unwrap().required_words().to_vec();
+    assert_eq!(req("Invalid user [a-z]+ from"), vec!["user"]);
+    assert_eq!(req("(connection refused) by (peer|host)"), vec!["by"]);
+    assert_eq!(
+        req(" failed to sync pod "),
+        vec!["failed", "to", "sync", "pod"]
+    );
+    assert_eq!(req("x (GET /api/v1 )y"), vec!["api", "v1"]);
+    // Optional or alternative parts require nothing.
+    assert!(req("a( optional )?b").is_empty());
+    assert!(req("( one | two )").is_empty());
+    // Case-insensitive literals are classes, not literals: nothing required.
+    assert!(req("(?i) error ").is_empty());
+    // Words at a literal's edge could continue past it.
+    assert!(req("refused").is_empty());
+}

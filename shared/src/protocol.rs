@@ -592,6 +592,7 @@ mod tests {
             seq: 3,
             lines: 1,
             fields: Default::default(),
+            pattern: Some(crate::PatternId(0xab)),
         };
         let msg = ServerMsg::Entries {
             sub: 7,
@@ -600,7 +601,7 @@ mod tests {
         let text = serde_json::to_string(&msg).unwrap();
         assert_eq!(
             text,
-            r#"{"type":"entries","sub":7,"entries":[{"ts":"1970-01-01T00:00:00.000000005Z","node":"n","namespace":"ns","pod":"p","pod_uid":"u","container":"c","container_id":"","restart":0,"stream":"stdout","message":"hi","lines":1,"seq":3}]}"#
+            r#"{"type":"entries","sub":7,"entries":[{"ts":"1970-01-01T00:00:00.000000005Z","node":"n","namespace":"ns","pod":"p","pod_uid":"u","container":"c","container_id":"","restart":0,"stream":"stdout","message":"hi","lines":1,"pattern":"00000000000000ab","seq":3}]}"#
         );
         assert_eq!(serde_json::from_str::<ServerMsg>(&text).unwrap(), msg);
     }

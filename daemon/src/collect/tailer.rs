@@ -556,6 +556,7 @@ impl Tailer {
             seq: 0,
             lines: 1,
             fields: Default::default(),
+            pattern: None,
         });
     }
 

@@ -117,7 +117,7 @@ impl Pipeline {
             let (counters, shutdown) = (Arc::clone(&counters), stages.trigger.listener());
             let (sinks, metrics) = (parts.sinks, Arc::clone(&parts.metrics));
             let next_seq = parts.recovered.next_seq;
-            let patterns = parts.index.patterns();
+            let patterns = parts.index.miners();
             stages.spawn("ingest", move || {
                 let why = ingest::run(
                     batch_rx, next_seq, &patterns, sinks, index_tx, &counters, &shutdown,

@@ -22,6 +22,7 @@ pub mod compile;
 pub mod field_terms;
 pub mod integrity;
 mod metrics;
+pub mod patterns;
 pub mod regex_filter;
 pub mod retention;
 pub mod schema;
@@ -415,7 +416,7 @@ impl Index {
 
     /// The per-workload pattern miners (read back from the data dir at open, saved
     /// by the writer after its commits): ingest feeds them, the server lists them.
-    pub fn patterns(&self) -> Arc<Miners> {
+    pub fn miners(&self) -> Arc<Miners> {
         Arc::clone(&self.shared.patterns)
     }
 

@@ -228,7 +228,7 @@ impl Index {
 
     /// `query` compiled for buckets of `schema` (an older format's lacks the fields
     /// added since, which match nothing there), and narrowed to the range if any.
-    fn compiled(
+    pub(super) fn compiled(
         &self,
         query: &Query,
         spec: &TopSpec,

@@ -122,7 +122,7 @@ impl Running {
 
     /// Ingests entries (level and seq set as ingest does); returns them as stored.
     pub fn ingest(&mut self, entries: Vec<LogEntry>) -> Vec<LogEntry> {
-        let patterns = self.index.patterns();
+        let patterns = self.index.miners();
         let b = ingest::prepare_with(
             Batch {
                 entries,

@@ -46,6 +46,7 @@ struct Group {
     last: i64,
     newest: (usize, DocAddress, u64),
     newest_ts: i64,
+    newest_id: PatternId,
     bars: Vec<u64>,
 }
 
@@ -149,6 +150,7 @@ impl Index {
                 last: a.last,
                 newest: a.newest,
                 newest_ts: a.last,
+                newest_id: raw,
                 bars: vec![0; SPARK_BARS],
             });
             g.ids.push(raw);
@@ -157,6 +159,7 @@ impl Index {
             if a.last > g.newest_ts {
                 g.newest_ts = a.last;
                 g.newest = a.newest;
+                g.newest_id = raw;
             }
             g.last = g.last.max(a.last);
             for (x, y) in g.bars.iter_mut().zip(&a.bars) {
@@ -182,7 +185,8 @@ impl Index {
                 continue;
             };
             let doc: TantivyDocument = s.doc(addr).inspect_err(|_| self.shared.verify_soon())?;
-            let example = f.to_entry(&doc, g.newest_ts, seq);
+            let mut example = f.to_entry(&doc, g.newest_ts, seq);
+            example.pattern = Some(g.newest_id);
             let (ns, wl) = (&example.source.namespace, example.source.workload());
             let known = miners.pattern(ns, wl, g.id);
             let new = bounds.from.is_some()

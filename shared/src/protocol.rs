@@ -659,7 +659,7 @@ mod tests {
             seq: 3,
             lines: 1,
             fields: Default::default(),
-            pattern: Some(crate::PatternId(0xab)),
+            pattern: Some(crate::PatternId::new(0xab)),
         };
         let msg = ServerMsg::Entries {
             sub: 7,

@@ -66,7 +66,7 @@ fn compile_in(node: &Node, f: &Fields, known: usize) -> Box<dyn TQuery> {
                     // The parser only lets 16-hex-digit ids through, no prefix.
                     (RawField::Pattern, RawValue::Exact(x)) => {
                         match x.parse::<lookout_shared::PatternId>() {
-                            Ok(id) => exact.push(Term::from_field_u64(field, id.0)),
+                            Ok(id) => exact.push(Term::from_field_u64(field, id.get())),
                             Err(_) => clauses.push((Occur::Should, Box::new(EmptyQuery))),
                         }
                     }

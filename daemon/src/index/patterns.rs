@@ -140,7 +140,7 @@ impl Index {
         let miners = self.miners();
         let mut groups: HashMap<PatternId, Group> = HashMap::new();
         for (raw, a) in aggs {
-            let raw = PatternId(raw);
+            let raw = PatternId::new(raw);
             let id = miners.resolve(raw);
             let g = groups.entry(id).or_insert_with(|| Group {
                 id,

@@ -292,7 +292,7 @@ impl Fields {
         }
         if let Some(p) = e.pattern {
             if (self.pattern.field_id() as usize) < known {
-                d.add_u64(self.pattern, p.0);
+                d.add_u64(self.pattern, p.get());
             }
         }
         d

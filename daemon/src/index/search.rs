@@ -332,7 +332,7 @@ impl Index {
             e.pattern = column
                 .as_ref()
                 .and_then(|c| c.first(h.addr.doc_id))
-                .map(lookout_shared::PatternId);
+                .map(lookout_shared::PatternId::new);
             out.push(e);
         }
         Ok(out)

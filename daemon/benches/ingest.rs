@@ -4,8 +4,11 @@
 //! number of cores busy is visible).
 //!
 //! ```text
-//! cargo bench -p lookout-daemon --bench ingest -- --entries 1000000 [--commit-ms 1000] [--batch 4096]
+//! cargo bench -p lookout-daemon --bench ingest -- --entries 1000000 [--commit-ms 1000] [--batch 4096] [--no-patterns]
 //! ```
+//!
+//! Patterns are mined as the daemon does (one miner per workload, saved after
+//! commits); `--no-patterns` leaves them out, to measure their share of the CPU.
 //!
 //! Entries are generated before timing starts. Under callgrind pass a large
 //! `--commit-ms` so commits happen at the same points whatever the slowdown (every
@@ -28,6 +31,7 @@ struct Args {
     entries: usize,
     commit_ms: u64,
     batch: usize,
+    patterns: bool,
 }
 
 fn args() -> Args {
@@ -35,6 +39,7 @@ fn args() -> Args {
         entries: 1_000_000,
         commit_ms: 1000,
         batch: 4096,
+        patterns: true,
     };
     let mut it = std::env::args().skip(1);
     let mut bench = false;
@@ -45,6 +50,7 @@ fn args() -> Args {
             "--entries" => a.entries = num(a.entries),
             "--commit-ms" => a.commit_ms = num(a.commit_ms as usize) as u64,
             "--batch" => a.batch = num(a.batch).max(1),
+            "--no-patterns" => a.patterns = false,
             _ => {}
         }
     }
@@ -104,13 +110,15 @@ fn main() {
         })
     };
     let mut seq = rec.next_seq;
+    let patterns = index.miners();
     for entries in batches {
-        let b = ingest::prepare(
+        let b = ingest::prepare_with(
             Batch {
                 entries,
                 positions: PositionUpdate::default(),
             },
             &mut seq,
+            a.patterns.then_some(&*patterns),
         );
         tx.send(b).unwrap();
     }
@@ -121,10 +129,11 @@ fn main() {
     let stats = index.stats();
     assert_eq!(stats.docs, n as u64, "all entries stored");
     println!(
-        "ingest {n} entries ({:.1} MiB of messages, batches of {}): {wall:.2} s wall, \
+        "ingest {n} entries ({:.1} MiB of messages, batches of {}, patterns {}): {wall:.2} s wall, \
          {:.0} entries/s, {:.1} MiB/s; cpu {cpu:.2} s ({:.2} cores); index {:.1} MiB, {} commits",
         bytes as f64 / (1 << 20) as f64,
         a.batch,
+        if a.patterns { "on" } else { "off" },
         n as f64 / wall,
         bytes as f64 / wall / (1 << 20) as f64,
         cpu / wall,

@@ -107,7 +107,7 @@ fn fresh_rate(input: &[String], rounds: usize) -> f64 {
     for _ in 0..rounds {
         let mut miner = Miner::new(Config::default()).unwrap();
         for l in input {
-            sink = sink.wrapping_add(miner.observe(l).0);
+            sink = sink.wrapping_add(miner.observe(l).get());
         }
     }
     std::hint::black_box(sink);
@@ -123,7 +123,7 @@ fn steady_rate(input: &[String], rounds: usize) -> f64 {
     let mut sink = 0u64;
     for _ in 0..rounds {
         for l in input {
-            sink = sink.wrapping_add(miner.observe(l).0);
+            sink = sink.wrapping_add(miner.observe(l).get());
         }
     }
     std::hint::black_box(sink);

@@ -182,6 +182,7 @@ fn row(lines: &[(String, String)], i: usize, n: usize, end: i64, rng: &mut Rng) 
         seq: 0,
         lines: lines_n,
         fields: Default::default(),
+        pattern: None,
     }
 }
 

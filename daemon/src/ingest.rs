@@ -1,5 +1,5 @@
-//! The stage between the collector and its consumers: sets `fields`, `level` and `seq` on each
-//! entry, then hands the batch to every [`EntrySink`] (live tail, alerting) and to the
+//! The stage between the collector and its consumers: sets `fields`, `level`, `pattern` and
+//! `seq` on each entry, then hands the batch to every [`EntrySink`] (live tail, alerting) and to the
 //! index writer.
 //!
 //! CONTRACT: sinks must not block (the live fan-out counts drops per subscriber
@@ -15,6 +15,7 @@ use lookout_shared::LogEntry;
 use crate::collect::Batch;
 use crate::index::IngestBatch;
 use crate::level;
+use crate::pattern::miners::Miners;
 use crate::shutdown::Shutdown;
 
 /// A consumer of freshly ingested entries (live tail, alert evaluation).
@@ -50,18 +51,24 @@ pub struct IngestCounters {
 }
 
 /// Sets fields, level and seq on a collector batch; `next_seq` advances past it.
+/// No patterns: [`prepare_with`] mines them.
 pub fn prepare(batch: Batch, next_seq: &mut u64) -> IngestBatch {
-    let entries = batch
-        .entries
-        .into_iter()
-        .map(|mut e| {
-            e.fields = lookout_shared::fields::extract(&e.message);
-            e.level = level::of(&e.message, &e.fields);
-            e.seq = *next_seq;
-            *next_seq += 1;
-            Arc::new(e)
-        })
-        .collect();
+    prepare_with(batch, next_seq, None)
+}
+
+/// [`prepare`], and each entry's pattern from its workload's miner in `patterns`.
+pub fn prepare_with(batch: Batch, next_seq: &mut u64, patterns: Option<&Miners>) -> IngestBatch {
+    let mut entries = batch.entries;
+    for e in &mut entries {
+        e.fields = lookout_shared::fields::extract(&e.message);
+        e.level = level::of(&e.message, &e.fields);
+        e.seq = *next_seq;
+        *next_seq += 1;
+    }
+    if let Some(p) = patterns {
+        p.assign(&mut entries);
+    }
+    let entries = entries.into_iter().map(Arc::new).collect();
     IngestBatch {
         entries,
         positions: batch.positions,
@@ -81,7 +88,7 @@ pub enum Ended {
 }
 
 /// Runs ingest on the calling thread (the pipeline gives it one): `rx` from the
-/// collector, `index_tx` to the index writer (bounded: when the writer falls behind,
+/// collector, `patterns` the index's miners, `index_tx` to the index writer (bounded: when the writer falls behind,
 /// ingest waits and so does the collector). Returns when the collector's channel
 /// closes, the writer's does, or `shutdown` comes, even while waiting on a writer
 /// that is behind (a writer retrying after a disk error reads nothing). Returning
@@ -91,6 +98,7 @@ pub enum Ended {
 pub fn run(
     rx: Receiver<Batch>,
     next_seq: u64,
+    patterns: &Miners,
     sinks: Sinks,
     index_tx: Sender<IngestBatch>,
     counters: &IngestCounters,
@@ -105,7 +113,7 @@ pub fn run(
             },
             recv(shutdown.channel()) -> _ => return Ended::Shutdown,
         };
-        let b = prepare(batch, &mut seq);
+        let b = prepare_with(batch, &mut seq, Some(patterns));
         counters
             .entries
             .fetch_add(b.entries.len() as u64, Ordering::Relaxed);

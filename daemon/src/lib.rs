@@ -19,7 +19,7 @@
 //!     │                                each batch ≤ 8,192 entries and --batch-bytes:
 //!     │                                full = the collector waits, never drops
 //!  ┌──▼──────────────────────────────┐   thread "ingest"
-//!  │ ingest: level, seq              │──► sinks, called in order, never blocking:
+//!  │ ingest: level, seq, pattern     │──► sinks, called in order, never blocking:
 //!  └──┬──────────────────────────────┘    ├─ live: a ring and a queue per tail,
 //!     │ IngestBatch                       │    both bounded in bytes; matching
 //!     │ crossbeam, bounded 4:             │    outside any shared lock; overflow
@@ -66,7 +66,8 @@
 //! - [`ingest`]: the stage between collector and consumers.
 //! - [`index`]: durable storage and search.
 //! - [`live`]: live-tail fan-out.
-//! - [`pattern`]: online log template mining (not yet wired into ingest).
+//! - [`pattern`]: online log template mining; one miner per workload, fed by
+//!   ingest, owned and saved by the index ([`pattern::miners`]).
 //! - [`streams`]: the registry of container log streams and their traffic.
 //! - [`durable`]: atomic, fsynced file replacement for what lives beside the index.
 //! - [`footprint`]: what an entry costs in memory, for every byte bound.

@@ -117,8 +117,11 @@ impl Pipeline {
             let (counters, shutdown) = (Arc::clone(&counters), stages.trigger.listener());
             let (sinks, metrics) = (parts.sinks, Arc::clone(&parts.metrics));
             let next_seq = parts.recovered.next_seq;
+            let patterns = parts.index.miners();
             stages.spawn("ingest", move || {
-                let why = ingest::run(batch_rx, next_seq, sinks, index_tx, &counters, &shutdown);
+                let why = ingest::run(
+                    batch_rx, next_seq, &patterns, sinks, index_tx, &counters, &shutdown,
+                );
                 if why == Ended::CollectorGone && !shutdown.is_triggered() {
                     tracing::error!("the collector stopped: nothing is collected any more");
                     metrics.set_collector_running(false);

@@ -89,5 +89,6 @@ fn entry(seq: u64, i: usize, message: &str) -> LogEntry {
         seq,
         lines: 1,
         fields: Default::default(),
+        pattern: None,
     }
 }

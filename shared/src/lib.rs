@@ -37,4 +37,4 @@ pub mod range;
 pub mod rules;
 pub mod workload;
 
-pub use model::{Fields, Level, LogEntry, Stream, StreamId, Timestamp};
+pub use model::{Fields, Level, LogEntry, PatternId, Stream, StreamId, Timestamp};

@@ -204,6 +204,65 @@ fn one() -> u32 {
     1
 }
 
+/// The id of an event's pattern (its kind: `Invalid user <*> from <*>`), assigned
+/// at ingest by the daemon's template miner.
+///
+/// On the wire and in queries it is 16 lower-case hex digits (`pattern:3f0c…`),
+/// not a JSON number: a u64 past 2^53 would lose digits in JavaScript and `jq`.
+/// Never zero, so that `Option<PatternId>` costs 8 bytes in every entry, not 16.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PatternId(std::num::NonZeroU64);
+
+impl PatternId {
+    /// The id of hash `h`; zero (one hash in 2^64) is taken as 1.
+    pub fn new(h: u64) -> PatternId {
+        PatternId(std::num::NonZeroU64::new(h).unwrap_or(std::num::NonZeroU64::MIN))
+    }
+
+    /// Its value, as the index stores it.
+    pub fn get(self) -> u64 {
+        self.0.get()
+    }
+}
+
+/// Text that is not a pattern id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a pattern id (16 hex digits): {0:?}")]
+pub struct PatternIdError(pub String);
+
+impl fmt::Display for PatternId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0.get())
+    }
+}
+
+impl FromStr for PatternId {
+    type Err = PatternIdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || PatternIdError(s.chars().take(32).collect());
+        if s.len() != 16 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        match u64::from_str_radix(s, 16) {
+            Ok(0) | Err(_) => Err(bad()),
+            Ok(h) => Ok(PatternId::new(h)),
+        }
+    }
+}
+
+impl Serialize for PatternId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for PatternId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// One event a container wrote (a line, or a multi-line event such as a stack
 /// trace), with where it came from.
 ///
@@ -232,6 +291,10 @@ pub struct LogEntry {
     /// Extracted at ingest from a structured message; left out when empty.
     #[serde(default, skip_serializing_if = "Fields::is_empty")]
     pub fields: Fields,
+    /// The event's pattern, assigned at ingest; left out when absent (entries
+    /// stored before patterns existed, `--stdout`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<PatternId>,
     /// Daemon-assigned ingest sequence number, unique and increasing per node.
     ///
     /// Ties on `ts` are broken by it, and clients resume a tail after the last `seq`
@@ -265,6 +328,8 @@ struct FlatEntry {
     #[serde(default)]
     fields: Fields,
     #[serde(default)]
+    pattern: Option<PatternId>,
+    #[serde(default)]
     seq: u64,
 }
 
@@ -286,6 +351,7 @@ impl From<FlatEntry> for LogEntry {
             lines: f.lines,
             level: f.level,
             fields: f.fields,
+            pattern: f.pattern,
             seq: f.seq,
         }
     }
@@ -303,6 +369,7 @@ impl Default for LogEntry {
             lines: 1,
             level: None,
             fields: Fields::new(),
+            pattern: None,
             seq: 0,
         }
     }
@@ -348,6 +415,7 @@ mod tests {
             seq: 7,
             lines: 1,
             fields: Default::default(),
+            pattern: None,
         };
         let json = serde_json::to_string(&e).unwrap();
         assert!(json.contains("\"stream\":\"stderr\""));
@@ -376,6 +444,7 @@ mod tests {
             seq: 7,
             lines: 1,
             fields: Default::default(),
+            pattern: None,
         };
         let json = r#"{"ts":"2025-11-24T16:00:00.123456789Z","node":"n1","namespace":"payments","pod":"checkout-1","pod_uid":"0a1b-c2","container":"app","container_id":"abc","restart":2,"stream":"stderr","message":"boom \"quoted\"","lines":1,"level":"error","seq":7}"#;
         assert_eq!(serde_json::to_string(&e).unwrap(), json);
@@ -403,9 +472,10 @@ mod tests {
             message: "a\nb".into(),
             lines: 2,
             fields,
+            pattern: Some(PatternId::new(0x00c0_ffee_0000_0001)),
             ..e.clone()
         };
-        let json = r#"{"ts":"2025-11-24T16:00:00.123456789Z","node":"n1","namespace":"payments","pod":"checkout-1","pod_uid":"0a1b-c2","container":"app","container_id":"abc","restart":2,"stream":"stderr","message":"a\nb","lines":2,"level":"error","fields":{"http.method":"POST","status":500},"seq":7}"#;
+        let json = r#"{"ts":"2025-11-24T16:00:00.123456789Z","node":"n1","namespace":"payments","pod":"checkout-1","pod_uid":"0a1b-c2","container":"app","container_id":"abc","restart":2,"stream":"stderr","message":"a\nb","lines":2,"level":"error","fields":{"http.method":"POST","status":500},"pattern":"00c0ffee00000001","seq":7}"#;
         assert_eq!(serde_json::to_string(&rich).unwrap(), json);
         assert_eq!(serde_json::from_str::<LogEntry>(json).unwrap(), rich);
         // Keys in any order, unknown keys ignored, as any JSON reader would.
@@ -417,6 +487,27 @@ mod tests {
                 .unwrap_err()
                 .to_string();
         assert!(err.contains("missing field `pod_uid`"), "{err}");
+    }
+
+    #[test]
+    fn pattern_ids_are_sixteen_hex_digits() {
+        let id = PatternId::new(u64::MAX - 1);
+        assert_eq!(id.to_string(), "fffffffffffffffe");
+        assert_eq!("fffffffffffffffe".parse::<PatternId>(), Ok(id));
+        assert_eq!(
+            "00000000000000AB".parse::<PatternId>(),
+            Ok(PatternId::new(0xab))
+        );
+        for bad in [
+            "",
+            "ab",
+            "+000000000000001",
+            "0x0000000000001f",
+            "zzzzzzzzzzzzzzzz",
+        ] {
+            assert!(bad.parse::<PatternId>().is_err(), "{bad}");
+        }
+        assert!(serde_json::from_str::<PatternId>("42").is_err());
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{LogEntry, StreamId, Timestamp};
+use crate::model::{LogEntry, PatternId, StreamId, Timestamp};
 
 /// Bumped on any incompatible change to these types.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -80,6 +80,62 @@ pub struct SearchParams {
     /// Ask for a histogram of matches over the range (costs a little more).
     #[serde(default)]
     pub histogram: bool,
+}
+
+/// What a `patterns` request asks: the patterns of the events matching `query`
+/// in `range`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PatternsParams {
+    /// The query language; empty or `*` matches everything.
+    pub query: String,
+    #[serde(default)]
+    pub range: TimeRange,
+    /// Only the patterns first seen inside the range.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub new_only: bool,
+    /// Most patterns returned (by count); 0 means the server's default (100), and
+    /// the server caps it (1000).
+    #[serde(default)]
+    pub limit: u32,
+}
+
+/// One pattern of the matching events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PatternSummary {
+    /// The id the pattern goes by now.
+    pub id: PatternId,
+    /// Every id its events carry (ids merged into it included): `pattern:IN [...]`
+    /// of these finds them all.
+    pub ids: Vec<PatternId>,
+    /// Tokens joined by a space, `<*>` for each parameter; the example's message
+    /// when the daemon no longer keeps the pattern.
+    pub template: String,
+    /// Matching events in the range.
+    pub count: u64,
+    /// The first and last matching events' times in the range.
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    /// First seen inside the range: no stored event of the pattern is older and
+    /// the miner first saw it there.
+    pub new: bool,
+    /// Counts per bar of the result's `width_ms`, oldest first.
+    pub sparkline: Vec<u64>,
+    /// The pattern's newest matching event.
+    pub example: LogEntry,
+}
+
+/// The answer to a `patterns` request, most frequent pattern first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct PatternsResult {
+    pub patterns: Vec<PatternSummary>,
+    /// Matching events in the range (with or without a pattern).
+    pub total: u64,
+    /// Distinct patterns among them (more than the list when it was cut).
+    pub distinct: u64,
+    /// Sparkline bars: they start at `start` and are `width_ms` wide.
+    pub start: Timestamp,
+    pub width_ms: u64,
+    pub took_ms: f64,
 }
 
 /// One bar of a histogram: matches with `start <= ts < start + width`.
@@ -397,6 +453,12 @@ pub enum ClientMsg {
         #[serde(default)]
         watch: bool,
     },
+    /// The patterns (kinds of lines) of the stored events matching a query.
+    Patterns {
+        id: ReqId,
+        #[serde(flatten)]
+        params: PatternsParams,
+    },
 }
 
 /// Messages from the daemon to a client.
@@ -475,6 +537,11 @@ pub enum ServerMsg {
     Status {
         #[serde(flatten)]
         status: ServerStatus,
+    },
+    /// The reply to `patterns`.
+    Patterns {
+        id: ReqId,
+        result: PatternsResult,
     },
 }
 
@@ -592,6 +659,7 @@ mod tests {
             seq: 3,
             lines: 1,
             fields: Default::default(),
+            pattern: Some(crate::PatternId::new(0xab)),
         };
         let msg = ServerMsg::Entries {
             sub: 7,
@@ -600,7 +668,7 @@ mod tests {
         let text = serde_json::to_string(&msg).unwrap();
         assert_eq!(
             text,
-            r#"{"type":"entries","sub":7,"entries":[{"ts":"1970-01-01T00:00:00.000000005Z","node":"n","namespace":"ns","pod":"p","pod_uid":"u","container":"c","container_id":"","restart":0,"stream":"stdout","message":"hi","lines":1,"seq":3}]}"#
+            r#"{"type":"entries","sub":7,"entries":[{"ts":"1970-01-01T00:00:00.000000005Z","node":"n","namespace":"ns","pod":"p","pod_uid":"u","container":"c","container_id":"","restart":0,"stream":"stdout","message":"hi","lines":1,"pattern":"00000000000000ab","seq":3}]}"#
         );
         assert_eq!(serde_json::from_str::<ServerMsg>(&text).unwrap(), msg);
     }

@@ -44,6 +44,8 @@ enum Cmd {
     Tail(cli::TailArgs),
     /// Search stored entries, newest first.
     Search(cli::SearchArgs),
+    /// The kinds of lines (patterns) among stored matches, most frequent first.
+    Patterns(cli::PatternsArgs),
     /// List the node's container log streams.
     Streams,
     /// Manage alert rules (YAML).
@@ -83,6 +85,7 @@ fn main() {
             }
             Some(Cmd::Tail(a)) => cli::tail(&global, a).await,
             Some(Cmd::Search(a)) => cli::search(&global, a).await,
+            Some(Cmd::Patterns(a)) => cli::patterns(&global, a).await,
             Some(Cmd::Streams) => cli::streams(&global).await,
             Some(Cmd::Rules { cmd }) => cli::rules(&global, cmd).await,
         }

@@ -64,5 +64,6 @@ pub fn entry(lines: &[(String, String)], i: usize, n: usize, end: i64) -> LogEnt
         seq: 0,
         lines: 1,
         fields: Default::default(),
+        pattern: None,
     }
 }

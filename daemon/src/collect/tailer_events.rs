@@ -205,6 +205,7 @@ impl Tailer {
             seq: 0,
             lines,
             fields: Default::default(),
+            pattern: None,
         }
     }
 }

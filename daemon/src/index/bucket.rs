@@ -37,10 +37,11 @@ pub const MARKER: &str = "LOOKOUT-DATA";
 ///   fast columns (ingest about a third cheaper).
 /// - 3: `workload` (indexed) and `lines` (stored) added at the end.
 /// - 4: `fields` (extracted fields' terms, indexed) added at the end.
-pub const FORMAT_VERSION: u32 = 4;
+/// - 5: `pattern` (the pattern id: indexed, fast, stored) added at the end.
+pub const FORMAT_VERSION: u32 = 5;
 /// Older formats whose data dirs this lookoutd opens (their buckets age out by
 /// retention): an upgrade never strands a node's history.
-pub const READABLE_FORMATS: &[u32] = &[1, 2, 3];
+pub const READABLE_FORMATS: &[u32] = &[1, 2, 3, 4];
 
 /// Stored messages are compressed with zstd (level 3) in 64 KiB blocks rather than
 /// tantivy's default LZ4 in 16 KiB: on the storage bench's corpus (fresh numbers and

@@ -63,6 +63,16 @@ fn compile_in(node: &Node, f: &Fields, known: usize) -> Box<dyn TQuery> {
                         Ok(n) => exact.push(Term::from_field_u64(field, n)),
                         Err(_) => clauses.push((Occur::Should, Box::new(EmptyQuery))),
                     },
+                    // The parser only lets 16-hex-digit ids through, no prefix.
+                    (RawField::Pattern, RawValue::Exact(x)) => {
+                        match x.parse::<lookout_shared::PatternId>() {
+                            Ok(id) => exact.push(Term::from_field_u64(field, id.get())),
+                            Err(_) => clauses.push((Occur::Should, Box::new(EmptyQuery))),
+                        }
+                    }
+                    (RawField::Pattern, RawValue::Prefix(_)) => {
+                        clauses.push((Occur::Should, Box::new(EmptyQuery)))
+                    }
                     (_, RawValue::Exact(x)) => exact.push(Term::from_field_text(field, x)),
                     (_, RawValue::Prefix(p)) => clauses.push((Occur::Should, prefix(field, p))),
                 }

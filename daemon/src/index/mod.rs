@@ -22,6 +22,7 @@ pub mod compile;
 pub mod field_terms;
 pub mod integrity;
 mod metrics;
+pub mod patterns;
 pub mod regex_filter;
 pub mod retention;
 pub mod schema;
@@ -45,6 +46,8 @@ use bucket::{Bucket, Payload, FORMAT_VERSION};
 use collect::Summaries;
 pub use metrics::IndexMetrics;
 use schema::Fields;
+
+use crate::pattern::miners::Miners;
 
 /// Index settings (from the daemon flags).
 ///
@@ -201,6 +204,8 @@ pub(crate) struct Shared {
     condemned: Mutex<Option<(u64, String)>>,
     /// A search failed reading a stored document: verify every bucket now.
     verify_now: std::sync::atomic::AtomicBool,
+    /// The per-workload pattern miners ingest feeds, saved after commits.
+    patterns: Arc<Miners>,
 }
 
 impl Shared {
@@ -381,6 +386,10 @@ impl Index {
             positions: start.positions.clone(),
             next_seq: start.next_seq.max(1),
         };
+        let (patterns, err) = Miners::load(&cfg.data_dir);
+        if let Some(e) = err {
+            tracing::warn!(error = %e, "pattern state not read back: patterns start over (ids stay the same)");
+        }
         let span = (cfg.retention / 7).clamp(Duration::from_secs(1), Duration::from_secs(86_400));
         let shared = Shared {
             roll_bytes: (cfg.max_disk / 10).max(64 * 1024),
@@ -398,10 +407,17 @@ impl Index {
             metrics: std::sync::OnceLock::new(),
             condemned: Mutex::new(None),
             verify_now: std::sync::atomic::AtomicBool::new(false),
+            patterns: Arc::new(patterns),
         };
         let shared = Arc::new(shared);
         shared.refresh_quarantined();
         Ok((Index { shared }, recovered))
+    }
+
+    /// The per-workload pattern miners (read back from the data dir at open, saved
+    /// by the writer after its commits): ingest feeds them, the server lists them.
+    pub fn miners(&self) -> Arc<Miners> {
+        Arc::clone(&self.shared.patterns)
     }
 
     /// Runs the index writer on the calling thread until `rx` closes, then makes a

@@ -19,6 +19,12 @@
 //! - `fields` (format 4): the message's extracted fields ([`lookout_shared::fields`])
 //!   as raw terms ([`super::field_terms`]), not stored: they are extracted again
 //!   from the stored message on the way out, so they cost no stored bytes.
+//! - `pattern` (format 5): the event's pattern id ([`lookout_shared::PatternId`])
+//!   as a u64: indexed (`pattern:ID` is a term lookup) and fast (the `patterns`
+//!   request counts ids per matching document from the column without loading
+//!   documents; results read it back from there too). Not stored: with it
+//!   stored as well the ingest bench's index was 126 MiB instead of 111 MiB for
+//!   1M entries. Absent on entries without one.
 //!
 //! Fields are only ever added at the end, so that an older bucket's schema is a
 //! prefix of this one: it is read as it is (a field it lacks matches nothing there,
@@ -70,6 +76,8 @@ pub struct Fields {
     pub lines: Field,
     /// Extracted fields' terms (format 4).
     pub extracted: Field,
+    /// The pattern id (format 5).
+    pub pattern: Field,
 }
 
 /// Fields of format 2, the first ones of every later schema.
@@ -148,6 +156,10 @@ impl Fields {
                     .set_index_option(IndexRecordOption::Basic),
             ),
         );
+        let pattern = b.add_u64_field(
+            "pattern",
+            NumericOptions::default().set_indexed().set_fast(),
+        );
         Fields {
             schema: b.build(),
             ts,
@@ -165,6 +177,7 @@ impl Fields {
             workload,
             lines,
             extracted,
+            pattern,
         }
     }
 
@@ -237,6 +250,7 @@ impl Fields {
             RawField::Node => self.node,
             RawField::Stream => self.stream,
             RawField::Level => self.level,
+            RawField::Pattern => self.pattern,
         }
     }
 
@@ -274,6 +288,11 @@ impl Fields {
         if (self.extracted.field_id() as usize) < known {
             for t in super::field_terms::terms(&e.fields) {
                 d.add_text(self.extracted, &t);
+            }
+        }
+        if let Some(p) = e.pattern {
+            if (self.pattern.field_id() as usize) < known {
+                d.add_u64(self.pattern, p.get());
             }
         }
         d
@@ -319,6 +338,8 @@ impl Fields {
                 .get_first(self.level)
                 .and_then(|v| v.as_str())
                 .and_then(Level::parse),
+            // From the fast column, by the caller (see `to_entry`'s callers).
+            pattern: None,
             seq,
         }
     }

@@ -228,7 +228,7 @@ impl Index {
 
     /// `query` compiled for buckets of `schema` (an older format's lacks the fields
     /// added since, which match nothing there), and narrowed to the range if any.
-    fn compiled(
+    pub(super) fn compiled(
         &self,
         query: &Query,
         spec: &TopSpec,
@@ -308,6 +308,9 @@ impl Index {
     fn load(&self, searchers: &[Searcher], found: &[Hit]) -> Result<Vec<LogEntry>, SearchError> {
         let f = &self.shared.fields;
         let mut out = Vec::with_capacity(found.len());
+        // The pattern id lives in a fast column only (not stored): one column
+        // handle per segment, absent in buckets older than format 5.
+        let mut patterns = std::collections::HashMap::new();
         for h in found {
             let Some(s) = searchers.get(h.bucket) else {
                 continue;
@@ -317,7 +320,20 @@ impl Index {
                 self.shared.verify_soon();
             })?;
             let (ts, seq) = unkey(h.key);
-            out.push(f.to_entry(&doc, ts, seq));
+            let mut e = f.to_entry(&doc, ts, seq);
+            let column = patterns
+                .entry((h.bucket, h.addr.segment_ord))
+                .or_insert_with(|| {
+                    s.segment_reader(h.addr.segment_ord)
+                        .fast_fields()
+                        .u64("pattern")
+                        .ok()
+                });
+            e.pattern = column
+                .as_ref()
+                .and_then(|c| c.first(h.addr.doc_id))
+                .map(lookout_shared::PatternId::new);
+            out.push(e);
         }
         Ok(out)
     }

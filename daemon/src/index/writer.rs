@@ -35,6 +35,11 @@ const MAX_PENDING: usize = 100_000;
 const ADD_CHUNK: usize = 1024;
 /// How often to retry after an indexing error.
 const RETRY_EVERY: Duration = Duration::from_secs(1);
+/// The pattern miners' state is written after a commit at most this often (and
+/// after the final one): a few hundred KiB of JSON and an fsync each time.
+/// Lines mined after the last save but committed are not read again after a
+/// crash; their patterns are founded again by later lines, with the same ids.
+const PATTERNS_EVERY: Duration = Duration::from_secs(5);
 
 struct Writer {
     shared: Arc<Shared>,
@@ -50,6 +55,8 @@ struct Writer {
     /// Whether there is anything to commit (entries or position changes).
     dirty: bool,
     failed: bool,
+    /// When the pattern state was last written.
+    patterns_saved: Option<Instant>,
 }
 
 fn now_ms() -> i64 {
@@ -81,6 +88,7 @@ pub(super) fn run(
         next_seq: start.next_seq,
         dirty: false,
         failed: false,
+        patterns_saved: None,
     };
     if w.active.index.schema() != shared.fields.schema {
         // An older format's bucket is read, never appended to: new entries go to a
@@ -139,6 +147,9 @@ impl Writer {
                 break;
             }
             std::thread::sleep(RETRY_EVERY);
+        }
+        if !self.failed {
+            self.save_patterns(true);
         }
         if let Some(iw) = self.iw.take() {
             let _ = iw.wait_merging_threads();
@@ -264,6 +275,23 @@ impl Writer {
         self.shared
             .set_committed(t0.elapsed().as_secs_f64() * 1000.0);
         super::Index::show_metrics(&self.shared, true);
+        self.save_patterns(false);
+    }
+
+    /// Writes the pattern state beside the index (see [`PATTERNS_EVERY`]); a
+    /// failure is logged and retried at a later commit: it never stops indexing.
+    fn save_patterns(&mut self, now: bool) {
+        if !now
+            && self
+                .patterns_saved
+                .is_some_and(|t| t.elapsed() < PATTERNS_EVERY)
+        {
+            return;
+        }
+        self.patterns_saved = Some(Instant::now());
+        if let Err(e) = self.shared.patterns.save() {
+            tracing::warn!(error = %e, "cannot write the pattern state; retrying after a later commit");
+        }
     }
 
     /// After a failure: a fresh writer, every pending entry again, one commit.

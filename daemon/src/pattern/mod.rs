@@ -11,6 +11,7 @@
 //! - [`token`]: tokens, and which are parameters by their shape.
 //! - `tree`: clusters by token count, and when words become parameters.
 //! - [`state`]: what is persisted and read back.
+//! - [`miners`]: one miner per workload for ingest, bounded, saved with the index.
 //! - [`eval`]: grouping accuracy against labelled logs (tests, benches).
 //!
 //! Memory is bounded per miner: at most [`Config::max_templates`] templates
@@ -20,6 +21,7 @@
 
 pub mod eval;
 pub mod message;
+pub mod miners;
 pub mod state;
 pub mod token;
 mod tree;
@@ -30,28 +32,9 @@ pub use state::{MinerState, PatternState};
 
 /// A pattern's id: the hash of the token sequence that founded it, so the same
 /// event gets the same id in two miners and again after an eviction or a lost
-/// state file. Unique among one miner's live patterns and aliases.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct PatternId(pub u64);
-
-impl std::fmt::Display for PatternId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:016x}", self.0)
-    }
-}
-
-impl std::str::FromStr for PatternId {
-    type Err = PatternError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.len() != 16 {
-            return Err(PatternError::BadId(s.chars().take(32).collect()));
-        }
-        u64::from_str_radix(s, 16)
-            .map(PatternId)
-            .map_err(|_| PatternError::BadId(s.chars().take(32).collect()))
-    }
-}
+/// state file. Unique among one miner's live patterns and aliases. The type is
+/// the wire's ([`lookout_shared::PatternId`]): 16 hex digits in JSON and queries.
+pub use lookout_shared::PatternId;
 
 /// What can go wrong building a miner or reading its state back.
 #[derive(Debug, thiserror::Error)]

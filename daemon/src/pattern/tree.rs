@@ -224,7 +224,7 @@ impl Tree {
                 c.last_used = tick;
                 c.id
             }
-            None => PatternId(key),
+            None => PatternId::new(key),
         }
     }
 
@@ -281,9 +281,9 @@ impl Tree {
         if self.len() >= self.limits.max_templates {
             self.evict_lru();
         }
-        let mut id = PatternId(key);
+        let mut id = PatternId::new(key);
         while self.by_id.contains_key(&id) {
-            id = PatternId(id.0.wrapping_add(1));
+            id = PatternId::new(id.get().wrapping_add(1));
         }
         self.aliases.remove(&id);
         let cluster = Cluster {

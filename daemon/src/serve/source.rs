@@ -8,7 +8,8 @@
 use std::sync::Arc;
 
 use lookout_shared::protocol::{
-    ContextPage, ContextScope, Cursor, ErrorBody, ErrorCode, SearchPage, SearchParams, StreamInfo,
+    ContextPage, ContextScope, Cursor, ErrorBody, ErrorCode, PatternsParams, PatternsResult,
+    SearchPage, SearchParams, StreamInfo,
 };
 use lookout_shared::query::Query;
 use tokio::sync::{watch, Notify};
@@ -33,6 +34,8 @@ pub(crate) trait Source: Send + Sync + 'static {
         after: u32,
         scope: ContextScope,
     ) -> Result<ContextPage, ErrorBody>;
+    /// The patterns of the matching stored events; blocking.
+    fn patterns(&self, params: &PatternsParams) -> Result<PatternsResult, ErrorBody>;
     /// The stream list now, and on every change.
     fn streams(&self) -> watch::Receiver<Arc<Vec<StreamInfo>>>;
     /// Starts a live tail of `query`: it queues up to `queue` (entries and bytes)
@@ -103,6 +106,11 @@ impl Source for NodeSource {
         let ix = self.0.index().ok_or_else(index_not_open)?;
         ix.context_in(at, before, after, scope)
             .map_err(search_error)
+    }
+
+    fn patterns(&self, params: &PatternsParams) -> Result<PatternsResult, ErrorBody> {
+        let ix = self.0.index().ok_or_else(index_not_open)?;
+        ix.patterns(params).map_err(search_error)
     }
 
     fn streams(&self) -> watch::Receiver<Arc<Vec<StreamInfo>>> {

@@ -214,7 +214,8 @@ pub fn request_id(msg: &ClientMsg) -> Option<ReqId> {
         | DeleteRule { id, .. }
         | SetRuleEnabled { id, .. }
         | TestRule { id, .. }
-        | Alerts { id, .. } => Some(*id),
+        | Alerts { id, .. }
+        | Patterns { id, .. } => Some(*id),
     }
 }
 
@@ -232,7 +233,8 @@ pub fn reply_id(msg: &ServerMsg) -> Option<ReqId> {
         | Rules { id, .. }
         | Rule { id, .. }
         | RuleTest { id, .. }
-        | Alerts { id, .. } => Some(*id),
+        | Alerts { id, .. }
+        | Patterns { id, .. } => Some(*id),
         Entries { sub, .. } | Dropped { sub, .. } => Some(*sub),
     }
 }

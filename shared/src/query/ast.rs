@@ -18,6 +18,8 @@ pub enum RawField {
     Node,
     Stream,
     Level,
+    /// The event's pattern id ([`crate::PatternId`]), 16 lower-case hex digits.
+    Pattern,
 }
 
 impl RawField {
@@ -32,11 +34,12 @@ impl RawField {
             RawField::Node => "node",
             RawField::Stream => "stream",
             RawField::Level => "level",
+            RawField::Pattern => "pattern",
         }
     }
 
     /// Every raw field, in the order the docs list them.
-    pub const ALL: [RawField; 8] = [
+    pub const ALL: [RawField; 9] = [
         RawField::Namespace,
         RawField::Pod,
         RawField::Workload,
@@ -45,6 +48,7 @@ impl RawField {
         RawField::Node,
         RawField::Stream,
         RawField::Level,
+        RawField::Pattern,
     ];
 
     /// The entry's value for this field (`None`: the entry has none, e.g. no level).
@@ -58,6 +62,7 @@ impl RawField {
             RawField::Node => &e.node,
             RawField::Stream => e.stream.as_str(),
             RawField::Level => return e.level.map(|l| Cow::Borrowed(l.as_str())),
+            RawField::Pattern => return e.pattern.map(|p| Cow::Owned(p.to_string())),
         }))
     }
 }

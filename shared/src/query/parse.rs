@@ -552,6 +552,7 @@ fn builtin(name: &str) -> Builtin<'_> {
         "level" => Builtin::Raw(RawField::Level),
         "workload" => Builtin::Raw(RawField::Workload),
         "restart" => Builtin::Raw(RawField::Restart),
+        "pattern" => Builtin::Raw(RawField::Pattern),
         _ => Builtin::Extracted(name),
     }
 }

@@ -40,6 +40,7 @@ pub(super) fn value(
     let value = match field {
         RawField::Level | RawField::Stream => normalise_enum(field, value, col, len)?,
         RawField::Restart => restart(value, col, len)?,
+        RawField::Pattern => pattern(value, col, len)?,
         _ => value,
     };
     Ok(Node::Raw {
@@ -58,6 +59,23 @@ fn restart(v: RawValue, col: usize, len: usize) -> Result<RawValue, QueryError> 
         Some(n) => Ok(RawValue::Exact(n.to_string())),
         None => Err(err(
             "`restart:` takes a container instance number, like `restart:0` or `restart:2`",
+            col,
+            len,
+        )),
+    }
+}
+
+/// `pattern` is a pattern id, 16 hex digits (any case, stored lower-case); no
+/// prefix: the index holds it as a number.
+fn pattern(v: RawValue, col: usize, len: usize) -> Result<RawValue, QueryError> {
+    let id = match &v {
+        RawValue::Exact(x) => x.parse::<crate::PatternId>().ok(),
+        RawValue::Prefix(_) => None,
+    };
+    match id {
+        Some(id) => Ok(RawValue::Exact(id.to_string())),
+        None => Err(err(
+            "`pattern:` takes a pattern id of 16 hex digits, as `lookout patterns` lists them",
             col,
             len,
         )),

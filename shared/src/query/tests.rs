@@ -113,6 +113,22 @@ fn workload_and_restart_are_fields() {
 }
 
 #[test]
+fn pattern_ids_are_a_field() {
+    assert_eq!(
+        p("pattern:00C0FFEE00000001"),
+        raw(RawField::Pattern, "00c0ffee00000001")
+    );
+    for bad in [
+        "pattern:abc",
+        "pattern:00c0ffee0000000*",
+        "pattern:zzzzzzzzzzzzzzzz",
+    ] {
+        let e = Query::parse(bad).unwrap_err();
+        assert!(e.message.contains("16 hex digits"), "{bad}: {}", e.message);
+    }
+}
+
+#[test]
 fn splits_and_lowercases() {
     assert_eq!(
         words::words("ERROR blk_-1608 10.0.0.1:80 Ünïcode"),

@@ -1,10 +1,11 @@
-//! The script-friendly subcommands: `tail`, `search`, `streams`, `rules`.
+//! The script-friendly subcommands: `tail`, `search`, `patterns`, `streams`, `rules`.
 //!
 //! Human output by default; `--json` prints one JSON object per line (entries exactly
 //! as the data model). Errors come back as `anyhow` errors, which `main` prints and
 //! turns into a non-zero exit code.
 
 mod format;
+mod patterns;
 mod rules_file;
 
 use std::io::{self, Write};
@@ -22,6 +23,7 @@ use serde::Serialize;
 
 use crate::client::{self, ClientEvent, Conn};
 pub use format::{entry_line, entry_line_color, query_error_caret};
+pub use patterns::{patterns, PatternsArgs};
 pub use rules_file::parse_rules;
 
 /// Flags every subcommand shares.

@@ -384,3 +384,109 @@ fn json_output_carries_fields_and_field_queries_select() {
     assert_eq!(e["fields"]["attempt"], 2);
     assert_eq!(e["lines"], 1);
 }
+
+/// `lookout patterns` end to end: the kinds of lines among the matches, most
+/// frequent first with their templates, `--json` objects whose ids `pattern:ID`
+/// finds again in `search --json` (where every entry carries its `pattern`).
+#[test]
+fn patterns_lists_kinds_of_lines_and_pattern_queries_find_them() {
+    let tree = LogTree::new();
+    let mut lines = Vec::new();
+    for i in 0..12 {
+        lines.push(format!("Invalid user u{i} from 10.0.0.{i}"));
+    }
+    for i in 0..5 {
+        lines.push(format!(
+            "Accepted password for root from 10.1.{i}.9 port 22{i}"
+        ));
+    }
+    lines.push(r#"{"level":"error","msg":"disk /dev/sda1 full","free":0}"#.to_string());
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    tree.write("auth", "sshd-7d4b9c8f6d-x2k4p", "app", &refs);
+    let daemon = Daemon::start(&tree).expect("daemon");
+    let url = daemon.url();
+    until(&url, &["search", "*", "--json"], |o| {
+        stdout(o).lines().count() == lines.len()
+    });
+
+    let o = lookout(&url, &["patterns", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let pats: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(pats.len(), 3, "{}", stdout(&o));
+    assert_eq!(pats[0]["count"], 12);
+    assert_eq!(pats[0]["template"], "Invalid user <*> from <*>");
+    assert_eq!(pats[1]["count"], 5);
+    assert_eq!(pats[2]["count"], 1);
+    // The JSON line is mined on its message, not its braces.
+    assert!(
+        pats[2]["template"].as_str().unwrap().starts_with("disk "),
+        "{}",
+        pats[2]
+    );
+    // First seen just now, inside the last hour: new.
+    assert_eq!(pats[0]["new"], true);
+    assert_eq!(pats[0]["example"]["pattern"], pats[0]["id"]);
+    let spark: u64 = pats[0]["sparkline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(spark, 12);
+
+    // pattern:ID selects exactly that kind, and entries carry their id.
+    let id = pats[1]["id"].as_str().unwrap().to_string();
+    let o = lookout(&url, &["search", &format!("pattern:{id}"), "--json"]);
+    let found: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(found.len(), 5, "{}", stdout(&o));
+    assert!(found.iter().all(|e| e["pattern"] == id.as_str()));
+    assert!(found
+        .iter()
+        .all(|e| e["message"].as_str().unwrap().starts_with("Accepted")));
+
+    // A query narrows the events whose patterns are listed; the table is human.
+    let o = lookout(&url, &["patterns", "root"]);
+    let out = stdout(&o);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(
+        out.contains("Accepted password for root from <*> port <*>"),
+        "{out}"
+    );
+    assert!(out.contains(&id), "{out}");
+    assert!(
+        stderr(&o).contains("1 of 1 patterns, 5 matching events"),
+        "{}",
+        stderr(&o)
+    );
+    // A range that ends before any event: nothing, and `--new` over a range
+    // starting after them: nothing new.
+    let o = lookout(
+        &url,
+        &[
+            "patterns",
+            "--from",
+            "2020-01-01T00:00:00Z",
+            "--until",
+            "2020-01-02T00:00:00Z",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+    let later = lookout_shared::Timestamp::now()
+        .add_nanos(60_000_000_000)
+        .to_rfc3339();
+    let o = lookout(&url, &["patterns", "--new", "--from", &later, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+    // A bad id is a query error with a caret.
+    let o = lookout(&url, &["search", "pattern:xyz"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("16 hex digits"), "{}", stderr(&o));
+}

@@ -8,6 +8,7 @@
 
 mod alerts;
 mod context;
+mod patterns;
 mod rules;
 mod search;
 mod streams;
@@ -87,6 +88,7 @@ impl Session for Handlers {
             }
             ClientMsg::TestRule { id, rule, range } => rules::test(self, id, rule, range).await,
             ClientMsg::Alerts { id, watch } => alerts::apply(self, id, watch).await,
+            ClientMsg::Patterns { id, params } => patterns::apply(self, id, params).await,
         }
     }
 

@@ -78,7 +78,35 @@ fn index_and_matcher_agree_on_every_query() {
         "/a\\/b/ OR workerEnv",
         "(/x{3}/ OR jk2_init) -level:error",
     ];
+    // Pattern queries on the ids ingest assigned: the commonest two, a rare one,
+    // combinations, and an id nothing carries.
+    let stored_pattern: std::collections::HashMap<u64, _> =
+        stored.iter().map(|e| (e.seq, e.pattern)).collect();
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for e in &stored {
+        let id = e.pattern.expect("ingest assigns every entry a pattern");
+        *counts.entry(id.to_string()).or_default() += 1;
+    }
+    let mut by_count: Vec<(usize, String)> = counts.into_iter().map(|(k, v)| (v, k)).collect();
+    by_count.sort();
+    let (top, second, rare) = (
+        by_count[by_count.len() - 1].1.clone(),
+        by_count[by_count.len() - 2].1.clone(),
+        by_count[0].1.clone(),
+    );
+    let pattern_queries = [
+        format!("pattern:{top}"),
+        format!("pattern:{}", top.to_uppercase()),
+        format!("pattern:{rare}"),
+        format!("pattern:IN [{top} {second}]"),
+        format!("-pattern:{top}"),
+        format!("pattern:{second} level:error"),
+        format!("namespace:hdfs OR pattern:{rare}"),
+        "pattern:0123456789abcdef".to_string(),
+    ];
+    let queries = queries.iter().map(|q| q.to_string()).chain(pattern_queries);
     for q in queries {
+        let q = q.as_str();
         let parsed = Query::parse(q).unwrap_or_else(|e| panic!("{q}: {e}"));
         let want: BTreeSet<u64> = stored
             .iter()
@@ -95,8 +123,26 @@ fn index_and_matcher_agree_on_every_query() {
             .count(q, Timestamp(i64::MIN), Timestamp(i64::MAX))
             .unwrap();
         assert_eq!(count as usize, want.len(), "{q}: count");
+        // Entries read back carry the pattern they were stored with.
+        for e in &got {
+            assert_eq!(
+                Some(&e.pattern),
+                stored_pattern.get(&e.seq),
+                "{q}: read back"
+            );
+        }
     }
     // Sanity: the common queries are not trivially empty.
+    assert!(by_count.len() > 20, "{} patterns", by_count.len());
+    assert!(
+        walk(
+            &r.index,
+            &format!("pattern:{top}"),
+            Order::NewestFirst,
+            1000
+        )
+        .1 > 50
+    );
     assert!(walk(&r.index, "level:error", Order::NewestFirst, 1000).1 > 100);
     assert!(walk(&r.index, "pod:hdfs-*", Order::NewestFirst, 1000).1 > 100);
     // A workload spans its pods: all three of hdfs's, not only the StatefulSet's.

@@ -2,4 +2,5 @@
 //! (JSON messages, bounds, persisted state, hostile input).
 
 mod accuracy;
+mod ingest;
 mod miner;

@@ -76,6 +76,7 @@ pub fn loghub_entries(n: usize, t0: i64, per_ts: usize) -> Vec<LogEntry> {
                 seq: 0,
                 lines: 1,
                 fields: Default::default(),
+                pattern: None,
             }
         })
         .collect()
@@ -121,12 +122,14 @@ impl Running {
 
     /// Ingests entries (level and seq set as ingest does); returns them as stored.
     pub fn ingest(&mut self, entries: Vec<LogEntry>) -> Vec<LogEntry> {
-        let b = ingest::prepare(
+        let patterns = self.index.miners();
+        let b = ingest::prepare_with(
             Batch {
                 entries,
                 positions: PositionUpdate::default(),
             },
             &mut self.next_seq,
+            Some(&patterns),
         );
         let out = b.entries.iter().map(|e| (**e).clone()).collect();
         self.tx.as_ref().unwrap().send(b).unwrap();
@@ -254,6 +257,7 @@ pub fn structured_entries(n: usize, t0: i64) -> Vec<LogEntry> {
                 seq: 0,
                 lines: 1,
                 fields: Default::default(),
+                pattern: None,
             }
         })
         .collect()

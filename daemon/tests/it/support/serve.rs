@@ -134,6 +134,7 @@ pub fn entry(pod: &str, i: i64, message: &str) -> LogEntry {
         seq: 0,
         lines: 1,
         fields: Default::default(),
+        pattern: None,
     }
 }
 

@@ -168,3 +168,73 @@ fn a_multi_line_event_has_its_first_lines_pairs() {
     );
     assert!(extract("Traceback (most recent call last):\n  a=1 b=2").is_empty());
 }
+
+mod props {
+    use super::super::*;
+    use proptest::prelude::*;
+
+    fn scalar() -> impl Strategy<Value = serde_json::Value> {
+        prop_oneof![
+            any::<i64>().prop_map(serde_json::Value::from),
+            (-1e9f64..1e9).prop_map(serde_json::Value::from),
+            any::<bool>().prop_map(serde_json::Value::from),
+            "[ -~]{0,20}".prop_map(serde_json::Value::from),
+            Just(serde_json::Value::Null),
+        ]
+    }
+
+    proptest! {
+        /// Any text: no panic, and every cap holds.
+        #[test]
+        fn any_text_stays_within_the_caps(s in "\\PC{0,300}") {
+            let f = extract(&s);
+            prop_assert!(f.len() <= MAX_FIELDS);
+            for (k, v) in &f {
+                prop_assert!(k.len() <= MAX_KEY && !k.is_empty());
+                prop_assert!(!k.chars().any(char::is_control));
+                if let serde_json::Value::String(x) = v {
+                    prop_assert!(x.len() <= MAX_VALUE);
+                }
+            }
+        }
+
+        /// A JSON object's scalar values come back under their dotted paths, as
+        /// they were (numbers as numbers).
+        #[test]
+        fn json_values_round_trip(
+            flat in proptest::collection::btree_map("[a-z]{1,8}", scalar(), 0..10),
+            nested in proptest::collection::btree_map("[a-z]{1,8}", scalar(), 0..5),
+        ) {
+            let mut obj = serde_json::Map::new();
+            for (k, v) in &flat {
+                obj.insert(k.clone(), v.clone());
+            }
+            obj.insert("n".into(), serde_json::Value::Object(nested.clone().into_iter().collect()));
+            let text = serde_json::Value::Object(obj).to_string();
+            let f = extract(&text);
+            for (k, v) in &flat {
+                if k != "n" {
+                    prop_assert_eq!(f.get(k), Some(v), "{}", text);
+                }
+            }
+            for (k, v) in &nested {
+                prop_assert_eq!(f.get(&format!("n.{k}")), Some(v), "{}", text);
+            }
+        }
+
+        /// logfmt: quoted values with any printable text come back exactly.
+        #[test]
+        fn logfmt_quoted_values_round_trip(
+            pairs in proptest::collection::btree_map("[a-z]{1,8}", "[ -~]{0,20}", 2..8),
+        ) {
+            let line: Vec<String> = pairs
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
+                .collect();
+            let f = extract(&line.join(" "));
+            for (k, v) in &pairs {
+                prop_assert_eq!(f.get(k), Some(&serde_json::Value::String(v.clone())));
+            }
+        }
+    }
+}

@@ -247,6 +247,7 @@ impl Lookoutd {
                 node: node.clone(),
                 generator_url: format!("http://{}", config.listen),
                 metrics: Some(metrics.alert.clone()),
+                patterns: Some(index.miners()),
                 ..EngineConfig::default()
             },
             shutdown.listener(),

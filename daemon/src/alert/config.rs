@@ -2,6 +2,7 @@
 //! failure) and the figures it reports: what callers of [`super::AlertEngine`]
 //! handle, apart from the engine's machinery.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use lookout_shared::protocol::{ErrorBody, ErrorCode};
@@ -11,6 +12,7 @@ use super::deliver::Backoff;
 use super::metrics::AlertMetrics;
 use super::rules::RuleError;
 use crate::index::SearchError;
+use crate::pattern::miners::Miners;
 
 /// Engine settings (from the daemon's flags; tests shorten the intervals).
 #[derive(Debug, Clone)]
@@ -36,6 +38,8 @@ pub struct EngineConfig {
     pub resolved_keep: Duration,
     /// The daemon's exported metrics; `None` for an engine of its own (tools, tests).
     pub metrics: Option<AlertMetrics>,
+    /// The index's pattern miners, for `new_pattern` rules (`None`: they never fire).
+    pub patterns: Option<Arc<Miners>>,
 }
 
 impl Default for EngineConfig {
@@ -51,6 +55,7 @@ impl Default for EngineConfig {
             group_ttl: Duration::from_secs(3600),
             resolved_keep: Duration::from_secs(15 * 60),
             metrics: None,
+            patterns: None,
         }
     }
 }

@@ -14,13 +14,16 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use lookout_shared::histogram::{round_width, weeks_width, Bars};
-use lookout_shared::protocol::{Alert, AlertState, RuleTestResult};
+use lookout_shared::protocol::{Alert, AlertState};
 use lookout_shared::{LogEntry, Timestamp};
 
+use super::novelty::{self, Known, Novelty};
+pub use super::preview::{preview, MAX_PREVIEW_BUCKETS};
 use super::rules::CompiledRule;
+use crate::pattern::miners::Miners;
+use lookout_shared::rules::{PatternInfo, RuleKind};
 
-const NANOS: i64 = 1_000_000_000;
+pub(super) const NANOS: i64 = 1_000_000_000;
 
 /// How many of the latest matching entries an alert carries.
 pub const SAMPLE_SIZE: usize = 5;
@@ -30,7 +33,7 @@ pub fn sec_of(ts: Timestamp) -> i64 {
     ts.0.div_euclid(NANOS)
 }
 
-fn dur_nanos(d: Duration) -> i64 {
+pub(super) fn dur_nanos(d: Duration) -> i64 {
     i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
 }
 
@@ -114,6 +117,9 @@ pub struct EvalParams {
     pub group_ttl: Duration,
     /// Most groups per rule; matches for further groups are counted as dropped.
     pub max_groups: usize,
+    /// The node's pattern miners, which `new_pattern` rules ask when a pattern was
+    /// first seen; without them such a rule never fires.
+    pub patterns: Option<Arc<Miners>>,
 }
 
 impl Default for EvalParams {
@@ -125,6 +131,7 @@ impl Default for EvalParams {
             resolved_keep: Duration::from_secs(15 * 60),
             group_ttl: Duration::from_secs(3600),
             max_groups: 1000,
+            patterns: None,
         }
     }
 }
@@ -170,6 +177,8 @@ struct Group {
     inst: Instance,
     /// Forgotten after silence: resolve, then drop.
     forgotten: bool,
+    /// A `new_pattern` instance's pattern.
+    novelty: Option<Novelty>,
 }
 
 /// One rule's live state.
@@ -181,6 +190,8 @@ pub struct RuleState {
     pub overflow: u64,
     /// Entries before this are not counted live (they were seeded from the index).
     pub live_from: Timestamp,
+    /// `new_pattern` rules: instance keys whose pattern is not new.
+    known: Known,
 }
 
 impl RuleState {
@@ -190,13 +201,19 @@ impl RuleState {
             groups: HashMap::new(),
             overflow: 0,
             live_from: Timestamp(i64::MIN),
+            known: Known::default(),
         };
-        if s.rule.group_by.is_empty() {
+        if s.rule.group_by.is_empty() && !s.novelty() {
             // The ungrouped instance always exists: a silence rule fires with no input.
             let g = s.new_group(&[], params, now);
             s.groups.insert(Vec::new(), g);
         }
         s
+    }
+
+    /// Whether this is a `new_pattern` rule (one instance per new pattern).
+    fn novelty(&self) -> bool {
+        self.rule.kind == RuleKind::NewPattern
     }
 
     fn new_group(&self, key: &[String], params: &EvalParams, now: Timestamp) -> Group {
@@ -225,6 +242,7 @@ impl RuleState {
                 annotations: BTreeMap::new(),
             },
             forgotten: false,
+            novelty: None,
         }
     }
 
@@ -233,18 +251,42 @@ impl RuleState {
         if e.ts < self.live_from {
             return;
         }
-        let key: Vec<String> = self
-            .rule
-            .group_by
-            .iter()
-            .map(|f| f.value(e).into_owned())
-            .collect();
+        let key: Vec<String> = if self.novelty() {
+            match novelty::key(&self.rule, e) {
+                Some(k) => k,
+                None => return,
+            }
+        } else {
+            self.rule
+                .group_by
+                .iter()
+                .map(|f| f.value(e).into_owned())
+                .collect()
+        };
         if !self.groups.contains_key(&key) {
+            let mut found = None;
+            if self.novelty() {
+                if self.known.contains(&key) {
+                    return;
+                }
+                let w = self.rule.window_secs();
+                found = Novelty::of(params.patterns.as_deref(), e, w);
+                if found.is_none() {
+                    self.known.insert(key);
+                    return;
+                }
+            }
             if self.groups.len() >= params.max_groups {
                 self.overflow += 1;
                 return;
             }
-            let g = self.new_group(&key, params, e.ts);
+            let mut g = self.new_group(&key, params, e.ts);
+            if let Some(n) = &found {
+                g.labels.insert("pattern".into(), n.id.to_string());
+                g.labels.insert("namespace".into(), n.namespace.clone());
+                g.labels.insert("workload".into(), n.workload.clone());
+            }
+            g.novelty = found;
             self.groups.insert(key.clone(), g);
         }
         let Some(g) = self.groups.get_mut(&key) else {
@@ -279,8 +321,10 @@ impl RuleState {
         let resend = dur_nanos(params.resend_interval);
         let ttl = i64::try_from(params.group_ttl.as_secs()).unwrap_or(i64::MAX);
         let keep = dur_nanos(params.resolved_keep);
-        let grouped = !self.rule.group_by.is_empty();
-        let silence = self.rule.condition.fires_on_silence();
+        let novel = self.novelty();
+        let grouped = novel || !self.rule.group_by.is_empty();
+        let silence = self.rule.kind.fires_on_silence();
+        let miners = params.patterns.as_deref();
         let mut remove = Vec::new();
         for (key, g) in self.groups.iter_mut() {
             let value = g.counts.window(from, end);
@@ -289,7 +333,15 @@ impl RuleState {
             if stale && !g.forgotten && silence {
                 g.forgotten = true;
             }
-            let cond = !g.forgotten && self.rule.condition.holds(value);
+            let holds = match (&mut g.novelty, self.rule.kind) {
+                (Some(n), _) => {
+                    n.refresh(miners);
+                    n.is_new(from)
+                }
+                (None, RuleKind::Count(c)) => c.holds(value),
+                (None, RuleKind::NewPattern) => false,
+            };
+            let cond = !g.forgotten && holds;
             let before = g.inst.state;
             let next = match (before, cond) {
                 (AlertState::Inactive | AlertState::Resolved, true) => {
@@ -307,12 +359,20 @@ impl RuleState {
                 (s, _) => s,
             };
             if next != AlertState::Inactive {
-                g.inst.annotations = self
-                    .rule
-                    .annotations
-                    .iter()
-                    .map(|(k, t)| (k.clone(), t.render(&g.labels, value)))
-                    .collect();
+                g.inst.annotations =
+                    self.rule
+                        .annotations
+                        .iter()
+                        .map(|(k, t)| {
+                            let p = g.novelty.as_ref().map_or_else(PatternInfo::default, |n| {
+                                PatternInfo {
+                                    template: &n.template,
+                                    example: &n.example,
+                                }
+                            });
+                            (k.clone(), t.render_pattern(&g.labels, value, p))
+                        })
+                        .collect();
             }
             if next != before {
                 g.inst.since = now;
@@ -366,7 +426,10 @@ impl RuleState {
                 _ => {}
             }
             let idle = g.inst.state == AlertState::Inactive;
-            if grouped && idle && (g.forgotten || (!silence && g.counts.is_empty())) {
+            // A novelty instance that is idle and no longer new is done: later lines
+            // of its pattern find it known.
+            let done = g.counts.is_empty() || (novel && !cond);
+            if grouped && idle && (g.forgotten || (!silence && done)) {
                 remove.push(key.clone());
             }
         }
@@ -444,87 +507,4 @@ pub fn worst_state(alerts: &[Alert]) -> AlertState {
         Some(AlertState::Pending) => AlertState::Pending,
         _ => AlertState::Inactive,
     }
-}
-
-/// Most buckets a preview asks the index for.
-pub const MAX_PREVIEW_BUCKETS: i64 = 3000;
-
-/// Replays a rule over `[from, until)` from per-bucket counts, as the live
-/// evaluator would have run it every `step` (the preview behind `lookout rules test`).
-///
-/// `counts(from, until, width)` must return the matches per `width` bucket over
-/// `[from, until)`, oldest first (what `Index::histogram` gives). The step is the
-/// smallest round width keeping the number of buckets under [`MAX_PREVIEW_BUCKETS`]
-/// (`preview_step`); when it does not divide the window the window is rounded up
-/// to a whole number of steps. Groups are not separated: a `group_by`
-/// rule is previewed on its total.
-pub fn preview<E>(
-    rule: &CompiledRule,
-    from: Timestamp,
-    until: Timestamp,
-    counts: impl FnOnce(Timestamp, Timestamp, Duration) -> Result<Vec<u64>, E>,
-) -> Result<RuleTestResult, E> {
-    let w = rule.window_secs();
-    let start = sec_of(from);
-    let end = sec_of(until).max(start + 1);
-    let step = preview_step(w, (end - start + w) as i128 * NANOS as i128);
-    let wb = (w + step - 1) / step; // window in buckets
-    let first = start - wb * step; // first bucket start
-    let nb = ((end - first) + step - 1) / step;
-    let buckets = counts(
-        Timestamp(first.saturating_mul(NANOS)),
-        Timestamp((first + nb * step).saturating_mul(NANOS)),
-        Duration::from_secs(step as u64),
-    )?;
-    let for_ = dur_nanos(rule.for_);
-    let mut res = RuleTestResult::default();
-    let mut series = Vec::new();
-    let mut state = AlertState::Inactive;
-    let mut cond_since = 0i64;
-    let mut sum: u64 = buckets.iter().take(wb as usize).sum();
-    // Evaluate at the end of each bucket from `start` on.
-    for i in wb..nb {
-        let t = first + (i + 1) * step; // evaluation second
-        sum += buckets.get(i as usize).copied().unwrap_or(0);
-        sum = sum.saturating_sub(buckets.get((i - wb) as usize).copied().unwrap_or(0));
-        res.peak = res.peak.max(sum);
-        series.push(sum);
-        let cond = rule.condition.holds(sum);
-        let t_ns = t.saturating_mul(NANOS);
-        let prev = state;
-        state = match (prev, cond) {
-            (AlertState::Firing, true) => AlertState::Firing,
-            (AlertState::Pending, true) if t_ns - cond_since >= for_ => AlertState::Firing,
-            (AlertState::Pending, true) => AlertState::Pending,
-            (_, true) if for_ == 0 => AlertState::Firing,
-            (_, true) => {
-                cond_since = t_ns;
-                AlertState::Pending
-            }
-            (_, false) => AlertState::Inactive,
-        };
-        if state == AlertState::Firing && prev != AlertState::Firing {
-            res.fired += 1;
-            res.last_fired = Some(Timestamp(t_ns));
-        }
-    }
-    // One bar per evaluation: bar `i` ends at the `i`-th evaluation second.
-    let bars = Bars::new(start.saturating_mul(NANOS), step * NANOS, series.len());
-    res.histogram = Some(bars.histogram(series));
-    Ok(res)
-}
-
-/// The preview's step in seconds for a replay of `span` nanoseconds with a window of
-/// `window` seconds: the smallest round width (the search histogram's, from
-/// [`lookout_shared::histogram`]) of whole seconds keeping the buckets under
-/// [`MAX_PREVIEW_BUCKETS`], one that divides the window if any does, so that a window
-/// is a whole number of buckets.
-fn preview_step(window: i64, span: i128) -> i64 {
-    let secs = |w: i64| w >= NANOS && w % NANOS == 0;
-    let width = round_width(span, MAX_PREVIEW_BUCKETS, |w| {
-        secs(w) && (window * NANOS) % w == 0
-    })
-    .or_else(|| round_width(span, MAX_PREVIEW_BUCKETS, secs))
-    .unwrap_or_else(|| weeks_width(span, MAX_PREVIEW_BUCKETS));
-    width / NANOS
 }

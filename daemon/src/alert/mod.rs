@@ -49,6 +49,8 @@ pub mod eval;
 mod evaluator;
 pub mod http;
 mod metrics;
+mod novelty;
+mod preview;
 pub mod rules;
 pub mod store;
 
@@ -77,7 +79,7 @@ use deliver::{Sink, SinkKind};
 use eval::EvalParams;
 use evaluator::Evaluator;
 pub use metrics::AlertMetrics;
-use rules::{compile, compile_all, CompiledRule};
+use rules::{compile, compile_all, CompiledRule, RuleError, RuleKind};
 
 enum Cmd {
     Upsert(Box<CompiledRule>),
@@ -198,6 +200,7 @@ impl AlertEngine {
             resend_interval: cfg.resend_interval,
             group_ttl: cfg.group_ttl,
             resolved_keep: cfg.resolved_keep,
+            patterns: cfg.patterns.clone(),
             ..EvalParams::default()
         };
         let evaluator: Box<dyn FnOnce() + Send> = {
@@ -391,6 +394,13 @@ impl AlertEngine {
         index: &Index,
     ) -> Result<RuleTestResult, AlertError> {
         let rule = compile(spec)?;
+        if rule.kind == RuleKind::NewPattern {
+            return Err(AlertError::Rule(RuleError::new(
+                "condition",
+                "a new_pattern rule cannot be replayed over history: novelty is what the \
+                 miners know now (`lookout patterns --new --since WINDOW` lists what is new)",
+            )));
+        }
         let (from, until) = test_window(range, Timestamp::now())?;
         eval::preview(&rule, from, until, |a, b, width| {
             index
@@ -417,7 +427,8 @@ impl AlertEngine {
         let mut seeded = 0;
         for spec in specs.iter().filter(|s| s.enabled) {
             let Ok(rule) = compile(spec) else { continue };
-            if !rule.group_by.is_empty() {
+            // Grouped and novelty rules have per-instance state a histogram lacks.
+            if !rule.group_by.is_empty() || rule.kind == RuleKind::NewPattern {
                 continue;
             }
             let start = end - rule.window_secs() - 1;

@@ -10,7 +10,8 @@ use lookout_shared::protocol::RuleSpec;
 use lookout_shared::rules::{validate, validate_all};
 
 pub use lookout_shared::rules::{
-    is_label_name, CmpOp, Condition, GroupField, RuleError, Template, MAX_FOR, MAX_WINDOW,
+    is_label_name, CmpOp, Condition, GroupField, RuleError, RuleKind, Template, MAX_FOR,
+    MAX_WINDOW, NEW_PATTERN,
 };
 
 /// A validated rule, ready to run.

@@ -1,5 +1,6 @@
 //! A rule's `condition`: `> N` and friends on the count of matching lines in the
-//! window. Parsed once at validation, so the evaluator only compares numbers.
+//! window, or `new_pattern` (a kind of line first seen inside the window). Parsed
+//! once at validation, so the evaluator only compares numbers.
 
 use super::RuleError;
 
@@ -12,6 +13,36 @@ pub enum CmpOp {
     Le,
     Eq,
     Ne,
+}
+
+/// The `condition` text of a novelty rule.
+pub const NEW_PATTERN: &str = "new_pattern";
+
+/// What a rule fires on: a count, or novelty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleKind {
+    /// `> N` and friends on the matches in the window.
+    Count(Condition),
+    /// `new_pattern`: one instance per pattern of the matching lines whose
+    /// pattern (as this node's miner knows it) was first seen inside the window.
+    NewPattern,
+}
+
+impl RuleKind {
+    /// Parses a rule's `condition`: [`NEW_PATTERN`] or a comparison
+    /// ([`Condition::parse`]).
+    pub fn parse(text: &str) -> Result<RuleKind, RuleError> {
+        if text.trim() == NEW_PATTERN {
+            return Ok(RuleKind::NewPattern);
+        }
+        Condition::parse(text).map(RuleKind::Count)
+    }
+
+    /// True for a count rule that zero matches satisfy (see
+    /// [`Condition::fires_on_silence`]); a novelty rule never fires on silence.
+    pub fn fires_on_silence(&self) -> bool {
+        matches!(self, RuleKind::Count(c) if c.fires_on_silence())
+    }
 }
 
 /// `> N` and friends, on the count of matches in the window.
@@ -39,7 +70,7 @@ impl Condition {
         ];
         let Some((sym, op)) = ops.iter().find(|(sym, _)| s.starts_with(sym)) else {
             return Err(err(
-                "expected a comparison: `> N`, `>= N`, `< N`, `<= N`, `== N` or `!= N`",
+                "expected a comparison (`> N`, `>= N`, `< N`, `<= N`, `== N`, `!= N`) or `new_pattern`",
                 lead,
                 s.chars().next().map_or(0, |_| 1),
             ));
@@ -97,5 +128,18 @@ mod tests {
         assert_eq!(e.position.unwrap().column, 0);
         assert!(Condition::parse("> -1").is_err());
         assert!(Condition::parse(">").is_err());
+    }
+
+    #[test]
+    fn new_pattern_is_a_kind_of_its_own() {
+        assert_eq!(
+            RuleKind::parse(" new_pattern ").unwrap(),
+            RuleKind::NewPattern
+        );
+        assert!(!RuleKind::NewPattern.fires_on_silence());
+        assert!(RuleKind::parse("== 0").unwrap().fires_on_silence());
+        let e = RuleKind::parse("new_patterns").unwrap_err();
+        assert!(e.message.contains("new_pattern"), "{}", e.message);
+        assert_eq!(e.position.unwrap().column, 0);
     }
 }

@@ -23,8 +23,9 @@
 //!   give the line and column in the file ([`RulesFileError`]).
 //! - [`validate`]: every field of a [`RuleSpec`] checked and parsed ([`ValidRule`]),
 //!   errors naming the field and the column in it ([`RuleError`]).
-//! - [`condition`]: `> N` and friends.
-//! - [`template`]: `{{ $labels.x }}` / `{{ $value }}` in annotations.
+//! - [`condition`]: `> N` and friends, or `new_pattern`.
+//! - [`template`]: `{{ $labels.x }}` / `{{ $value }}` (and a novelty rule's
+//!   `{{ $template }}` / `{{ $example }}`) in annotations.
 //!
 //! [`RuleSpec`]: crate::protocol::RuleSpec
 
@@ -36,12 +37,12 @@ pub mod validate;
 #[cfg(test)]
 mod tests;
 
-pub use condition::{CmpOp, Condition};
+pub use condition::{CmpOp, Condition, RuleKind, NEW_PATTERN};
 pub use file::{
     parse_rules, read_rules, rule_to_yaml, to_yaml, RulesFileError, WriteError, MAX_RULES_BYTES,
 };
-pub use template::{Template, TemplateError, MAX_TEMPLATE_BYTES};
+pub use template::{PatternInfo, Template, TemplateError, MAX_TEMPLATE_BYTES};
 pub use validate::{
     is_label_name, validate, validate_all, GroupField, RuleError, ValidRule, MAX_FOR,
-    MAX_QUERY_BYTES, MAX_WINDOW,
+    MAX_QUERY_BYTES, MAX_WINDOW, NEW_PATTERN_LABELS,
 };

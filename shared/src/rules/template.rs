@@ -1,6 +1,8 @@
 //! Annotation templates, Prometheus style: `{{ $labels.pod }}`, `{{ $value }}`
 //! (and the `.Labels.pod` / `.Value` spellings), so rules copied from Prometheus or
-//! Loki files keep working. Parsed once at validation, so a typo is reported with its
+//! Loki files keep working. A `new_pattern` rule's templates may also name the
+//! pattern's `{{ $template }}` and an `{{ $example }}` line of it: what the person
+//! paged needs to see which kind of line is new without running a search. Parsed once at validation, so a typo is reported with its
 //! column before the rule is saved, never at 3 a.m. in a notification.
 
 use std::collections::BTreeMap;
@@ -19,6 +21,17 @@ enum Part {
     Text(String),
     Label(String),
     Value,
+    PatternTemplate,
+    PatternExample,
+}
+
+/// The pattern a novelty alert is about, for `{{ $template }}` and `{{ $example }}`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PatternInfo<'a> {
+    /// The pattern's template (`Invalid user <*> from <*>`).
+    pub template: &'a str,
+    /// One line of it.
+    pub example: &'a str,
 }
 
 /// A parsed annotation template.
@@ -35,7 +48,9 @@ pub struct TemplateError {
 }
 
 impl Template {
-    /// Parses `text`; `{{` must be closed by `}}` and hold `$value` or `$labels.NAME`.
+    /// Parses `text`; `{{` must be closed by `}}` and hold `$value`, `$labels.NAME`,
+    /// `$template` or `$example` (whether the last two are allowed is the rule's
+    /// business: [`Template::uses_pattern`]).
     ///
     /// Longer than [`MAX_TEMPLATE_BYTES`] is refused at the first byte past it.
     pub fn parse(text: &str) -> Result<Template, TemplateError> {
@@ -78,6 +93,10 @@ impl Template {
             let expr_byte = offset + open + 2 + (inner.len() - inner.trim_start().len());
             let part = if expr == "$value" || expr == ".Value" {
                 Part::Value
+            } else if expr == "$template" || expr == ".Template" {
+                Part::PatternTemplate
+            } else if expr == "$example" || expr == ".Example" {
+                Part::PatternExample
             } else if let Some(name) = expr
                 .strip_prefix("$labels.")
                 .or_else(|| expr.strip_prefix(".Labels."))
@@ -95,7 +114,7 @@ impl Template {
             } else {
                 return Err(TemplateError {
                     message: format!(
-                        "unknown template expression {expr:?}: use {{{{ $value }}}} or {{{{ $labels.NAME }}}}"
+                        "unknown template expression {expr:?}: use {{{{ $value }}}}, {{{{ $labels.NAME }}}}, {{{{ $template }}}} or {{{{ $example }}}}"
                     ),
                     position: Position {
                         column: col(expr_byte),
@@ -114,9 +133,29 @@ impl Template {
         Ok(Template { parts })
     }
 
+    /// The first `{{ $template }}` or `{{ $example }}` in it, if any: what only a
+    /// `new_pattern` rule can fill in.
+    pub fn uses_pattern(&self) -> Option<&'static str> {
+        self.parts.iter().find_map(|p| match p {
+            Part::PatternTemplate => Some("$template"),
+            Part::PatternExample => Some("$example"),
+            _ => None,
+        })
+    }
+
     /// Fills in the labels and value; a label the alert lacks renders as empty, as in
     /// Prometheus.
     pub fn render(&self, labels: &BTreeMap<String, String>, value: u64) -> String {
+        self.render_pattern(labels, value, PatternInfo::default())
+    }
+
+    /// [`Template::render`], with the pattern of a novelty alert.
+    pub fn render_pattern(
+        &self,
+        labels: &BTreeMap<String, String>,
+        value: u64,
+        pattern: PatternInfo<'_>,
+    ) -> String {
         let mut out = String::new();
         for p in &self.parts {
             match p {
@@ -127,6 +166,8 @@ impl Template {
                     }
                 }
                 Part::Value => out.push_str(&value.to_string()),
+                Part::PatternTemplate => out.push_str(pattern.template),
+                Part::PatternExample => out.push_str(pattern.example),
             }
         }
         out
@@ -145,6 +186,24 @@ mod tests {
         let mut l = BTreeMap::new();
         l.insert("pod".to_string(), "web-1".to_string());
         assert_eq!(t.render(&l, 7), "pod web-1 logged 7 errors ()");
+    }
+
+    #[test]
+    fn renders_a_pattern() {
+        let t = Template::parse("new: {{ $template }} e.g. {{.Example}}").unwrap();
+        assert_eq!(t.uses_pattern(), Some("$template"));
+        let p = PatternInfo {
+            template: "Invalid user <*>",
+            example: "Invalid user bob",
+        };
+        assert_eq!(
+            t.render_pattern(&BTreeMap::new(), 1, p),
+            "new: Invalid user <*> e.g. Invalid user bob"
+        );
+        assert_eq!(
+            Template::parse("{{ $value }}").unwrap().uses_pattern(),
+            None
+        );
     }
 
     #[test]

@@ -279,3 +279,35 @@ fn a_query_over_the_size_limit_is_a_query_error() {
     assert!(e.to_string().contains("at most 4096"), "{e}");
     assert_eq!(e.line, Some(1));
 }
+
+/// A novelty rule as `lookout rules apply` reads it: accepted as written, and
+/// refused where lookoutd would refuse it (the same `read_rules` runs in both).
+#[test]
+fn new_pattern_rules_are_read_and_checked() {
+    let good = "name: NewPaymentsError\nquery: namespace:payments level:error\nwindow: 10m\ncondition: new_pattern\nannotations:\n  summary: 'new: {{ $template }} ({{ $labels.pattern }}) e.g. {{ $example }}'\n";
+    let specs = read_rules(good).unwrap();
+    assert_eq!(validate(&specs[0]).unwrap().kind, RuleKind::NewPattern);
+
+    let refused = |text: &str| read_rules(text).unwrap_err().error.field;
+    // `$template` means nothing to a count rule.
+    assert_eq!(
+        refused("name: a\nquery: x\nwindow: 5m\ncondition: '> 3'\nannotations:\n  s: '{{ $template }}'\n"),
+        "annotations.s"
+    );
+    // The instance's own labels cannot be set by hand, nor grouped by again.
+    assert_eq!(
+        refused("name: a\nquery: x\nwindow: 5m\ncondition: new_pattern\nlabels:\n  pattern: x\n"),
+        "labels.pattern"
+    );
+    assert_eq!(
+        refused("name: a\nquery: x\nwindow: 5m\ncondition: new_pattern\ngroup_by: [pattern]\n"),
+        "group_by"
+    );
+    let e = read_rules("name: a\nquery: x\nwindow: 5m\ncondition: new pattern\n").unwrap_err();
+    assert_eq!(e.error.field, "condition");
+    assert!(
+        e.error.message.contains("new_pattern"),
+        "{}",
+        e.error.message
+    );
+}

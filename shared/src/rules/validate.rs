@@ -14,7 +14,7 @@ use crate::protocol::{ErrorBody, ErrorCode, Position, RuleSpec};
 use crate::query::{self, Query};
 use crate::LogEntry;
 
-use super::condition::Condition;
+use super::condition::{RuleKind, NEW_PATTERN};
 use super::template::Template;
 
 /// Longest window: the evaluator keeps per-second counts for a window, so this
@@ -207,7 +207,8 @@ pub struct ValidRule {
     pub query: Query,
     /// Whole seconds, 1 s to [`MAX_WINDOW`].
     pub window: Duration,
-    pub condition: Condition,
+    /// What it fires on: a count condition, or `new_pattern`.
+    pub kind: RuleKind,
     /// 0 to [`MAX_FOR`].
     pub for_: Duration,
     /// In the order written, each field at most once.
@@ -302,22 +303,33 @@ pub fn validate(spec: &RuleSpec) -> Result<ValidRule, RuleError> {
             "window must be a whole number of seconds (counts are kept per second)",
         ));
     }
-    let condition = Condition::parse(&spec.condition)?;
+    let kind = RuleKind::parse(&spec.condition)?;
     let for_ = duration_field("for", &spec.for_, Duration::ZERO, MAX_FOR)?;
     let group_by = group_by(&spec.group_by)?;
+    if kind == RuleKind::NewPattern {
+        if let Some(g) = group_by.iter().find(|g| g.label() == "pattern") {
+            return Err(RuleError::new(
+                "group_by",
+                format!(
+                    "group_by {:?}: a new_pattern rule is already one instance per pattern",
+                    g.label()
+                ),
+            ));
+        }
+    }
     if spec.severity.trim().is_empty() {
         return Err(RuleError::new(
             "severity",
             "severity must not be empty (e.g. warning, critical)",
         ));
     }
-    check_labels(&spec.labels, &group_by)?;
-    let annotations = annotations(&spec.annotations)?;
+    check_labels(&spec.labels, &group_by, kind)?;
+    let annotations = annotations(&spec.annotations, kind)?;
     Ok(ValidRule {
         spec: spec.clone(),
         query,
         window,
-        condition,
+        kind,
         for_,
         group_by,
         annotations,
@@ -372,9 +384,14 @@ fn group_by(fields: &[String]) -> Result<Vec<GroupField>, RuleError> {
     Ok(out)
 }
 
+/// The labels a `new_pattern` instance carries of its own: its pattern, and the
+/// workload whose miner found it new (ids are per-workload novelties).
+pub const NEW_PATTERN_LABELS: [&str; 3] = ["pattern", "namespace", "workload"];
+
 fn check_labels(
     labels: &BTreeMap<String, String>,
     group_by: &[GroupField],
+    kind: RuleKind,
 ) -> Result<(), RuleError> {
     for (k, v) in labels {
         let field = format!("labels.{k}");
@@ -388,6 +405,12 @@ fn check_labels(
             return Err(RuleError::new(
                 field,
                 format!("label {k:?} is set by the rule itself (its name and `severity` field)"),
+            ));
+        }
+        if kind == RuleKind::NewPattern && NEW_PATTERN_LABELS.contains(&k.as_str()) {
+            return Err(RuleError::new(
+                field,
+                format!("label {k:?} is set by a {NEW_PATTERN} rule on each instance"),
             ));
         }
         if let Some(g) = group_by.iter().find(|g| g.label() == k.as_str()) {
@@ -405,6 +428,7 @@ fn check_labels(
 
 fn annotations(
     annotations: &BTreeMap<String, String>,
+    kind: RuleKind,
 ) -> Result<Vec<(String, Template)>, RuleError> {
     let mut out = Vec::new();
     for (k, v) in annotations {
@@ -420,6 +444,12 @@ fn annotations(
             message: e.message,
             position: Some(e.position),
         })?;
+        if let (RuleKind::Count(_), Some(what)) = (kind, t.uses_pattern()) {
+            return Err(RuleError::new(
+                field,
+                format!("{{{{ {what} }}}} is only set by `condition: {NEW_PATTERN}` rules"),
+            ));
+        }
         out.push((k.clone(), t));
     }
     Ok(out)

@@ -4,4 +4,5 @@
 mod alertmanager;
 mod eval;
 mod index;
+mod novelty;
 mod rules;

@@ -493,6 +493,8 @@ mod filter_tests;
 #[cfg(test)]
 mod keywalk;
 #[cfg(test)]
+mod patterns_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod traps;

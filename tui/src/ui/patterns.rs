@@ -136,7 +136,7 @@ pub fn draw(f: &mut Frame, app: &App, t: Theme, area: Rect) {
 fn spark_width(w: usize) -> usize {
     let mut n = MAX_SPARK;
     while n > 5 && n * 4 > w {
-        n = n.div_ceil(2);
+        n = n.div_ceil(2).max(5);
     }
     n
 }
@@ -170,6 +170,6 @@ mod tests {
         let bars: Vec<u64> = (0..30).map(|i| if i < 15 { 0 } else { 1 }).collect();
         let s = sparkline(&bars, 15);
         assert_eq!(s.chars().count(), 15);
-        assert_eq!(s, "       ▅███████");
+        assert_eq!(s, "       ▄███████", "half the largest is half a block");
     }
 }

@@ -29,11 +29,7 @@ pub const KEYS: &[Binding] = &[
     ),
     bind(&[PGUP, PGDN], "page", false),
     bind(&[ENTER], "filter the results to this pattern", true),
-    bind(
-        &[Key::Char('P'), ESC, BACKSPACE, Key::Char('q')],
-        "back to results",
-        true,
-    ),
+    bind(&[Key::Char('P'), ESC, BACKSPACE], "back to results", true),
 ];
 
 /// The patterns of one query and range, as the daemon listed them.
@@ -138,7 +134,7 @@ impl Search {
             Key::Char('g') | HOME => view.selected = 0,
             Key::Char('G') | END => view.move_by(isize::MAX / 2),
             ENTER => return self.filter_to_pattern(out),
-            Key::Char('P' | 'q') | ESC | BACKSPACE => self.patterns = None,
+            Key::Char('P') | ESC | BACKSPACE => self.patterns = None,
             _ => return Effect::Pass,
         }
         Effect::Done

@@ -23,7 +23,7 @@ pub const KEYS: &[Binding] = &[
     bind(&[Key::Char('o')], "expand / fold", true),
     bind(
         &[Key::Char('P')],
-        "patterns of the query: kinds of lines, counts, new ones",
+        "patterns: the kinds of lines, new ones marked",
         true,
     ),
     bind(

@@ -171,6 +171,7 @@ pub enum Ctx {
     SearchHistogram,
     SearchResults,
     SearchContext,
+    SearchPatterns,
     AlertsList,
     AlertsEditor,
     Prompt,
@@ -178,13 +179,14 @@ pub enum Ctx {
 }
 
 impl Ctx {
-    pub const ALL: [Ctx; 10] = [
+    pub const ALL: [Ctx; 11] = [
         Ctx::TailStreams,
         Ctx::TailLog,
         Ctx::SearchInput,
         Ctx::SearchHistogram,
         Ctx::SearchResults,
         Ctx::SearchContext,
+        Ctx::SearchPatterns,
         Ctx::AlertsList,
         Ctx::AlertsEditor,
         Ctx::Prompt,
@@ -200,6 +202,7 @@ impl Ctx {
             Ctx::SearchHistogram => "Search · histogram",
             Ctx::SearchResults => "Search · results",
             Ctx::SearchContext => "Search · context",
+            Ctx::SearchPatterns => "Search · patterns",
             Ctx::AlertsList => "Alerts · rules",
             Ctx::AlertsEditor => "Alerts · editor",
             Ctx::Prompt => "Prompt",

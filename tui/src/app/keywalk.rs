@@ -241,6 +241,17 @@ fn search_context() -> App {
     app
 }
 
+/// The patterns view on three patterns, the middle one selected, two rows a page.
+fn search_patterns() -> App {
+    let mut app = super::patterns_tests::patterns_open();
+    if let Some(v) = &mut app.search.patterns {
+        v.selected = 1;
+        v.view_rows.set(2);
+    }
+    app.outbox.clear();
+    app
+}
+
 fn alerts() -> App {
     let mut app = base();
     app.on_event(key('3'));
@@ -329,6 +340,7 @@ fn places() -> Vec<Place> {
             Ctx::SearchHistogram => vec![|| search_focus(SearchFocus::Histogram)],
             Ctx::SearchResults => vec![|| search_focus(SearchFocus::Results)],
             Ctx::SearchContext => vec![search_context],
+            Ctx::SearchPatterns => vec![search_patterns],
             Ctx::AlertsList => vec![alerts],
             Ctx::AlertsEditor => vec![|| alerts_editor(0), || alerts_editor(6)],
             Ctx::Prompt => vec![prompt, prompt_filter, prompt_browsing],

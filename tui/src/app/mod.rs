@@ -264,6 +264,8 @@ impl App {
             Screen::Search => {
                 if self.search.context.is_some() {
                     Ctx::SearchContext
+                } else if self.search.patterns.is_some() {
+                    Ctx::SearchPatterns
                 } else {
                     match self.search.focus {
                         SearchFocus::Input => Ctx::SearchInput,
@@ -354,6 +356,7 @@ impl App {
             Ctx::SearchHistogram => self.search.on_histogram_key(k, out),
             Ctx::SearchResults => self.search.on_results_key(k, out),
             Ctx::SearchContext => self.search.on_context_key(k, out),
+            Ctx::SearchPatterns => self.search.on_patterns_key(k, out),
             Ctx::AlertsList => self.alerts.on_list_key(k, now, out),
             Ctx::AlertsEditor => self.alerts.on_editor_key(k, now, out),
             Ctx::Confirm => {
@@ -489,6 +492,8 @@ mod event_tests;
 mod filter_tests;
 #[cfg(test)]
 mod keywalk;
+#[cfg(test)]
+mod patterns_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -79,6 +79,7 @@ impl App {
                 self.apply(e);
             }
             ServerMsg::ContextResult { id, page } => self.search.on_context(id, page, out),
+            ServerMsg::Patterns { id, result } => self.search.on_patterns(id, result),
             ServerMsg::Alerts { id, alerts } => self.alerts.on_alerts(id, alerts, out),
             ServerMsg::Rules { id, rules } => self.alerts.on_rules(id, rules, out),
             ServerMsg::RuleTest { id, result } => self.alerts.on_rule_test(id, result),

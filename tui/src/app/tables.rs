@@ -15,6 +15,7 @@ pub fn table(ctx: Ctx) -> Vec<&'static Binding> {
         Ctx::SearchHistogram => (search::histogram::KEYS, false),
         Ctx::SearchResults => (search::results::KEYS, false),
         Ctx::SearchContext => (search::context::KEYS, false),
+        Ctx::SearchPatterns => (search::patterns::KEYS, false),
         Ctx::AlertsList => (alerts::list::KEYS, false),
         Ctx::AlertsEditor => (alerts::editor::KEYS, true),
         Ctx::Prompt => (prompt::KEYS, true),

@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use crate::client::{self, ClientEvent, Conn};
 pub use format::{entry_line, entry_line_color, query_error_caret};
-pub use patterns::{patterns, PatternsArgs};
+pub use patterns::{patterns, sparkline, PatternsArgs};
 pub use rules_file::parse_rules;
 
 /// Flags every subcommand shares.

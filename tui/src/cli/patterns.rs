@@ -88,8 +88,9 @@ pub fn sparkline(counts: &[u64]) -> String {
             if c == 0 {
                 ' '
             } else {
-                let i = ((c * 7).div_ceil(max)) as usize;
-                BARS[i.min(7)]
+                // 1..=8 eighths of the largest, so the smallest non-zero bar is ▁.
+                let i = ((c * 8).div_ceil(max)) as usize;
+                BARS[i.clamp(1, 8) - 1]
             }
         })
         .collect()

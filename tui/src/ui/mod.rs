@@ -3,6 +3,7 @@
 
 mod alerts;
 pub mod event;
+mod patterns;
 mod search;
 mod tail;
 

@@ -1,4 +1,5 @@
-//! The Search screen: query box, histogram, results, context view.
+//! The Search screen: query box, histogram, results, context view (the
+//! patterns view is in [`super::patterns`]).
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -26,6 +27,8 @@ pub fn draw(f: &mut Frame, app: &App, t: Theme, area: Rect) {
     draw_histogram(f, app, t, hist, bar_rows);
     if s.context.is_some() {
         draw_context(f, app, t, results);
+    } else if s.patterns.is_some() {
+        super::patterns::draw(f, app, t, results);
     } else {
         draw_results(f, app, t, results);
     }

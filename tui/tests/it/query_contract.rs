@@ -82,3 +82,38 @@ fn selections_parse_and_select_exactly_their_streams() {
         }
     }
 }
+
+/// `Enter` in the patterns view narrows the search to the pattern's ids: the
+/// query it writes keeps the search's own `OR`s inside and the daemon's matcher
+/// takes exactly the events of those ids that the search took.
+#[test]
+fn a_pattern_narrows_the_search_to_its_ids_and_nothing_else() {
+    use lookout_shared::PatternId;
+    use lookout_tui::app::search::patterns::{narrowed, pattern_clause};
+    let (a, merged, other) = (
+        PatternId::new(0xa1),
+        PatternId::new(0xa2),
+        PatternId::new(0xb3),
+    );
+    let k = key("payments", "ledger-0", "app");
+    let with = |level, msg: &str, p: Option<PatternId>| LogEntry {
+        pattern: p,
+        ..entry(&k, level, msg)
+    };
+    for base in ["", "*", "level:error OR timeout"] {
+        let q = narrowed(base, &pattern_clause(a, &[a, merged]));
+        let parsed = Query::parse(&q).unwrap_or_else(|e| panic!("{q:?}: {e}"));
+        let narrowed_base = !base.is_empty() && base != "*";
+        for p in [Some(a), Some(merged), Some(other), None] {
+            let ours = p == Some(a) || p == Some(merged);
+            let hit = with(Some(Level::Error), "insert failed", p);
+            assert_eq!(parsed.matches(&hit), ours, "{q:?} on {p:?}");
+            let outside = with(Some(Level::Info), "all good", p);
+            assert_eq!(
+                parsed.matches(&outside),
+                ours && !narrowed_base,
+                "{q:?} on {p:?}, outside the search"
+            );
+        }
+    }
+}

@@ -10,10 +10,10 @@ use std::path::PathBuf;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use lookout_shared::protocol::{
-    Alert, AlertState, Bucket, ClientMsg, Histogram, ReqId, RuleSpec, RuleStatus, SearchPage,
-    ServerMsg, StreamInfo,
+    Alert, AlertState, Bucket, ClientMsg, Histogram, PatternSummary, PatternsResult, ReqId,
+    RuleSpec, RuleStatus, SearchPage, ServerMsg, StreamInfo,
 };
-use lookout_shared::{Level, LogEntry, StreamId, Timestamp};
+use lookout_shared::{Level, LogEntry, PatternId, StreamId, Timestamp};
 use lookout_tui::app::{App, Event};
 use lookout_tui::client::{ClientEvent, ServerInfo};
 use ratatui::backend::TestBackend;
@@ -232,6 +232,12 @@ fn tail_errors_only() {
 
 #[test]
 fn search_with_results_and_a_histogram() {
+    let mut app = searched();
+    check("search", &mut app);
+}
+
+/// On Search with 30 `level:error` results and a histogram.
+fn searched() -> App {
     let mut app = dashboard();
     app.on_event(key('2'));
     for c in "level:error".chars() {
@@ -272,7 +278,67 @@ fn search_with_results_and_a_histogram() {
             took_ms: 2.0,
         },
     }));
-    check("search", &mut app);
+    app
+}
+
+#[test]
+fn search_patterns_view() {
+    let mut app = searched();
+    app.on_event(key('P'));
+    let Some(ClientMsg::Patterns { id, .. }) = app.outbox.pop() else {
+        panic!("no patterns request sent")
+    };
+    let pattern = |id: u64, ids: &[u64], template: &str, count: u64, new: bool, bars: Vec<u64>| {
+        PatternSummary {
+            id: PatternId::new(id),
+            ids: ids.iter().map(|&i| PatternId::new(i)).collect(),
+            template: template.into(),
+            count,
+            first_seen: Timestamp(T0 - 3_400_000_000_000 + id as i64 * 60_000_000_000),
+            last_seen: Timestamp(T0),
+            new,
+            sparkline: bars,
+            example: entry(1, "ledger-0", Some(Level::Error), template),
+        }
+    };
+    app.on_event(msg(ServerMsg::Patterns {
+        id,
+        result: PatternsResult {
+            patterns: vec![
+                pattern(
+                    3,
+                    &[3],
+                    "insert failed: deadlock detected on table <*> after <*> retries",
+                    1_204,
+                    false,
+                    (0..30).map(|i| 30 + i % 7).collect(),
+                ),
+                pattern(
+                    40,
+                    &[40, 41],
+                    "connection to <*> refused",
+                    310,
+                    true,
+                    (0..30).map(|i| if i < 20 { 0 } else { i * 3 }).collect(),
+                ),
+                pattern(
+                    7,
+                    &[7],
+                    "card issuer slow (<*> ms)",
+                    12,
+                    false,
+                    (0..30).map(|i| u64::from(i % 5 == 0)).collect(),
+                ),
+            ],
+            total: 1_526,
+            distinct: 3,
+            start: Timestamp(T0 - 3_600_000_000_000),
+            width_ms: 120_000,
+            took_ms: 4.0,
+        },
+    }));
+    app.on_event(key('j'));
+    check("search-patterns", &mut app);
 }
 
 #[test]

@@ -151,6 +151,38 @@ fn dashboard_tails_searches_and_creates_a_rule() {
     assert!(screen.contains("Results"), "{screen}");
     keep("search", &screen);
 
+    // Patterns: `P` lists the kinds of lines among the matches, the daemon's miner
+    // having turned the order number into a parameter; `Enter` narrows the search
+    // to that pattern, and the hit is still there.
+    pane.keys(&["P"]);
+    let screen = pane.wait_for("kinds in", DEADLINE);
+    assert!(screen.contains("Patterns of declined"), "{screen}");
+    assert!(
+        screen.contains("card declined for order <*>"),
+        "the order number is a parameter:\n{screen}"
+    );
+    keep("patterns", &screen);
+    pane.keys(&["Enter"]);
+    pane.wait_for("(declined) AND pattern:", DEADLINE);
+    // The old results stay until the answer: wait for the narrowed search's.
+    let start = std::time::Instant::now();
+    let screen = loop {
+        let screen = pane.capture();
+        if !screen.contains("searching…") && screen.contains("Results") {
+            break screen;
+        }
+        assert!(start.elapsed() < DEADLINE, "no answer:\n{screen}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        screen.contains("order 8831"),
+        "the hit is of that pattern:\n{screen}"
+    );
+    assert!(
+        !screen.contains("Patterns of"),
+        "back on the results:\n{screen}"
+    );
+
     // Alerts: new rule through the form, saved, listed.
     pane.keys(&["3"]);
     pane.wait_for("[3 Alerts]", DEADLINE);

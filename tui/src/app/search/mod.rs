@@ -5,6 +5,7 @@
 //! - [`histogram`]: the histogram's keys and handler (picking a bar narrows the range).
 //! - [`results`]: the results list's keys and handler (paging as it nears the end).
 //! - [`context`]: the lines around one hit: state, keys, handler.
+//! - [`patterns`]: the kinds of lines among the matches (`P`): state, keys, handler.
 //!
 //! The panes share one state, [`Search`]: they are views of the same request and
 //! its answer, so their cursors live beside it. Replies for this screen are search
@@ -12,11 +13,13 @@
 
 pub mod context;
 pub mod histogram;
+pub mod patterns;
 pub mod query;
 pub mod results;
 pub mod save;
 
 pub use context::ContextView;
+pub use patterns::PatternsView;
 
 use std::cell::Cell;
 
@@ -113,6 +116,8 @@ pub struct Search {
     pub offset: Cell<usize>,
     pub bar: Option<usize>,
     pub context: Option<ContextView>,
+    /// The patterns view (`P`), over the results like the context view.
+    pub patterns: Option<PatternsView>,
     pub view_rows: Cell<usize>,
     /// Whether a search has ever run (for the empty-state hint).
     pub searched: bool,
@@ -147,6 +152,7 @@ impl Search {
             offset: Cell::new(0),
             bar: None,
             context: None,
+            patterns: None,
             view_rows: Cell::new(10),
             searched: false,
             rerun: false,
@@ -271,6 +277,7 @@ impl Search {
         self.error = None;
         self.focus = SearchFocus::Results;
         self.context = None;
+        self.patterns = None;
         self.run(out);
     }
 
@@ -313,12 +320,16 @@ impl Search {
         }
     }
 
-    /// The wheel moves the context view when open, else the results.
+    /// The wheel moves the context view or the patterns when open, else the results.
     pub fn on_wheel(&mut self, up: bool, out: &mut Outbox) {
+        let d = if up { -WHEEL_ROWS } else { WHEEL_ROWS };
+        if let (None, Some(view)) = (&self.context, &mut self.patterns) {
+            return view.move_by(d);
+        }
         match &mut self.context {
-            Some(cv) => cv.scroll_by(if up { -WHEEL_ROWS } else { WHEEL_ROWS }, out),
+            Some(cv) => cv.scroll_by(d, out),
             None => {
-                self.move_by(if up { -WHEEL_ROWS } else { WHEEL_ROWS });
+                self.move_by(d);
                 self.maybe_more(out);
             }
         }
@@ -365,6 +376,9 @@ impl Search {
         if self.on_error(id, error.clone()) {
             return Effect::Done;
         }
+        if self.on_patterns_error(id, error) {
+            return Effect::Done;
+        }
         match &mut self.context {
             Some(cv) if cv.owns(id) => {
                 cv.forget(id);
@@ -381,6 +395,7 @@ impl Search {
         self.rerun |= self.req.is_some();
         self.req = None;
         self.more_req = None;
+        self.patterns_disconnected();
         if let Some(cv) = &mut self.context {
             cv.req = None;
             cv.older_req = None;
@@ -394,6 +409,7 @@ impl Search {
         if std::mem::take(&mut self.rerun) {
             self.run(out);
         }
+        self.patterns_connected(out);
     }
 }
 

@@ -22,6 +22,16 @@ pub const KEYS: &[Binding] = &[
     bind(&[ENTER], "context around the line", true),
     bind(&[Key::Char('o')], "expand / fold", true),
     bind(
+        &[Key::Char('P')],
+        "patterns: the kinds of lines, new ones marked",
+        true,
+    ),
+    bind(
+        &[Key::Char('=')],
+        "search the pattern of the line under the cursor",
+        false,
+    ),
+    bind(
         &[Key::Char('y'), Key::Char('Y')],
         "copy the line / with time and stream",
         false,
@@ -74,6 +84,11 @@ impl Search {
             }
             Key::Char('r') => Effect::Prompt(PromptKind::Range, String::new()),
             Key::Char('s') => Effect::Save,
+            Key::Char('P') if !out.online() => {
+                Effect::Say("not connected: patterns load once the daemon is back".into())
+            }
+            Key::Char('P') => self.open_patterns(out),
+            Key::Char('=') => self.search_pattern_of_selected(out),
             Key::Char('o') => match self.results.get(self.selected) {
                 Some(e) if self.expanded.toggle(e) => Effect::Done,
                 Some(_) => Effect::Say("one line, no fields: nothing more to show".into()),

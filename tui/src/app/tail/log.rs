@@ -110,6 +110,11 @@ pub const KEYS: &[Binding] = &[
         "search the previous instance of the cursor's container",
         false,
     ),
+    bind(
+        &[Key::Char('=')],
+        "search the pattern of the cursor's line (all time)",
+        false,
+    ),
     bind(&[Key::Char('m')], "mark / unmark the line", false),
     bind(
         &[Key::Char('\''), Key::Char('"')],
@@ -480,6 +485,7 @@ impl Tail {
             Key::Char('s') => return Effect::Save,
             Key::Char('x') => log.clear(),
             Key::Char('p') => return self.previous_instance(),
+            Key::Char('=') => return self.pattern_search(),
             Key::Char('m') => return log.toggle_line_mark(),
             Key::Char('\'') => return log.mark_next(true),
             Key::Char('"') => return log.mark_next(false),

@@ -2,7 +2,8 @@
 //! another instance (the N of `N.log`), a marker line goes before it, so a
 //! `FATAL OutOfMemoryError` no longer runs straight into the next instance's
 //! start-up lines; `p` searches the instance before the one under the cursor,
-//! `kubectl logs --previous` for the scrollback.
+//! `kubectl logs --previous` for the scrollback. `=` beside it searches the
+//! pattern (the kind of line) of the line under the cursor.
 
 use std::collections::HashMap;
 
@@ -83,6 +84,19 @@ impl Log {
 }
 
 impl Tail {
+    /// `=`: a search of the pattern of the line under the cursor over all time
+    /// (the kind of line is the question, not when it was written).
+    pub(crate) fn pattern_search(&self) -> Effect {
+        let at = self.log.cursor_line().and_then(|i| self.log.lines.get(i));
+        match at {
+            Some(TailLine::Entry(e)) => match e.pattern {
+                Some(id) => Effect::SearchAll(format!("pattern:{id}")),
+                None => Effect::Say("this event has no pattern".into()),
+            },
+            _ => Effect::Say("no event under the cursor".into()),
+        }
+    }
+
     /// `p`: a search of the previous instance of the container under the cursor,
     /// over all time (a crash can be older than any preset range).
     pub(crate) fn previous_instance(&self) -> Effect {

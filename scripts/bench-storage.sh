@@ -12,6 +12,7 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import chdb' 2>/dev/n
   "$venv/bin/pip" install -q --disable-pip-version-check chdb
 fi
 dir="${DIR:-$(mktemp -d)}"
+mkdir -p "$dir"
 out="$dir/lookout.json"
 cargo bench -q -p lookout-daemon --bench storage -- --json --entries "${ENTRIES:-1000000}" \
   --runs "${RUNS:-20}" --dir "$dir" >"$out"

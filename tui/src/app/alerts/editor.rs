@@ -39,11 +39,14 @@ pub const FIELDS: &[(&str, &str)] = &[
         "the query language, e.g. namespace:payments AND \"card declined\"",
     ),
     ("window", "count matches over, e.g. 5m"),
-    ("condition", "> N, >= N, < N, <= N, == N or != N"),
+    (
+        "condition",
+        "> N, >= N, < N, <= N, == N, != N, or new_pattern",
+    ),
     ("for", "how long it must hold before firing, e.g. 0s, 2m"),
     (
         "group by",
-        "comma-separated: namespace, pod, container, node",
+        "comma-separated: namespace, pod, workload, container, node, or a field",
     ),
     ("severity", "info, warning or critical (←/→)"),
     ("labels", "k=v, comma-separated"),

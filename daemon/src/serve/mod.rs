@@ -343,6 +343,7 @@ fn status_now(shared: &Shared, rate: f64) -> ServerStatus {
         firing: shared.alerting.as_ref().map_or(0, |a| a.firing()),
         entries_indexed,
         index_error,
+        ..Default::default()
     }
 }
 

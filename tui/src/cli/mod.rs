@@ -324,6 +324,7 @@ pub async fn search(g: &Global, a: SearchArgs) -> anyhow::Result<()> {
                     Order::NewestFirst
                 },
                 histogram: false,
+                ..Default::default()
             },
         };
         let page = match conn.request(&msg).await? {

@@ -270,6 +270,7 @@ fn search_with_results_and_a_histogram() {
             }),
             next_cursor: None,
             took_ms: 2.0,
+            ..Default::default()
         },
     }));
     check("search", &mut app);
@@ -372,6 +373,7 @@ fn search_results_expanded() {
             histogram: None,
             next_cursor: None,
             took_ms: 2.0,
+            ..Default::default()
         },
     }));
     // The trace (newest, selected) and the JSON event below it, both opened.

@@ -164,6 +164,7 @@ impl Search {
             cursor: None,
             order: Order::NewestFirst,
             histogram: true,
+            ..Default::default()
         }
     }
 

@@ -86,6 +86,7 @@ pub mod collect;
 pub mod config;
 pub mod durable;
 pub mod footprint;
+pub mod hub;
 pub mod index;
 pub mod ingest;
 pub mod level;

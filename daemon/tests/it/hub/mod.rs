@@ -38,7 +38,14 @@ impl Drop for Daemon {
 fn daemon(name: &str, n: usize) -> Daemon {
     let tree = Node::new();
     for (k, pod) in ["web-7d9f8b6c5-x2k4q", "db-0"].iter().enumerate() {
-        let file = tree.start("shop", pod, &format!("uid-{name}-{k}"), "app", 0, &cid(k as u32));
+        let file = tree.start(
+            "shop",
+            pod,
+            &format!("uid-{name}-{k}"),
+            "app",
+            0,
+            &cid(k as u32),
+        );
         let text: String = (0..n)
             .map(|i| {
                 format!(
@@ -103,7 +110,11 @@ fn hub_over(urls: &[String]) -> Hub {
 fn search(url: &str, params: SearchParams) -> SearchPage {
     block(async {
         let mut c = Conn::connect(url, None).await.unwrap();
-        match c.request(&ClientMsg::Search { id: 1, params }).await.unwrap() {
+        match c
+            .request(&ClientMsg::Search { id: 1, params })
+            .await
+            .unwrap()
+        {
             ServerMsg::SearchResult { page, .. } => page,
             other => panic!("{other:?}"),
         }
@@ -153,17 +164,24 @@ fn union(nodes: &[&Daemon], query: &str, order: Order) -> Vec<Key> {
 }
 
 fn wait_indexed(d: &Daemon, n: u64) {
-    wait_for(&format!("{} to index {n} entries", d.name), Duration::from_secs(30), || {
-        let p = search(&d.url, SearchParams::default());
-        (p.total == n).then_some(())
-    });
+    wait_for(
+        &format!("{} to index {n} entries", d.name),
+        Duration::from_secs(30),
+        || {
+            let p = search(&d.url, SearchParams::default());
+            (p.total == n).then_some(())
+        },
+    );
 }
 
 fn streams(url: &str) -> Vec<StreamInfo> {
     block(async {
         let mut c = Conn::connect(url, None).await.unwrap();
         match c
-            .request(&ClientMsg::Streams { id: 1, watch: false })
+            .request(&ClientMsg::Streams {
+                id: 1,
+                watch: false,
+            })
             .await
             .unwrap()
         {
@@ -175,7 +193,11 @@ fn streams(url: &str) -> Vec<StreamInfo> {
 
 #[test]
 fn hub_merges_three_nodes_exactly_and_names_a_stopped_one() {
-    let (a, b, mut c) = (daemon("node-a", 20), daemon("node-b", 13), daemon("node-c", 8));
+    let (a, b, mut c) = (
+        daemon("node-a", 20),
+        daemon("node-b", 13),
+        daemon("node-c", 8),
+    );
     for (d, n) in [(&a, 40), (&b, 26), (&c, 16)] {
         wait_indexed(d, n);
     }
@@ -206,7 +228,10 @@ fn hub_merges_three_nodes_exactly_and_names_a_stopped_one() {
         },
         ..Default::default()
     };
-    let per_node: Vec<SearchPage> = [&a, &b, &c].iter().map(|d| search(&d.url, q.clone())).collect();
+    let per_node: Vec<SearchPage> = [&a, &b, &c]
+        .iter()
+        .map(|d| search(&d.url, q.clone()))
+        .collect();
     let merged = search(&hub_url, q.clone());
     assert_eq!(merged.total, 41);
     assert_eq!(merged.total, per_node.iter().map(|p| p.total).sum::<u64>());
@@ -236,7 +261,11 @@ fn hub_merges_three_nodes_exactly_and_names_a_stopped_one() {
     }
     assert_eq!(
         per,
-        BTreeMap::from([("node-a".into(), 2), ("node-b".into(), 2), ("node-c".into(), 2)])
+        BTreeMap::from([
+            ("node-a".into(), 2),
+            ("node-b".into(), 2),
+            ("node-c".into(), 2)
+        ])
     );
     let status = block(async {
         let mut conn = Conn::connect(&hub_url, None).await.unwrap();
@@ -259,16 +288,20 @@ fn hub_merges_three_nodes_exactly_and_names_a_stopped_one() {
     assert_eq!(last.total, 66);
     let got: Vec<Key> = got.iter().map(key).collect();
     assert_eq!(got, union(&[&a, &b], "placed", Order::NewestFirst));
-    let down = wait_for("status to count node-c down", Duration::from_secs(20), || {
-        let s = block(async {
-            let mut conn = Conn::connect(&hub_url, None).await.unwrap();
-            match conn.recv().await.unwrap() {
-                ServerMsg::Status { status } => status.cluster,
-                _ => None,
-            }
-        })?;
-        (s.up == 2).then_some(s)
-    });
+    let down = wait_for(
+        "status to count node-c down",
+        Duration::from_secs(20),
+        || {
+            let s = block(async {
+                let mut conn = Conn::connect(&hub_url, None).await.unwrap();
+                match conn.recv().await.unwrap() {
+                    ServerMsg::Status { status } => status.cluster,
+                    _ => None,
+                }
+            })?;
+            (s.up == 2).then_some(s)
+        },
+    );
     assert_eq!(down.down, ["node-c"]);
     hub.shutdown();
 }
@@ -278,7 +311,9 @@ fn hub_refuses_bad_flags_and_tails_for_now() {
     let parse = |argv: &[&str]| {
         let c = lookout_daemon::config::Config::try_parse_from(argv).unwrap();
         match c.mode {
-            Some(lookout_daemon::config::Mode::Hub(a)) => Hub::start(a).err().map(|e| e.to_string()),
+            Some(lookout_daemon::config::Mode::Hub(a)) => {
+                Hub::start(a).err().map(|e| e.to_string())
+            }
             None => panic!("not the hub mode"),
         }
     };

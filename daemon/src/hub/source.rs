@@ -31,7 +31,7 @@ use crate::serve::transport::Feed;
 /// What one node made of a request.
 enum Outcome {
     /// Its reply, and its node name.
-    Reply(String, ServerMsg),
+    Reply(String, Box<ServerMsg>),
     /// Not reached, failed or too slow: named by its label.
     Missing(String, String),
 }
@@ -61,7 +61,7 @@ impl HubSource {
         let asks = self.peers.targets().into_iter().map(|t| async move {
             let label = t.label.clone();
             match tokio::time::timeout(self.deadline, self.ask(&t, build)).await {
-                Ok(Ok((node, reply))) => Outcome::Reply(node, reply),
+                Ok(Ok((node, reply))) => Outcome::Reply(node, Box::new(reply)),
                 Ok(Err(why)) => Outcome::Missing(label, why),
                 Err(_) => Outcome::Missing(
                     label,
@@ -134,21 +134,23 @@ impl HubSource {
         let mut pages = Vec::new();
         let mut missing = Vec::new();
         for o in outcomes {
+            let o = match o {
+                Outcome::Reply(node, reply) => Ok((node, *reply)),
+                Outcome::Missing(node, why) => Err((node, why)),
+            };
             match o {
-                Outcome::Reply(node, ServerMsg::SearchResult { page, .. }) => {
-                    pages.push((node, page))
-                }
+                Ok((node, ServerMsg::SearchResult { page, .. })) => pages.push((node, page)),
                 // The same request fails the same way on every node: say so once.
-                Outcome::Reply(_, ServerMsg::Error { error, .. })
+                Ok((_, ServerMsg::Error { error, .. }))
                     if matches!(error.code, ErrorCode::BadQuery | ErrorCode::BadRange) =>
                 {
                     return Err(error)
                 }
-                Outcome::Reply(node, other) => {
+                Ok((node, other)) => {
                     tracing::warn!(%node, reply = ?other, "node could not search");
                     missing.push(node);
                 }
-                Outcome::Missing(node, why) => {
+                Err((node, why)) => {
                     tracing::warn!(%node, %why, "node missing from a search");
                     missing.push(node);
                 }
@@ -183,21 +185,20 @@ impl HubSource {
         let mut found: Vec<(String, ContextPage)> = Vec::new();
         let mut answered = 0usize;
         for o in outcomes {
-            match o {
-                Outcome::Reply(node, ServerMsg::ContextResult { page, .. }) => {
+            let Outcome::Reply(node, reply) = o else {
+                continue;
+            };
+            match (node, *reply) {
+                (node, ServerMsg::ContextResult { page, .. }) => {
                     answered += 1;
                     if page.entry.is_some() {
                         found.push((node, page));
                     }
                 }
-                Outcome::Reply(_, ServerMsg::Error { error, .. })
-                    if error.code == ErrorCode::NotFound =>
-                {
+                (_, ServerMsg::Error { error, .. }) if error.code == ErrorCode::NotFound => {
                     answered += 1
                 }
-                Outcome::Reply(_, ServerMsg::Error { error, .. })
-                    if error.code == ErrorCode::BadRange =>
-                {
+                (_, ServerMsg::Error { error, .. }) if error.code == ErrorCode::BadRange => {
                     return Err(error)
                 }
                 _ => {}

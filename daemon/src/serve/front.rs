@@ -3,7 +3,6 @@
 //! handlers; live tails are refused (their merge across nodes comes later), and
 //! there is no index or pipeline behind it.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -165,20 +164,18 @@ struct NoTails {
 }
 
 impl Session for NoTails {
-    fn handle(&mut self, msg: ClientMsg) -> impl Future<Output = ()> + Send {
-        async move {
-            match msg {
-                ClientMsg::Subscribe { id, .. } => {
-                    let m = ServerMsg::error(
-                        Some(id),
-                        ErrorCode::BadRequest,
-                        "live tail through the cluster hub is not available yet; \
-                         tail a node's daemon directly",
-                    );
-                    self.out.send(m).await;
-                }
-                other => self.inner.handle(other).await,
+    async fn handle(&mut self, msg: ClientMsg) {
+        match msg {
+            ClientMsg::Subscribe { id, .. } => {
+                let m = ServerMsg::error(
+                    Some(id),
+                    ErrorCode::BadRequest,
+                    "live tail through the cluster hub is not available yet; \
+                     tail a node's daemon directly",
+                );
+                self.out.send(m).await;
             }
+            other => self.inner.handle(other).await,
         }
     }
 

@@ -327,7 +327,6 @@ pub async fn search(g: &Global, a: SearchArgs) -> anyhow::Result<()> {
                     Order::NewestFirst
                 },
                 histogram: false,
-                ..Default::default()
             },
         };
         let page = match conn.request(&msg).await? {

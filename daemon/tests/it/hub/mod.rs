@@ -325,7 +325,7 @@ fn hub_refuses_bad_flags_and_tails_for_now() {
     assert!(e.contains("NAME:PORT"), "{e}");
 
     let a = daemon("node-a", 3);
-    let hub = hub_over(&[a.url.clone()]);
+    let hub = hub_over(std::slice::from_ref(&a.url));
     let hub_url = format!("ws://{}", hub.addr().unwrap());
     let reply = block(async {
         let mut conn = Conn::connect(&hub_url, None).await.unwrap();

@@ -346,3 +346,41 @@ fn hub_refuses_bad_flags_and_tails_for_now() {
         other => panic!("{other:?}"),
     }
 }
+
+/// `--peers-dns`: the addresses the name resolves to become the peers (here an
+/// address literal, which resolves to itself), and their streams are served.
+#[test]
+fn hub_finds_its_peers_by_name() {
+    let a = daemon("node-a", 3);
+    wait_indexed(&a, 6);
+    let port = a.url.rsplit(':').next().unwrap().to_string();
+    let config = lookout_daemon::config::Config::try_parse_from([
+        "lookoutd",
+        "hub",
+        "--listen",
+        "127.0.0.1:0",
+        "--metrics-listen",
+        "127.0.0.1:0",
+        "--peers-dns",
+        &format!("127.0.0.1:{port}"),
+        "--peers-dns-interval",
+        "200ms",
+    ])
+    .unwrap();
+    let Some(lookout_daemon::config::Mode::Hub(args)) = config.mode else {
+        panic!("not parsed as the hub mode")
+    };
+    let hub = Hub::start(args).unwrap();
+    let hub_url = format!("ws://{}", hub.addr().unwrap());
+    let list = wait_for("streams found by name", Duration::from_secs(20), || {
+        let s = streams(&hub_url);
+        (s.len() == 2).then_some(s)
+    });
+    assert!(list.iter().all(|s| s.node == "node-a"), "{list:?}");
+    assert_eq!(hub.peer_urls(), [a.url.clone()]);
+    let page = search(&hub_url, SearchParams::default());
+    assert_eq!(
+        (page.total, page.nodes.as_slice()),
+        (6, ["node-a".to_string()].as_slice())
+    );
+}

@@ -36,6 +36,11 @@ impl Drop for Daemon {
 /// `n` lines per pod on two pods; three lines share each timestamp, and every
 /// node uses the same timestamps, so the merge's tie-breaking is exercised.
 fn daemon(name: &str, n: usize) -> Daemon {
+    daemon_with(name, n, &[])
+}
+
+/// [`daemon`] with extra flags.
+fn daemon_with(name: &str, n: usize, extra: &[&str]) -> Daemon {
     let tree = Node::new();
     for (k, pod) in ["web-7d9f8b6c5-x2k4q", "db-0"].iter().enumerate() {
         let file = tree.start(
@@ -57,7 +62,7 @@ fn daemon(name: &str, n: usize) -> Daemon {
         append(&file, text.as_bytes());
     }
     let data = tempfile::tempdir().unwrap();
-    let config = lookout_daemon::config::Config::try_parse_from([
+    let mut argv = vec![
         "lookoutd",
         "--log-dir",
         tree.root().to_str().unwrap(),
@@ -71,8 +76,9 @@ fn daemon(name: &str, n: usize) -> Daemon {
         "100ms",
         "--node",
         name,
-    ])
-    .unwrap();
+    ];
+    argv.extend_from_slice(extra);
+    let config = lookout_daemon::config::Config::try_parse_from(argv).unwrap();
     let inner = Lookoutd::start(config).unwrap();
     let url = format!("ws://{}", inner.addr().unwrap());
     Daemon {
@@ -383,4 +389,69 @@ fn hub_finds_its_peers_by_name() {
         (page.total, page.nodes.as_slice()),
         (6, ["node-a".to_string()].as_slice())
     );
+}
+
+/// `--peer-token` is what the hub shows the nodes; `--token` is what it asks of
+/// its own clients. A wrong peer token leaves that node out, named.
+#[test]
+fn hub_presents_the_peer_token_and_requires_its_own() {
+    let a = daemon_with("node-a", 3, &["--token", "node-secret"]);
+    let b = daemon_with("node-b", 2, &["--token", "other-secret"]);
+    let start = |peer_token: &str| {
+        let c = lookout_daemon::config::Config::try_parse_from([
+            "lookoutd",
+            "hub",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--token",
+            "hub-secret",
+            "--peer-token",
+            peer_token,
+            "--peer",
+            &a.url,
+            "--peer",
+            &b.url,
+        ])
+        .unwrap();
+        let Some(lookout_daemon::config::Mode::Hub(args)) = c.mode else {
+            panic!("not parsed as the hub mode")
+        };
+        Hub::start(args).unwrap()
+    };
+    let hub = start("node-secret");
+    let url = format!("ws://{}", hub.addr().unwrap());
+    let refused = block(Conn::connect(&url, None));
+    assert!(
+        matches!(
+            refused,
+            Err(lookout_shared::client::ClientError::Unauthorized(_))
+        ),
+        "a client without the hub's token was let in"
+    );
+    let page = wait_for(
+        "node-a's entries through the hub",
+        Duration::from_secs(30),
+        || {
+            let page = block(async {
+                let mut c = Conn::connect(&url, Some("hub-secret")).await.unwrap();
+                match c
+                    .request(&ClientMsg::Search {
+                        id: 1,
+                        params: SearchParams::default(),
+                    })
+                    .await
+                    .unwrap()
+                {
+                    ServerMsg::SearchResult { page, .. } => page,
+                    other => panic!("{other:?}"),
+                }
+            });
+            (page.total == 6).then_some(page)
+        },
+    );
+    assert_eq!(page.nodes, ["node-a"]);
+    // node-b wants another token: never reached, named by its address.
+    assert_eq!(page.missing, [b.url.clone()]);
 }

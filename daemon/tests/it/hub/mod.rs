@@ -383,7 +383,7 @@ fn hub_finds_its_peers_by_name() {
         (s.len() == 2).then_some(s)
     });
     assert!(list.iter().all(|s| s.node == "node-a"), "{list:?}");
-    assert_eq!(hub.peer_urls(), [a.url.clone()]);
+    assert_eq!(hub.peer_urls(), std::slice::from_ref(&a.url));
     let page = search(&hub_url, SearchParams::default());
     assert_eq!(
         (page.total, page.nodes.as_slice()),
@@ -453,5 +453,5 @@ fn hub_presents_the_peer_token_and_requires_its_own() {
     );
     assert_eq!(page.nodes, ["node-a"]);
     // node-b wants another token: never reached, named by its address.
-    assert_eq!(page.missing, [b.url.clone()]);
+    assert_eq!(page.missing, std::slice::from_ref(&b.url));
 }

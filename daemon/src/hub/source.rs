@@ -118,6 +118,13 @@ impl HubSource {
                 ))
             }
         };
+        if self.peers.targets().is_empty() {
+            // An empty page would read as "no matches anywhere".
+            return Err(error(
+                ErrorCode::Internal,
+                "the hub knows no node daemon yet (--peers-dns has resolved to none)",
+            ));
+        }
         let order = params.order;
         let outcomes = self
             .fan_out(|node| ClientMsg::Search {

@@ -330,6 +330,38 @@ fn hub_refuses_bad_flags_and_tails_for_now() {
     let e = parse(&["lookoutd", "hub", "--peers-dns", "lookout-nodes"]).unwrap();
     assert!(e.contains("NAME:PORT"), "{e}");
 
+    // A name that resolves to nothing: an error, not an empty result.
+    let c = lookout_daemon::config::Config::try_parse_from([
+        "lookoutd",
+        "hub",
+        "--listen",
+        "127.0.0.1:0",
+        "--metrics-listen",
+        "127.0.0.1:0",
+        "--peers-dns",
+        "no-such-host.invalid:7700",
+    ])
+    .unwrap();
+    let Some(lookout_daemon::config::Mode::Hub(args)) = c.mode else {
+        panic!("not the hub mode")
+    };
+    let lonely = Hub::start(args).unwrap();
+    let url = format!("ws://{}", lonely.addr().unwrap());
+    let reply = block(async {
+        let mut conn = Conn::connect(&url, None).await.unwrap();
+        conn.request(&ClientMsg::Search {
+            id: 2,
+            params: SearchParams::default(),
+        })
+        .await
+        .unwrap()
+    });
+    match reply {
+        ServerMsg::Error { error, .. } => assert!(error.message.contains("no node"), "{error:?}"),
+        other => panic!("{other:?}"),
+    }
+    drop(lonely);
+
     let a = daemon("node-a", 3);
     let hub = hub_over(std::slice::from_ref(&a.url));
     let hub_url = format!("ws://{}", hub.addr().unwrap());

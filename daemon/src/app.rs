@@ -99,7 +99,7 @@ pub fn index_config(config: &Config) -> IndexConfig {
     }
 }
 
-fn init_tracing() {
+pub(crate) fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Colour only for a person at a terminal: `docker logs`, `kubectl logs` and log

@@ -24,6 +24,10 @@ use crate::collect::{CollectorConfig, MultilineConfig};
     about = "Collects, indexes and serves a Kubernetes node's container logs"
 )]
 pub struct Config {
+    /// Another mode of the same binary (`lookoutd hub`); none runs the node daemon.
+    #[command(subcommand)]
+    pub mode: Option<Mode>,
+
     /// Log root: holds the kubelet's `containers/` and `pods/`, or plain `*.log` files.
     #[arg(long, env = "LOOKOUT_LOG_DIR", default_value = "/var/log")]
     pub log_dir: PathBuf,
@@ -218,6 +222,14 @@ pub struct Config {
     /// Generate a realistic node log tree in a temp dir and collect it.
     #[arg(long)]
     pub demo: bool,
+}
+
+/// The modes besides the node daemon.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Mode {
+    /// Answer for every node at once: fan requests out to the node daemons and
+    /// merge their replies; keeps no log data (docs/hub.md).
+    Hub(crate::hub::HubArgs),
 }
 
 /// `--multiline`.

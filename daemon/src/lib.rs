@@ -51,6 +51,8 @@
 //!   JSON lines, positions to `<data-dir>/positions.json`. No ingest, index, server.
 //! - `--discard` ([`app`]): the collector and ingest's preparation (level, seq),
 //!   then nothing: measures collection alone.
+//! - `lookoutd hub` ([`hub`]): no pipeline at all; the same protocol served
+//!   (`serve::front`) from a fan-out to the node daemons, merged.
 //! - `--demo` ([`app`], [`sim`]): a simulated node (thread "lookout-sim") writes a
 //!   kubelet log tree into a temp dir, which becomes `--log-dir`; the rest is the
 //!   full daemon.
@@ -72,6 +74,7 @@
 //! - [`durable`]: atomic, fsynced file replacement for what lives beside the index.
 //! - [`footprint`]: what an entry costs in memory, for every byte bound.
 //! - [`alert`]: alert rules, evaluation and delivery.
+//! - [`hub`]: `lookoutd hub`, the stateless fan-out over every node's daemon.
 //! - [`serve`]: the websocket protocol and the HTTP endpoints.
 //! - [`metrics`]: the registry every stage registers on, and readiness.
 //! - [`pipeline`]: starts the stage threads and channels, stops them.
@@ -87,6 +90,7 @@ pub mod collect;
 pub mod config;
 pub mod durable;
 pub mod footprint;
+pub mod hub;
 pub mod index;
 pub mod ingest;
 pub mod level;

@@ -251,6 +251,7 @@ impl Streams {
                     last_seen: c.last_seen,
                     live: c.live,
                     lines_per_sec: (rate * 10.0).round() / 10.0,
+                    ..Default::default()
                 });
             }
         }

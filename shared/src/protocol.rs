@@ -75,6 +75,11 @@ pub struct SearchParams {
     /// Continue after this entry (exclusive), in `order`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<Cursor>,
+    /// Through a cluster hub: the node of the cursor's entry (a page's
+    /// `next_cursor_node`). `seq` counts per node, so the hub needs the node to
+    /// place the cursor in its merged order; a single daemon ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor_node: Option<String>,
     #[serde(default)]
     pub order: Order,
     /// Ask for a histogram of matches over the range (costs a little more).
@@ -163,6 +168,16 @@ pub struct SearchPage {
     /// Pass back as `cursor` for the next page; absent on the last page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<Cursor>,
+    /// From a cluster hub: pass back as `cursor_node` with `next_cursor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor_node: Option<String>,
+    /// From a cluster hub: the nodes whose matches this page holds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<String>,
+    /// From a cluster hub: the nodes that did not answer in time (or at all); their
+    /// matches are missing from the page and from `total`. Non-empty means partial.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
     /// Server-side time spent, for the curious.
     #[serde(default)]
     pub took_ms: f64,
@@ -209,6 +224,10 @@ pub struct StreamInfo {
     /// without knowing the naming rules.
     #[serde(default)]
     pub workload: String,
+    /// The node that holds the stream: set by a cluster hub (a single daemon's
+    /// streams are all its own, and it leaves this out).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub node: String,
     pub lines: u64,
     pub bytes: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -319,6 +338,29 @@ pub struct ServerStatus {
     pub entries_indexed: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index_error: Option<String>,
+    /// From a cluster hub: how many of its nodes answer (the header's
+    /// "cluster · 3/3 nodes"); absent from a single daemon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterStatus>,
+}
+
+/// A cluster hub's view of its nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ClusterStatus {
+    /// Nodes connected and answering.
+    pub up: u32,
+    /// Nodes known (configured or discovered).
+    pub total: u32,
+    /// The nodes not answering, by name (or address when never reached).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub down: Vec<String>,
+}
+
+impl SearchPage {
+    /// Whether some nodes' matches are missing (only a cluster hub says so).
+    pub fn is_partial(&self) -> bool {
+        !self.missing.is_empty()
+    }
 }
 
 /// Machine-readable error kinds; `message` says the rest in words.
@@ -609,6 +651,7 @@ mod tests {
             last_seen: Some(Timestamp(1_764_000_000_123_456_789)),
             live: true,
             lines_per_sec: 1.5,
+            ..Default::default()
         };
         let json = r#"{"namespace":"payments","pod":"checkout-1","pod_uid":"0a1b-c2","container":"app","container_id":"abc","restart":2,"workload":"checkout","lines":10,"bytes":300,"last_seen":"2025-11-24T16:00:00.123456789Z","live":true,"lines_per_sec":1.5}"#;
         assert_eq!(serde_json::to_string(&s).unwrap(), json);

@@ -92,7 +92,10 @@ fn main() {
     });
     rt.shutdown_timeout(std::time::Duration::from_millis(100));
     if let Err(e) = result {
-        eprintln!("lookout: {}", cli::error_report(&e));
-        std::process::exit(1);
+        let code = cli::exit_code(&e);
+        if code != cli::PARTIAL_EXIT {
+            eprintln!("lookout: {}", cli::error_report(&e));
+        }
+        std::process::exit(code);
     }
 }

@@ -62,6 +62,7 @@ impl Index {
             histogram,
             next_cursor,
             took_ms: t0.elapsed().as_secs_f64() * 1000.0,
+            ..Default::default()
         })
     }
 

@@ -20,13 +20,14 @@
 //! no log content and needs no token.
 
 pub mod alerting;
+pub mod front;
 mod handlers;
 pub mod limits;
 mod listen;
 pub mod metrics;
-mod source;
-mod tail;
-mod transport;
+pub(crate) mod source;
+pub(crate) mod tail;
+pub(crate) mod transport;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -343,6 +344,7 @@ fn status_now(shared: &Shared, rate: f64) -> ServerStatus {
         firing: shared.alerting.as_ref().map_or(0, |a| a.firing()),
         entries_indexed,
         index_error,
+        ..Default::default()
     }
 }
 
@@ -387,19 +389,9 @@ async fn ws_handler(
     // A page in the operator's browser can open a websocket to a port-forwarded
     // daemon (websockets are not bound by the same-origin policy); the browser
     // always says whose page it is, so any origin not allowed is refused.
-    if let Some(origin) = headers.get(axum::http::header::ORIGIN) {
-        let origin = String::from_utf8_lossy(origin.as_bytes());
-        if !shared.cfg.allowed_origins.iter().any(|o| *o == origin) {
-            shared.metrics.serve.client_errors.inc();
-            return (
-                StatusCode::FORBIDDEN,
-                format!(
-                    "websocket from a web page refused: origin {origin} is not allowed \
-                     (lookoutd --allow-origin)\n"
-                ),
-            )
-                .into_response();
-        }
+    if let Some(refusal) = refuse_origin(&headers, &shared.cfg.allowed_origins) {
+        shared.metrics.serve.client_errors.inc();
+        return refusal;
     }
     // Frames up to the limit are read; larger ones up to `HARD_FRAME_FACTOR` times
     // the limit are read and refused with an error (the connection stays usable);
@@ -418,6 +410,25 @@ async fn ws_handler(
             })
             .await;
         })
+}
+
+/// The refusal of an upgrade whose `Origin` is not in `allowed`, if it is not.
+fn refuse_origin(headers: &axum::http::HeaderMap, allowed: &[String]) -> Option<Response> {
+    let origin = headers.get(axum::http::header::ORIGIN)?;
+    let origin = String::from_utf8_lossy(origin.as_bytes());
+    if allowed.iter().any(|o| *o == origin) {
+        return None;
+    }
+    Some(
+        (
+            StatusCode::FORBIDDEN,
+            format!(
+                "websocket from a web page refused: origin {origin} is not allowed \
+                 (lookoutd --allow-origin)\n"
+            ),
+        )
+            .into_response(),
+    )
 }
 
 async fn healthz() -> &'static str {

@@ -10,6 +10,7 @@
 
 mod alert;
 mod collect;
+mod hub;
 mod index;
 mod pattern;
 mod regression;

@@ -207,6 +207,7 @@ fn search() -> App {
             }),
             next_cursor: None,
             took_ms: 1.0,
+            ..Default::default()
         },
     })));
     app.search.view_rows.set(15);

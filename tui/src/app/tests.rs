@@ -409,6 +409,7 @@ fn search_runs_shows_histogram_errors_and_pages() {
                 seq: 0,
             }),
             took_ms: 3.0,
+            ..Default::default()
         },
     })));
     let s = render(&app, 100, 30);

@@ -303,6 +303,8 @@ pub async fn search(g: &Global, a: SearchArgs) -> anyhow::Result<()> {
     let mut out = Out::new();
     let mut printed: u64 = 0;
     let mut cursor = None;
+    let mut cursor_node = None;
+    let mut missing = std::collections::BTreeSet::new();
     let mut total;
     loop {
         // Pages as large as the daemon serves; it clamps anything larger.
@@ -320,6 +322,7 @@ pub async fn search(g: &Global, a: SearchArgs) -> anyhow::Result<()> {
                 range: range.clone(),
                 limit: want as u32,
                 cursor,
+                cursor_node: cursor_node.clone(),
                 order: if a.oldest_first {
                     Order::OldestFirst
                 } else {
@@ -341,7 +344,9 @@ pub async fn search(g: &Global, a: SearchArgs) -> anyhow::Result<()> {
             }
             printed += 1;
         }
+        missing.extend(page.missing);
         cursor = page.next_cursor;
+        cursor_node = page.next_cursor_node;
         if cursor.is_none() || page.entries.is_empty() || (a.limit != 0 && printed >= a.limit) {
             break;
         }
@@ -351,7 +356,36 @@ pub async fn search(g: &Global, a: SearchArgs) -> anyhow::Result<()> {
     if !g.json {
         eprintln!("{printed} of {total} matches");
     }
+    if !missing.is_empty() {
+        let nodes: Vec<String> = missing.into_iter().collect();
+        eprintln!(
+            "lookout: warning: partial result: node(s) {} did not answer; their matches are missing",
+            nodes.join(", ")
+        );
+        return Err(Partial { nodes }.into());
+    }
     Ok(())
+}
+
+/// A search through a cluster hub came back without some nodes' matches: what
+/// was printed is right but incomplete. `lookout` exits with [`PARTIAL_EXIT`].
+#[derive(Debug, thiserror::Error)]
+#[error("partial result: missing node(s) {}", nodes.join(", "))]
+pub struct Partial {
+    pub nodes: Vec<String>,
+}
+
+/// The exit status of a partial result (documented in the README and docs/hub.md).
+pub const PARTIAL_EXIT: i32 = 3;
+
+/// The process exit status for an error: [`PARTIAL_EXIT`] for a partial result
+/// (its warning is already printed), 1 for anything else.
+pub fn exit_code(e: &anyhow::Error) -> i32 {
+    if e.downcast_ref::<Partial>().is_some() {
+        PARTIAL_EXIT
+    } else {
+        1
+    }
 }
 
 /// `lookout streams`: one line per container log stream.

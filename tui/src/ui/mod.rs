@@ -289,7 +289,10 @@ fn status_bar(f: &mut Frame, app: &App, t: Theme, area: Rect) {
             }
         }
     };
-    let node = if app.server.node.is_empty() {
+    // A cluster hub says how many of its nodes answer; a daemon names its node.
+    let node = if let Some(c) = &app.status.cluster {
+        format!("cluster · {}/{} nodes ─ ", c.up, c.total)
+    } else if app.server.node.is_empty() {
         String::new()
     } else {
         format!("node {} ─ ", app.server.node)

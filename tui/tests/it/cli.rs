@@ -490,3 +490,64 @@ fn patterns_lists_kinds_of_lines_and_pattern_queries_find_them() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("16 hex digits"), "{}", stderr(&o));
 }
+
+/// Through a cluster hub with one node down, `lookout search` prints the matches
+/// of the nodes that answered, warns naming the missing node, and exits 3; with
+/// every node answering it exits 0 and pages across them.
+#[test]
+fn search_through_a_hub_warns_and_exits_3_when_partial() {
+    use clap::Parser;
+    let tree = LogTree::new();
+    let lines: Vec<String> = (0..150).map(|i| format!("order {i} shipped")).collect();
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    tree.write("shop", "ship-0", "app", &refs);
+    let daemon = Daemon::start(&tree).expect("daemon");
+    until(&daemon.url(), &["search", "shipped", "--limit", "0"], |o| {
+        stderr(o).contains("150 of 150 matches")
+    });
+    // An address nothing listens on: a node that is down.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("ws://{}", l.local_addr().unwrap())
+    };
+    let hub_over = |peers: &[String]| {
+        let mut argv = vec![
+            "lookoutd".to_string(),
+            "hub".into(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--metrics-listen".into(),
+            "127.0.0.1:0".into(),
+        ];
+        for p in peers {
+            argv.extend(["--peer".to_string(), p.clone()]);
+        }
+        match lookout_daemon::config::Config::try_parse_from(argv)
+            .unwrap()
+            .mode
+        {
+            Some(lookout_daemon::config::Mode::Hub(a)) => {
+                lookout_daemon::hub::Hub::start(a).unwrap()
+            }
+            None => panic!("not the hub mode"),
+        }
+    };
+
+    let whole = hub_over(&[daemon.url()]);
+    let url = format!("ws://{}", whole.addr().unwrap());
+    let o = lookout(&url, &["search", "shipped", "--limit", "0"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 150);
+    assert!(!stderr(&o).contains("partial"), "{}", stderr(&o));
+
+    let partial = hub_over(&[daemon.url(), dead.clone()]);
+    let url = format!("ws://{}", partial.addr().unwrap());
+    let o = lookout(&url, &["search", "shipped", "--limit", "0"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 150);
+    let err = stderr(&o);
+    assert!(
+        err.contains("partial result") && err.contains(&dead),
+        "{err}"
+    );
+}

@@ -276,6 +276,7 @@ fn searched() -> App {
             }),
             next_cursor: None,
             took_ms: 2.0,
+            ..Default::default()
         },
     }));
     app
@@ -438,6 +439,7 @@ fn search_results_expanded() {
             histogram: None,
             next_cursor: None,
             took_ms: 2.0,
+            ..Default::default()
         },
     }));
     // The trace (newest, selected) and the JSON event below it, both opened.
@@ -445,4 +447,39 @@ fn search_results_expanded() {
     app.on_event(key('j'));
     app.on_event(key('o'));
     check("search-expanded", &mut app);
+}
+
+/// Behind a cluster hub the header counts the nodes that answer in place of a
+/// node name.
+#[test]
+fn header_counts_a_hubs_nodes() {
+    let mut app = dashboard();
+    let header = |app: &App| {
+        draw(app, (160, 45))
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        header(&app).contains("node ip-10-0-3-17"),
+        "{}",
+        header(&app)
+    );
+    app.on_event(msg(ServerMsg::Status {
+        status: lookout_shared::protocol::ServerStatus {
+            node: "cluster".into(),
+            cluster: Some(lookout_shared::protocol::ClusterStatus {
+                up: 2,
+                total: 3,
+                down: vec!["node-c".into()],
+            }),
+            ..Default::default()
+        },
+    }));
+    let h = header(&app);
+    assert!(
+        h.contains("cluster · 2/3 nodes") && !h.contains("node ip-"),
+        "{h}"
+    );
 }

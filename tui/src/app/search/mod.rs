@@ -109,6 +109,8 @@ pub struct Search {
     pub total: u64,
     pub histogram: Option<Histogram>,
     pub next_cursor: Option<Cursor>,
+    /// Through a cluster hub: the node of `next_cursor`'s entry, passed back with it.
+    pub next_cursor_node: Option<String>,
     pub error: Option<ErrorBody>,
     pub took_ms: f64,
     pub selected: usize,
@@ -146,6 +148,7 @@ impl Search {
             total: 0,
             histogram: None,
             next_cursor: None,
+            next_cursor_node: None,
             error: None,
             took_ms: 0.0,
             selected: 0,
@@ -170,6 +173,7 @@ impl Search {
             cursor: None,
             order: Order::NewestFirst,
             histogram: true,
+            ..Default::default()
         }
     }
 
@@ -189,6 +193,7 @@ impl Search {
             self.total = page.total;
             self.histogram = page.histogram;
             self.next_cursor = page.next_cursor;
+            self.next_cursor_node = page.next_cursor_node;
             self.took_ms = page.took_ms;
             self.selected = 0;
             self.offset.set(0);
@@ -198,6 +203,7 @@ impl Search {
             self.more_req = None;
             self.results.extend(page.entries);
             self.next_cursor = page.next_cursor;
+            self.next_cursor_node = page.next_cursor_node;
         }
     }
 
@@ -230,6 +236,7 @@ impl Search {
         }
         let mut p = self.params.clone()?;
         p.cursor = Some(cursor);
+        p.cursor_node.clone_from(&self.next_cursor_node);
         p.histogram = false;
         Some(p)
     }

@@ -75,6 +75,7 @@ impl Search {
             ));
         }
         params.cursor = Some(cursor);
+        params.cursor_node.clone_from(&self.next_cursor_node);
         params.limit = MAX_PAGE;
         params.histogram = false;
         job.req = Some(out.send(|id| ClientMsg::Search { id, params }));
@@ -106,6 +107,7 @@ impl Search {
         match next {
             Some((cursor, mut params)) if out.online() => {
                 params.cursor = Some(cursor);
+                params.cursor_node = page.next_cursor_node;
                 params.limit = MAX_PAGE;
                 params.histogram = false;
                 job.req = Some(out.send(|id| ClientMsg::Search { id, params }));

@@ -14,6 +14,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use lookout_shared::query::MessageRegex;
+
+use crate::sync::lock;
 use tantivy::index::SegmentId;
 use tantivy::query::{EnableScoring, Explanation, Query as TQuery, Scorer, Weight};
 use tantivy::schema::{Field, Value};
@@ -162,11 +164,6 @@ impl FilterScorer {
             }
         }
     }
-}
-
-/// A poisoned memo is still a valid memo (each byte is written whole).
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl DocSet for FilterScorer {

@@ -39,7 +39,7 @@ fn is_sep(c: char) -> bool {
 ///
 /// A name starts with a letter, `_` or `@` and goes on with letters, digits and
 /// `_ . - @` (JSON keys like `x-request-id` and `@timestamp` are fields too).
-fn is_field_name(head: &str) -> bool {
+pub(crate) fn is_field_name(head: &str) -> bool {
     let mut cs = head.chars();
     matches!(cs.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == '@')
         && cs.all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '.' | '-' | '@'))

@@ -34,6 +34,7 @@ mod tests;
 pub mod words;
 
 pub use ast::{FieldTest, MessageRegex, Node, Num, RawField, RawValue};
+pub(crate) use lex::is_field_name;
 pub use lex::quote;
 pub use matcher::Matches;
 pub use parse::{FIELDS_PREFIX, MAX_DEPTH};

@@ -143,11 +143,9 @@ impl GroupField {
             "container" => GroupField::Container,
             "node" => GroupField::Node,
             _ => {
+                // The names the query language reads as fields, and no others.
                 let path = s.strip_prefix(crate::query::FIELDS_PREFIX).unwrap_or(s);
-                let mut cs = path.chars();
-                let ok = matches!(cs.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == '@')
-                    && cs.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '@'));
-                if !ok {
+                if !crate::query::is_field_name(path) {
                     return None;
                 }
                 GroupField::Field(path.to_string())
